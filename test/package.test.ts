@@ -1,0 +1,77 @@
+/**
+ * The npm tarball is what users get: pack it, unpack it as node_modules/edgeroute, and check
+ * that every `exports` target is inside, that Node resolves the ESM entry through the exports
+ * map, and that TypeScript finds the declarations.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '..');
+let scratch = '';
+let installed = '';
+let packedFiles: string[] = [];
+
+interface PackEntry { filename: string; files: { path: string }[] }
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` before the package test.');
+  scratch = mkdtempSync(join(tmpdir(), 'edgeroute-pack-'));
+  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const [entry] = JSON.parse(out) as PackEntry[];
+  packedFiles = entry.files.map((f) => f.path);
+  installed = join(scratch, 'node_modules', 'edgeroute');
+  mkdirSync(installed, { recursive: true });
+  execFileSync('tar', ['-xzf', join(scratch, entry.filename), '-C', installed, '--strip-components=1']);
+  // The package's own runtime imports, taken from this checkout.
+  for (const dep of ['comlink', 'idb-keyval']) symlinkSync(join(root, 'node_modules', dep), join(scratch, 'node_modules', dep));
+}, 120_000);
+
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+function exportTargets(): string[] {
+  const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { exports: Record<string, string | Record<string, string>> };
+  return Object.values(pkg.exports).flatMap((t) => (typeof t === 'string' ? [t] : Object.values(t)));
+}
+
+describe('npm pack', () => {
+  it('ships every exports target and no source maps or tests', () => {
+    const targets = exportTargets().map((t) => t.replace(/^\.\//, ''));
+    for (const t of ['dist/index.js', 'dist/types/index.d.ts', 'dist/edgeroute.iife.js', 'dist/edgeroute.worker.js']) expect(targets).toContain(t);
+    for (const t of targets) expect(packedFiles, `${t} is exported but not packed`).toContain(t);
+    expect(packedFiles.filter((f) => f.endsWith('.map') || f.startsWith('test/') || f.startsWith('src/'))).toEqual([]);
+  });
+
+  it('resolves the ESM entry and the worker asset through the exports map in Node', () => {
+    const script = `
+      const m = await import('edgeroute');
+      const worker = import.meta.resolve('edgeroute/edgeroute.worker.js');
+      const iife = import.meta.resolve('edgeroute/edgeroute.iife.js');
+      console.log(JSON.stringify({ names: Object.keys(m).sort(), worker, iife }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: scratch, encoding: 'utf8' });
+    const result = JSON.parse(out) as { names: string[]; worker: string; iife: string };
+    expect(result.names).toEqual(expect.arrayContaining(['EdgeRouteError', 'startEdgeWorker', 'openKvStore']));
+    expect(result.worker).toMatch(/node_modules\/edgeroute\/dist\/edgeroute\.worker\.js$/);
+    expect(result.iife).toMatch(/node_modules\/edgeroute\/dist\/edgeroute\.iife\.js$/);
+    // The entry names its worker in the form bundlers detect and bundle as a worker asset.
+    expect(readFileSync(join(installed, 'dist/index.js'), 'utf8')).toContain('new Worker(new URL("./edgeroute.worker.js", import.meta.url)');
+  });
+
+  it('gives TypeScript consumers the declarations', () => {
+    writeFileSync(join(scratch, 'consumer.ts'), `
+      import { startEdgeWorker, EdgeRouteError, type GpuProbe } from 'edgeroute';
+      export async function probe(): Promise<GpuProbe> { return (await startEdgeWorker()).api.probeGpu(); }
+      export const code: EdgeRouteError['code'] = 'invalid-config';
+    `);
+    writeFileSync(join(scratch, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { strict: true, noEmit: true, module: 'ESNext', moduleResolution: 'Bundler', target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], skipLibCheck: false },
+      files: ['consumer.ts'],
+    }));
+    const tsc = join(root, 'node_modules/typescript/bin/tsc');
+    expect(() => execFileSync(process.execPath, [tsc, '-p', scratch], { cwd: scratch, encoding: 'utf8' })).not.toThrow();
+  });
+});
