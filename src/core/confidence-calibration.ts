@@ -390,3 +390,171 @@ export function fitClusterConfidenceCalibrator(
   }
   return new ClusterConfidenceCalibrator({ mean, sd, globalA: gA, globalB: gB, a, b, baseRate });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cluster prior + confidence, for the hybrid router.
+
+/** What the hybrid router needs of a calibrator: P(local answer correct | cluster probabilities, confidence). */
+export interface ClusterAwareCalibrator {
+  readonly numClusters: number;
+  /** The confidence may be NaN (not generated yet): the cluster prior alone is used then. */
+  predict(clusterProbs: Float64Array, confidence: number): number;
+}
+
+/** Serializable state of a ClusterPriorCalibrator. */
+export interface ClusterPriorCalibratorParams {
+  /** Prior P(correct) of the local model in each cluster (e.g. 1 − Ψ_k(local) from training prompts). */
+  readonly clusterAccuracy: readonly number[];
+  readonly mean: number;
+  readonly sd: number;
+  /** P = σ(wConfidence·z + wPrior·logit(q) + bias), z standardised confidence, q = Σ_k P(k|x)·accuracy_k. */
+  readonly wConfidence: number;
+  readonly wPrior: number;
+  readonly bias: number;
+  /** Without a confidence: σ(wPriorOnly·logit(q) + biasPriorOnly). */
+  readonly wPriorOnly: number;
+  readonly biasPriorOnly: number;
+}
+
+const logit = (q: number): number => {
+  const c = Math.min(1 - 1e-4, Math.max(1e-4, q));
+  return Math.log(c / (1 - c));
+};
+
+/**
+ * P(correct | x, c) = σ(w_c·z + w_q·logit(q(x)) + b): the local answer's confidence and the
+ * cluster prior q(x) = Σ_k P(k|x)·accuracy_k as two features of one logistic regression.
+ * Three parameters, so it can be fitted on a small validation split without overfitting, and
+ * the data decide how much each signal is worth (per-cluster Platt fits 2K parameters instead).
+ * The cluster accuracies should come from other prompts than the fit (e.g. training prompts):
+ * in-sample priors look better than they are and would get too much weight.
+ */
+export class ClusterPriorCalibrator implements ClusterAwareCalibrator {
+  readonly numClusters: number;
+
+  constructor(readonly params: ClusterPriorCalibratorParams) {
+    this.numClusters = params.clusterAccuracy.length;
+  }
+
+  prior(clusterProbs: Float64Array): number {
+    if (clusterProbs.length !== this.numClusters) {
+      throw new RangeError(`expected ${this.numClusters} cluster probabilities, got ${clusterProbs.length}`);
+    }
+    let q = 0;
+    for (let k = 0; k < this.numClusters; k++) q += clusterProbs[k]! * this.params.clusterAccuracy[k]!;
+    return q;
+  }
+
+  predict(clusterProbs: Float64Array, confidence: number): number {
+    const p = this.params;
+    const lq = logit(this.prior(clusterProbs));
+    if (!Number.isFinite(confidence)) return sigmoid(p.wPriorOnly * lq + p.biasPriorOnly);
+    return sigmoid(p.wConfidence * ((confidence - p.mean) / p.sd) + p.wPrior * lq + p.bias);
+  }
+
+  toJSON(): ClusterPriorCalibratorParams {
+    return this.params;
+  }
+}
+
+/** Fits a ClusterPriorCalibrator on samples (validation prompts) given per-cluster prior accuracies. */
+export function fitClusterPriorCalibrator(
+  samples: readonly ClusterConfidenceSample[],
+  clusterAccuracy: ArrayLike<number>,
+  options: { readonly l2?: number } = {},
+): ClusterPriorCalibrator {
+  const K = clusterAccuracy.length;
+  const usable = samples.filter((s) => {
+    if (s.clusterProbs.length !== K) throw new RangeError(`sample has ${s.clusterProbs.length} cluster probabilities, expected ${K}`);
+    return Number.isFinite(s.correct);
+  });
+  const l2 = options.l2 ?? 1e-2;
+  const accuracy = Array.from(clusterAccuracy);
+  const q = usable.map((s) => {
+    let v = 0;
+    for (let k = 0; k < K; k++) v += s.clusterProbs[k]! * accuracy[k]!;
+    return logit(v);
+  });
+  const y = usable.map((s) => s.correct);
+  const withConf = usable.map((s, i) => ({ c: s.confidence, q: q[i]!, y: y[i]! })).filter((r) => Number.isFinite(r.c));
+  const { mean, sd } = standardiser(Float64Array.from(withConf, (r) => r.c));
+  const [wConfidence, wPrior, bias] = fitLogisticNewton(
+    withConf.map((r) => [(r.c - mean) / sd, r.q, 1]), withConf.map((r) => r.y), l2,
+  );
+  const [wPriorOnly, biasPriorOnly] = fitLogisticNewton(q.map((v) => [v, 1]), y, l2);
+  return new ClusterPriorCalibrator({
+    clusterAccuracy: accuracy, mean, sd,
+    wConfidence: wConfidence!, wPrior: wPrior!, bias: bias!,
+    wPriorOnly: wPriorOnly!, biasPriorOnly: biasPriorOnly!,
+  });
+}
+
+/** Logistic regression by Newton's method with an L2 penalty (on every weight); small dimensions only. */
+export function fitLogisticNewton(rows: readonly (readonly number[])[], y: readonly number[], l2: number): number[] {
+  const d = rows[0]?.length ?? 0;
+  const w = new Array<number>(d).fill(0);
+  if (rows.length === 0) return w;
+  const loss = (v: readonly number[]): number => {
+    let l = 0;
+    rows.forEach((x, i) => {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += v[j]! * x[j]!;
+      l += bceWithLogit(s, y[i]!);
+    });
+    return l + (l2 / 2) * v.reduce((a, b) => a + b * b, 0);
+  };
+  let f = loss(w);
+  for (let iter = 0; iter < 100; iter++) {
+    const g = w.map((v) => l2 * v);
+    const H = Array.from({ length: d }, (_, a) => Array.from({ length: d }, (_, b) => (a === b ? l2 : 0)));
+    rows.forEach((x, i) => {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += w[j]! * x[j]!;
+      const p = sigmoid(s);
+      const h = p * (1 - p);
+      for (let a = 0; a < d; a++) {
+        g[a]! += (p - y[i]!) * x[a]!;
+        for (let b = 0; b < d; b++) H[a]![b]! += h * x[a]! * x[b]!;
+      }
+    });
+    const step = solveSymmetric(H, g);
+    if (!step) break;
+    let t = 1;
+    let next = w.map((v, j) => v - t * step[j]!);
+    let fNext = loss(next);
+    while (fNext > f && t > 1e-8) {
+      t /= 2;
+      next = w.map((v, j) => v - t * step[j]!);
+      fNext = loss(next);
+    }
+    if (fNext > f) break;
+    const moved = Math.max(...next.map((v, j) => Math.abs(v - w[j]!)));
+    for (let j = 0; j < d; j++) w[j] = next[j]!;
+    f = fNext;
+    if (moved < 1e-9) break;
+  }
+  return w;
+}
+
+/** Gaussian elimination with partial pivoting; undefined when singular. */
+function solveSymmetric(A: number[][], b: number[]): number[] | undefined {
+  const n = b.length;
+  const M = A.map((row, i) => [...row, b[i]!]);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(M[r]![c]!) > Math.abs(M[p]![c]!)) p = r;
+    if (Math.abs(M[p]![c]!) < 1e-12) return undefined;
+    [M[c], M[p]] = [M[p]!, M[c]!];
+    for (let r = c + 1; r < n; r++) {
+      const f = M[r]![c]! / M[c]![c]!;
+      for (let k = c; k <= n; k++) M[r]![k]! -= f * M[c]![k]!;
+    }
+  }
+  const x = new Array<number>(n).fill(0);
+  for (let r = n - 1; r >= 0; r--) {
+    let s = M[r]![n]!;
+    for (let k = r + 1; k < n; k++) s -= M[r]![k]! * x[k]!;
+    x[r] = s / M[r]![r]!;
+  }
+  return x;
+}

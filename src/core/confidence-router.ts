@@ -17,7 +17,7 @@
  */
 
 import type { Embedding, LabelledPrompt, ModelSpec, Router, RoutingInput } from './types';
-import type { ConfidenceCalibrator, ClusterConfidenceCalibrator } from './confidence-calibration';
+import type { ClusterAwareCalibrator, ConfidenceCalibrator } from './confidence-calibration';
 import { createRng } from './random';
 
 // ---------------------------------------------------------------------------------------------
@@ -594,8 +594,8 @@ export interface HybridRouterOptions {
   readonly models: readonly ModelSpec[];
   readonly localModelId: string;
   readonly clusterMap: ClusterMapLike;
-  /** per-cluster calibration of the local model's confidence. */
-  readonly calibrator: ClusterConfidenceCalibrator;
+  /** P(local correct | cluster, confidence): per-cluster Platt, or confidence + cluster prior. */
+  readonly calibrator: ClusterAwareCalibrator;
   /**
    * UniRoute feature vectors Ψ(h): per-cluster mean error of each model, by model id or in
    * model order. Needed for every model except the local one (whose entry is ignored).
@@ -614,7 +614,7 @@ export class HybridRouter implements Router {
   readonly models: readonly ModelSpec[];
   private readonly local: number;
   private readonly clusterMap: ClusterMapLike;
-  private readonly calibrator: ClusterConfidenceCalibrator;
+  private readonly calibrator: ClusterAwareCalibrator;
   private readonly psi: (Float64Array | null)[];
 
   constructor(options: HybridRouterOptions) {

@@ -1,0 +1,260 @@
+/**
+ * The evaluation protocol of the quality benchmark, for one set and one seed, following
+ * UniRoute (Jitkrittum et al. 2025): a 60/10/30 split of prompts into train (clustering, learned
+ * maps, predictive routers), validation (feature vectors, calibration, the choice of K) and test
+ * (every number reported); for sets of more than two models also a split of models into seen
+ * (their training scores may be used) and unseen (known only through the validation prompts).
+ *
+ * Pure: embedded prompts in, curves and metrics out. No I/O, so it is unit-tested on synthetic data.
+ */
+import {
+  ConfidenceCascadeRouter,
+  ConfidenceKnnRouter,
+  ConfidenceMlpRouter,
+  HybridRouter,
+  KnnRouter,
+  MlpSufficiencyPredictor,
+  OracleRouter,
+  UniRouteRouter,
+  apgr,
+  buildProfile,
+  cpt,
+  createRng,
+  deferralArea,
+  evaluatePredictions,
+  evaluateRouter,
+  fitClusterPriorCalibrator,
+  fitLearnedClusterMap,
+  fitPlatt,
+  hardClusterMap,
+  kmeans,
+  predictAll,
+  qnc,
+  randomRouterCurve,
+  singleModelPoints,
+  strongShareCurve,
+  validationMeanErrors,
+  zeroRouterCurve,
+  type ClusterMap,
+  type DeferralCurve,
+  type LabelledPrompt,
+  type ModelSpec,
+  type Router,
+  type SufficiencyExample,
+} from '../src/core/index';
+import { splitModels, splitPrompts } from './data';
+
+/** What the protocol needs to know about a set beyond its prompts. */
+export interface SetSpec {
+  readonly name: string;
+  /** The pool, with cost per call (USD); a local model has cost 0. */
+  readonly models: readonly ModelSpec[];
+  /** Two-model metrics (APGR, CPT) are computed for this pair when given. */
+  readonly pair?: { readonly weak: string; readonly strong: string };
+  /** The on-device model of a cascade block: cost 0, its own confidence recorded per prompt. */
+  readonly localModel?: string;
+  /** Prompts with the same key land in the same split (MT-Bench's two turns of one question). */
+  readonly groupKey?: (prompt: LabelledPrompt) => string;
+}
+
+export interface ProtocolOptions {
+  readonly seed: number;
+  /** Split fractions train/validation/test. */
+  readonly fractions?: readonly [number, number, number];
+  /** Candidate numbers of clusters; K is picked on validation data among those that fit. */
+  readonly clusterCandidates?: readonly number[];
+  /** Share of models whose training scores may be used (multi-model sets). */
+  readonly seenModelShare?: number;
+  /** Caps that keep the 2-core budget: training prompts for the learned map and the predictive routers. */
+  readonly maxLearnedMapTraining?: number;
+  readonly maxPredictiveTraining?: number;
+  readonly knnNeighbours?: number;
+}
+
+export interface RouterResult {
+  readonly curve: DeferralCurve;
+  readonly area: number;
+  readonly qnc: number;
+  /** Two-model metrics on `pair` (the router rebuilt on just those two models). */
+  readonly apgr?: number;
+  readonly cpt50?: number;
+  readonly cpt80?: number;
+}
+
+export interface SeedResult {
+  readonly seed: number;
+  readonly clusters: number;
+  /** Validation area of each candidate K (2-fold within validation), for the report. */
+  readonly clusterSelection: Readonly<Record<string, number>>;
+  readonly seenModels: readonly string[];
+  readonly unseenModels: readonly string[];
+  readonly sizes: { readonly train: number; readonly validation: number; readonly test: number };
+  readonly singleModels: readonly { readonly modelId: string; readonly cost: number; readonly quality: number }[];
+  readonly maxCost: number;
+  readonly routers: Readonly<Record<string, RouterResult>>;
+  readonly millis: number;
+}
+
+const DEFAULTS = {
+  fractions: [0.6, 0.1, 0.3] as const,
+  clusterCandidates: [1, 2, 4, 8, 16, 32, 64],
+  seenModelShare: 0.6,
+  maxLearnedMapTraining: 3000,
+  maxPredictiveTraining: 5000,
+  knnNeighbours: 10,
+};
+
+function subsample<T>(items: readonly T[], max: number, seed: number): T[] {
+  if (items.length <= max) return [...items];
+  return createRng(seed ^ 0xa11ce).shuffle([...items]).slice(0, max);
+}
+
+function maxCostOf(models: readonly ModelSpec[]): number {
+  return Math.max(...models.map((m) => m.cost));
+}
+
+/**
+ * K by 2-fold cross-validation inside the validation split: Ψ from one half, the deferral area
+ * of hard-assignment UniRoute on the other. Test prompts are never looked at. Ties → smaller K.
+ */
+function chooseClusters(
+  train: readonly LabelledPrompt[], validation: readonly LabelledPrompt[], models: readonly ModelSpec[],
+  candidates: readonly number[], seed: number,
+): { k: number; centroids: Float32Array[]; scores: Record<string, number> } {
+  const halves = splitPrompts(validation, seed ^ 0xc1, [0.5, 0.5, 0]);
+  const folds: [LabelledPrompt[], LabelledPrompt[]][] = [[halves.train, halves.validation], [halves.validation, halves.train]];
+  const maxCost = maxCostOf(models);
+  // A cluster should hold a few validation prompts on average, else Ψ is all shrinkage.
+  const usable = candidates.filter((k) => k === 1 || (k * 4 <= validation.length && k * 10 <= train.length));
+  let best = { k: 1, centroids: [] as Float32Array[], score: -Infinity };
+  const scores: Record<string, number> = {};
+  for (const k of usable.length > 0 ? usable : [1]) {
+    const { centroids } = kmeans(train.map((x) => x.embedding), { k, seed });
+    const map = hardClusterMap(centroids);
+    let score = 0;
+    for (const [fit, held] of folds) {
+      if (fit.length === 0 || held.length === 0) continue;
+      const router = new UniRouteRouter(buildProfile({ validation: fit, models, clusterMap: map }));
+      score += deferralArea(evaluateRouter(router, held), maxCost) / folds.length;
+    }
+    scores[String(k)] = score;
+    if (score > best.score + 1e-9) best = { k, centroids, score };
+  }
+  return { k: best.k, centroids: best.centroids, scores };
+}
+
+/** Two-model restriction of a router factory, for RouteLLM's APGR/CPT on `pair`. */
+type RouterFactory = (pool: readonly ModelSpec[]) => Router;
+
+function pairMetrics(
+  curve: DeferralCurve, test: readonly LabelledPrompt[], pool: readonly ModelSpec[], pair: { weak: string; strong: string },
+): { apgr: number; cpt50: number; cpt80: number } {
+  const singles = singleModelPoints(test, pool);
+  const q = (id: string): number => singles.find((s) => s.modelId === id)!.quality;
+  const quals = { weakQuality: q(pair.weak), strongQuality: q(pair.strong) };
+  const points = strongShareCurve(curve, pair.strong);
+  return { apgr: apgr(points, quals), cpt50: cpt(points, quals, 0.5), cpt80: cpt(points, quals, 0.8) };
+}
+
+/** Runs every router and baseline on one seed of one set. */
+export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, options: ProtocolOptions): SeedResult {
+  const started = performance.now();
+  const o = { ...DEFAULTS, ...options };
+  const { seed } = o;
+  const { train, validation, test } = splitPrompts(prompts, seed, o.fractions, spec.groupKey ? { groupKey: spec.groupKey } : {});
+  const models = spec.models;
+  // Two-model sets have no unseen model: both are needed to train anything.
+  const { seen, unseen } = models.length > 2 ? splitModels(models, seed, o.seenModelShare) : { seen: [...models], unseen: [] };
+  const maxCost = maxCostOf(models);
+  const singles = singleModelPoints(test, models);
+  const bestSingle = Math.max(...singles.map((s) => s.quality));
+
+  const { k, centroids, scores } = chooseClusters(train, validation, models, o.clusterCandidates, seed);
+  const kmeansMap = hardClusterMap(centroids);
+  const learned: ClusterMap = fitLearnedClusterMap({
+    centroids,
+    training: subsample(train, o.maxLearnedMapTraining, seed),
+    trainingModels: seen,
+  }).map;
+
+  // The "weak" model of the confidence-driven routers: the pair's weak one, the local model, or
+  // the cheapest; labels say whether its answer is as good as the strongest model's (on train).
+  const weak = spec.localModel ?? spec.pair?.weak ?? [...models].sort((a, b) => a.cost - b.cost)[0]!.id;
+  const strongest = spec.pair?.strong ?? bestOnTrain(train, models);
+  const predictiveTrain = subsample(train, o.maxPredictiveTraining, seed);
+  const examples: SufficiencyExample[] = predictiveTrain
+    .filter((x) => x.scores[weak] !== undefined && x.scores[strongest] !== undefined)
+    .map((x) => ({ embedding: x.embedding, suffices: x.scores[weak]! >= x.scores[strongest]! ? 1 : 0 }));
+  // Trained once per seed, shared by the full-pool and the two-model routers.
+  const mlp = MlpSufficiencyPredictor.train(examples, { seed });
+
+  const factories: Record<string, RouterFactory> = {
+    knn: (pool) => KnnRouter.fromValidation(validation, pool, o.knnNeighbours),
+    'uniroute-kmeans': (pool) => new UniRouteRouter(buildProfile({ validation, models: pool, clusterMap: kmeansMap }), 'uniroute-kmeans'),
+    'uniroute-learned-map': (pool) => new UniRouteRouter(buildProfile({ validation, models: pool, clusterMap: learned }), 'uniroute-learned-map'),
+    'confidence-knn': (pool) => new ConfidenceKnnRouter({ models: pool, weakModelId: weak, meanErrors: validationMeanErrors(validation, pool), examples, k: o.knnNeighbours }),
+    'confidence-mlp': (pool) => new ConfidenceMlpRouter({ models: pool, weakModelId: weak, meanErrors: validationMeanErrors(validation, pool), predictor: mlp }),
+    oracle: (pool) => new OracleRouter(test, pool),
+  };
+  if (spec.localModel) {
+    const local = spec.localModel;
+    const confidences = validation.filter((x) => Number.isFinite(x.confidences?.[local]) && x.scores[local] !== undefined);
+    const platt = fitPlatt(confidences.map((x) => x.confidences![local]!), confidences.map((x) => x.scores[local]!));
+    factories['confidence-only'] = (pool) => new ConfidenceCascadeRouter({ models: pool, localModelId: local, calibrator: platt, meanErrors: validationMeanErrors(validation, pool) });
+    // Hybrid: the local model's confidence and its cluster prior in one logistic calibration.
+    // The prior (accuracy of the local model per cluster) comes from the training prompts, the
+    // calibration from validation, so the prior's weight is fitted out of sample.
+    const localSpec = models.find((m) => m.id === local)!;
+    for (const [name, map] of [['hybrid-kmeans', kmeansMap], ['hybrid-learned-map', learned]] as const) {
+      const psiLocal = buildProfile({ validation: train, models: [localSpec], clusterMap: map }).featureVectors[0]!;
+      const calibrator = fitClusterPriorCalibrator(confidences.map((x) => ({
+        clusterProbs: map.probabilities(x.embedding),
+        confidence: x.confidences![local]!,
+        correct: x.scores[local]! >= 0.5 ? 1 : 0,
+      })), psiLocal.map((e) => 1 - e));
+      factories[name] = (pool) => new HybridRouter({
+        name, models: pool, localModelId: local, clusterMap: map, calibrator,
+        psi: buildProfile({ validation, models: pool, clusterMap: map }).featureVectors,
+      });
+    }
+  }
+
+  const pairPool = spec.pair ? models.filter((m) => m.id === spec.pair!.weak || m.id === spec.pair!.strong) : undefined;
+  const results: Record<string, RouterResult> = {};
+  const record = (name: string, curve: DeferralCurve, pairCurve?: DeferralCurve): void => {
+    results[name] = {
+      curve,
+      area: deferralArea(curve, maxCost),
+      qnc: qnc(curve, bestSingle, maxCost),
+      ...(spec.pair && pairCurve && pairPool ? pairMetrics(pairCurve, test, pairPool, spec.pair) : {}),
+    };
+  };
+
+  record('random', randomRouterCurve(test, models, { seed }),
+    pairPool ? randomRouterCurve(test, pairPool, { seed, cheapId: spec.pair!.weak, strongId: spec.pair!.strong }) : undefined);
+  record('zero-router', zeroRouterCurve(test, models), pairPool ? zeroRouterCurve(test, pairPool) : undefined);
+  for (const [name, make] of Object.entries(factories)) {
+    const full = make(models);
+    const curve = evaluatePredictions(predictAll(full, test), test, models);
+    const pairCurve = pairPool ? evaluateRouter(make(pairPool), test) : undefined;
+    record(name, curve, pairCurve);
+  }
+  return {
+    seed,
+    clusters: k,
+    clusterSelection: scores,
+    seenModels: seen.map((m) => m.id),
+    unseenModels: unseen.map((m) => m.id),
+    sizes: { train: train.length, validation: validation.length, test: test.length },
+    singleModels: singles.map((s) => ({ modelId: s.modelId, cost: s.cost, quality: s.quality })),
+    maxCost,
+    routers: results,
+    millis: performance.now() - started,
+  };
+}
+
+function bestOnTrain(train: readonly LabelledPrompt[], models: readonly ModelSpec[]): string {
+  const errors = validationMeanErrors(train, models);
+  return [...models].sort((a, b) => (errors[a.id] ?? 1) - (errors[b.id] ?? 1) || b.cost - a.cost)[0]!.id;
+}
+
