@@ -10,3 +10,4 @@ export * from './metrics';
 export * from './confidence';
 export * from './confidence-calibration';
 export * from './confidence-router';
+export * from './grading';
