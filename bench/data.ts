@@ -15,8 +15,8 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { ModelSpec } from '../src/core/types.ts';
-import { createRng } from '../src/core/random.ts';
+import type { ModelSpec } from '../src/core/types';
+import { createRng } from '../src/core/random';
 
 /** Common rule of thumb for English with GPT-style tokenisers. */
 export const CHARS_PER_TOKEN = 4;

@@ -15,8 +15,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Embedder } from '../src/engines/embedder.ts';
-import { textForEmbedding } from '../src/engines/prompt-text.ts';
+import type { Embedder } from '../src/engines/embedder';
+import { textForEmbedding } from '../src/engines/prompt-text';
 
 export const DEFAULT_CACHE_DIR = '.cache/embeddings';
 const FORMAT_VERSION = 1;

@@ -11,13 +11,13 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { EmbedderError, type Embedder } from '../src/engines/embedder.ts';
+import { EmbedderError, type Embedder } from '../src/engines/embedder';
 import {
   createUseEmbedder,
   selectBackend,
   USE_LITE_ID,
   type UseVocabulary,
-} from '../src/engines/use-embedder.ts';
+} from '../src/engines/use-embedder';
 
 const require = createRequire(import.meta.url);
 

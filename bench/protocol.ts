@@ -114,18 +114,33 @@ function maxCostOf(models: readonly ModelSpec[]): number {
 }
 
 /**
- * K by 2-fold cross-validation inside the validation split: Ψ from one half, the deferral area
- * of hard-assignment UniRoute on the other. Test prompts are never looked at. Ties → smaller K.
+ * The prompts whose scores define feature vectors: validation prompts for every model, plus the
+ * training prompts for seen models only (their scores there are known at training time). An
+ * unseen model is thus represented through the validation prompts alone, as in UniRoute.
+ */
+function featureEvidence(train: readonly LabelledPrompt[], validation: readonly LabelledPrompt[], seen: readonly ModelSpec[]): LabelledPrompt[] {
+  const seenIds = seen.map((m) => m.id);
+  const seenOnly = train.map((x) => ({
+    ...x,
+    scores: Object.fromEntries(seenIds.filter((id) => x.scores[id] !== undefined).map((id) => [id, x.scores[id]!])),
+  }));
+  return [...validation, ...seenOnly];
+}
+
+/**
+ * K by 2-fold cross-validation inside the validation split: feature vectors from the training
+ * evidence plus one half, the deferral area of hard-assignment UniRoute on the other half.
+ * Test prompts are never looked at. Ties → smaller K.
  */
 function chooseClusters(
   train: readonly LabelledPrompt[], validation: readonly LabelledPrompt[], models: readonly ModelSpec[],
-  candidates: readonly number[], seed: number,
+  seen: readonly ModelSpec[], candidates: readonly number[], seed: number,
 ): { k: number; centroids: Float32Array[]; scores: Record<string, number> } {
   const halves = splitPrompts(validation, seed ^ 0xc1, [0.5, 0.5, 0]);
   const folds: [LabelledPrompt[], LabelledPrompt[]][] = [[halves.train, halves.validation], [halves.validation, halves.train]];
   const maxCost = maxCostOf(models);
-  // A cluster should hold a few validation prompts on average, else Ψ is all shrinkage.
-  const usable = candidates.filter((k) => k === 1 || (k * 4 <= validation.length && k * 10 <= train.length));
+  // A cluster should hold ~10 training prompts on average, else its centroid is noise.
+  const usable = candidates.filter((k) => k === 1 || k * 10 <= train.length);
   let best = { k: 1, centroids: [] as Float32Array[], score: -Infinity };
   const scores: Record<string, number> = {};
   for (const k of usable.length > 0 ? usable : [1]) {
@@ -134,7 +149,7 @@ function chooseClusters(
     let score = 0;
     for (const [fit, held] of folds) {
       if (fit.length === 0 || held.length === 0) continue;
-      const router = new UniRouteRouter(buildProfile({ validation: fit, models, clusterMap: map }));
+      const router = new UniRouteRouter(buildProfile({ validation: featureEvidence(train, fit, seen), models, clusterMap: map }));
       score += deferralArea(evaluateRouter(router, held), maxCost) / folds.length;
     }
     scores[String(k)] = score;
@@ -163,13 +178,18 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
   const { seed } = o;
   const { train, validation, test } = splitPrompts(prompts, seed, o.fractions, spec.groupKey ? { groupKey: spec.groupKey } : {});
   const models = spec.models;
-  // Two-model sets have no unseen model: both are needed to train anything.
-  const { seen, unseen } = models.length > 2 ? splitModels(models, seed, o.seenModelShare) : { seen: [...models], unseen: [] };
+  // Two-model sets have no unseen model: both are needed to train anything. The local model of a
+  // cascade block is always seen: it ships with the app, its training scores are known.
+  const split = models.length > 2 ? splitModels(models, seed, o.seenModelShare) : { seen: [...models], unseen: [] };
+  const isLocal = (m: ModelSpec): boolean => m.id === spec.localModel;
+  const seen = [...split.seen, ...split.unseen.filter(isLocal)];
+  const unseen = split.unseen.filter((m) => !isLocal(m));
+  const evidence = featureEvidence(train, validation, seen);
   const maxCost = maxCostOf(models);
   const singles = singleModelPoints(test, models);
   const bestSingle = Math.max(...singles.map((s) => s.quality));
 
-  const { k, centroids, scores } = chooseClusters(train, validation, models, o.clusterCandidates, seed);
+  const { k, centroids, scores } = chooseClusters(train, validation, models, seen, o.clusterCandidates, seed);
   const kmeansMap = hardClusterMap(centroids);
   const learned: ClusterMap = fitLearnedClusterMap({
     centroids,
@@ -189,18 +209,20 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
   const mlp = MlpSufficiencyPredictor.train(examples, { seed });
 
   const factories: Record<string, RouterFactory> = {
+    // k-NN on validation prompts only (the baseline as the papers define it): mixing in training
+    // prompts where unseen models have no score would bias its neighbourhoods.
     knn: (pool) => KnnRouter.fromValidation(validation, pool, o.knnNeighbours),
-    'uniroute-kmeans': (pool) => new UniRouteRouter(buildProfile({ validation, models: pool, clusterMap: kmeansMap }), 'uniroute-kmeans'),
-    'uniroute-learned-map': (pool) => new UniRouteRouter(buildProfile({ validation, models: pool, clusterMap: learned }), 'uniroute-learned-map'),
-    'confidence-knn': (pool) => new ConfidenceKnnRouter({ models: pool, weakModelId: weak, meanErrors: validationMeanErrors(validation, pool), examples, k: o.knnNeighbours }),
-    'confidence-mlp': (pool) => new ConfidenceMlpRouter({ models: pool, weakModelId: weak, meanErrors: validationMeanErrors(validation, pool), predictor: mlp }),
+    'uniroute-kmeans': (pool) => new UniRouteRouter(buildProfile({ validation: evidence, models: pool, clusterMap: kmeansMap }), 'uniroute-kmeans'),
+    'uniroute-learned-map': (pool) => new UniRouteRouter(buildProfile({ validation: evidence, models: pool, clusterMap: learned }), 'uniroute-learned-map'),
+    'confidence-knn': (pool) => new ConfidenceKnnRouter({ models: pool, weakModelId: weak, meanErrors: validationMeanErrors(evidence, pool), examples, k: o.knnNeighbours }),
+    'confidence-mlp': (pool) => new ConfidenceMlpRouter({ models: pool, weakModelId: weak, meanErrors: validationMeanErrors(evidence, pool), predictor: mlp }),
     oracle: (pool) => new OracleRouter(test, pool),
   };
   if (spec.localModel) {
     const local = spec.localModel;
     const confidences = validation.filter((x) => Number.isFinite(x.confidences?.[local]) && x.scores[local] !== undefined);
     const platt = fitPlatt(confidences.map((x) => x.confidences![local]!), confidences.map((x) => x.scores[local]!));
-    factories['confidence-only'] = (pool) => new ConfidenceCascadeRouter({ models: pool, localModelId: local, calibrator: platt, meanErrors: validationMeanErrors(validation, pool) });
+    factories['confidence-only'] = (pool) => new ConfidenceCascadeRouter({ models: pool, localModelId: local, calibrator: platt, meanErrors: validationMeanErrors(evidence, pool) });
     // Hybrid: the local model's confidence and its cluster prior in one logistic calibration.
     // The prior (accuracy of the local model per cluster) comes from the training prompts, the
     // calibration from validation, so the prior's weight is fitted out of sample.
@@ -214,7 +236,7 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
       })), psiLocal.map((e) => 1 - e));
       factories[name] = (pool) => new HybridRouter({
         name, models: pool, localModelId: local, clusterMap: map, calibrator,
-        psi: buildProfile({ validation, models: pool, clusterMap: map }).featureVectors,
+        psi: buildProfile({ validation: evidence, models: pool, clusterMap: map }).featureVectors,
       });
     }
   }
@@ -236,7 +258,8 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
   for (const [name, make] of Object.entries(factories)) {
     const full = make(models);
     const curve = evaluatePredictions(predictAll(full, test), test, models);
-    const pairCurve = pairPool ? evaluateRouter(make(pairPool), test) : undefined;
+    const samePool = pairPool?.length === models.length;
+    const pairCurve = pairPool ? (samePool ? curve : evaluateRouter(make(pairPool), test)) : undefined;
     record(name, curve, pairCurve);
   }
   return {

@@ -12,6 +12,8 @@ export interface Stat {
 
 export interface RouterSummary {
   readonly area: Stat;
+  /** Paired over seeds: this router's area minus ZeroRouter's on the same split (split noise cancels). */
+  readonly areaOverZeroRouter: Stat;
   readonly qnc?: Stat;
   readonly apgr?: Stat;
   readonly cpt50?: Stat;
@@ -60,6 +62,7 @@ export function summariseSet(
       all[0]![key] === undefined ? undefined : stat(all.map((r) => r[key]!));
     routers[name] = {
       area: stat(all.map((r) => r.area)),
+      areaOverZeroRouter: stat(results.map((r) => r.routers[name]!.area - r.routers['zero-router']!.area)),
       qnc: stat(all.map((r) => r.qnc)),
       ...(info.pair ? { apgr: optional('apgr'), cpt50: optional('cpt50'), cpt80: optional('cpt80') } : {}),
     };
@@ -87,16 +90,19 @@ const fmt = (s: Stat | undefined, digits = 3, percent = false): string => {
   return `${(s.mean * k).toFixed(d)} ± ${(s.std * k).toFixed(d)}`;
 };
 
+const signed = (s: Stat): string => `${s.mean >= 0 ? '+' : '−'}${Math.abs(s.mean).toFixed(3)} ± ${s.std.toFixed(3)}`;
+
 /** One text table per set, routers sorted by area. */
 export function formatSetTable(name: string, set: SetSummary): string {
   const pair = Boolean(set.pair);
-  const header = ['router', 'area', 'QNC', ...(pair ? ['APGR', 'CPT(50%)', 'CPT(80%)'] : [])];
+  const header = ['router', 'area', 'Δ area vs zero-router', 'QNC', ...(pair ? ['APGR', 'CPT(50%)', 'CPT(80%)'] : [])];
   const oracleArea = set.routers['oracle']?.area.mean ?? NaN;
   const rows = Object.entries(set.routers)
     .sort((a, b) => b[1].area.mean - a[1].area.mean)
     .map(([router, r]) => [
       router,
       `${fmt(r.area)}${router === 'oracle' ? '' : `  (oracle −${(oracleArea - r.area.mean).toFixed(3)})`}`,
+      signed(r.areaOverZeroRouter),
       fmt(r.qnc),
       ...(pair ? [fmt(r.apgr), fmt(r.cpt50, 1, true) + (r.cpt50 ? ' %' : ''), fmt(r.cpt80, 1, true) + (r.cpt80 ? ' %' : '')] : []),
     ]);

@@ -4,7 +4,7 @@
  * no I/O and no environment assumptions.
  */
 
-import type { Embedding } from '../core/types.ts';
+import type { Embedding } from '../core/types';
 
 export interface EmbedOptions {
   /** Aborts between batches; the promise then rejects with an EmbedderError of code 'aborted'. */

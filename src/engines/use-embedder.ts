@@ -19,14 +19,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { Tokenizer } from '@tensorflow-models/universal-sentence-encoder';
-import type { Embedding } from '../core/types.ts';
+import type { Embedding } from '../core/types';
 import {
   EmbedderError,
   normalizeInPlace,
   throwIfAborted,
   type EmbedOptions,
   type Embedder,
-} from './embedder.ts';
+} from './embedder';
 
 /** SentencePiece vocabulary as shipped in vocab.json: [piece, log-probability] pairs. */
 export type UseVocabulary = Array<[string, number]>;

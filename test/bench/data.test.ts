@@ -10,7 +10,7 @@ import {
   loadSet,
   splitModels,
   splitPrompts,
-} from '../../bench/data.ts';
+} from '../../bench/data';
 
 let root: string;
 

@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddingCache, embedAll, sanitizeId, textHash, type EmbedProgress } from '../../bench/embedding-cache.ts';
-import { EmbedderError, normalizeInPlace, type Embedder } from '../../src/engines/embedder.ts';
+import { EmbeddingCache, embedAll, sanitizeId, textHash, type EmbedProgress } from '../../bench/embedding-cache';
+import { EmbedderError, normalizeInPlace, type Embedder } from '../../src/engines/embedder';
 
 /** Deterministic fake: vector from the text's characters; counts the texts it embeds. */
 class CountingEmbedder implements Embedder {

@@ -7,7 +7,7 @@ import {
   isSolvedExample,
   textForEmbedding,
   truncateMiddle,
-} from '../../src/engines/prompt-text.ts';
+} from '../../src/engines/prompt-text';
 
 // Shapes copied from the real sets (../shared/data), shortened to two solved examples.
 const ARC_PRINT = 'Print only a single choice  from "A" or "B" or "C" or "D" without explanation.';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNodeUseEmbedder } from '../../bench/node-use.ts';
-import { dot, EmbedderError, type Embedder } from '../../src/engines/embedder.ts';
-import { createUseEmbedder, selectBackend, USE_LITE_DIMENSION, USE_MAX_TOKENS } from '../../src/engines/use-embedder.ts';
+import { createNodeUseEmbedder } from '../../bench/node-use';
+import { dot, EmbedderError, type Embedder } from '../../src/engines/embedder';
+import { createUseEmbedder, selectBackend, USE_LITE_DIMENSION, USE_MAX_TOKENS } from '../../src/engines/use-embedder';
 
 // Loads the shipped weights (28 MB) on the WASM backend: a few seconds.
 let embedder: Embedder;
