@@ -128,34 +128,42 @@ function featureEvidence(train: readonly LabelledPrompt[], validation: readonly 
 }
 
 /**
- * K by 2-fold cross-validation inside the validation split: feature vectors from the training
- * evidence plus one half, the deferral area of hard-assignment UniRoute on the other half.
- * Test prompts are never looked at. Ties → smaller K.
+ * K by repeated 2-fold cross-validation inside the validation split: feature vectors from the
+ * training evidence plus one half, the deferral area of hard-assignment UniRoute on the other
+ * half, over `repeats` random halvings. Test prompts are never looked at.
+ * The one-standard-error rule picks the smallest K whose fold-wise (paired) shortfall against
+ * the best K is within one standard error: a few hundred validation prompts cannot tell large K
+ * apart, and a larger K than the data support only adds noise to Ψ.
  */
 function chooseClusters(
   train: readonly LabelledPrompt[], validation: readonly LabelledPrompt[], models: readonly ModelSpec[],
-  seen: readonly ModelSpec[], candidates: readonly number[], seed: number,
+  seen: readonly ModelSpec[], candidates: readonly number[], seed: number, repeats = 3,
 ): { k: number; centroids: Float32Array[]; scores: Record<string, number> } {
-  const halves = splitPrompts(validation, seed ^ 0xc1, [0.5, 0.5, 0]);
-  const folds: [LabelledPrompt[], LabelledPrompt[]][] = [[halves.train, halves.validation], [halves.validation, halves.train]];
+  const folds: [LabelledPrompt[], LabelledPrompt[]][] = [];
+  for (let r = 0; r < repeats; r++) {
+    const halves = splitPrompts(validation, (seed ^ 0xc1) + 7919 * r, [0.5, 0.5, 0]);
+    if (halves.train.length > 0 && halves.validation.length > 0) folds.push([halves.train, halves.validation], [halves.validation, halves.train]);
+  }
   const maxCost = maxCostOf(models);
   // A cluster should hold ~10 training prompts on average, else its centroid is noise.
-  const usable = candidates.filter((k) => k === 1 || k * 10 <= train.length);
-  let best = { k: 1, centroids: [] as Float32Array[], score: -Infinity };
-  const scores: Record<string, number> = {};
-  for (const k of usable.length > 0 ? usable : [1]) {
+  const usable = [...new Set(candidates.filter((k) => k === 1 || k * 10 <= train.length))].sort((a, b) => a - b);
+  const tried = (usable.length > 0 ? usable : [1]).map((k) => {
     const { centroids } = kmeans(train.map((x) => x.embedding), { k, seed });
     const map = hardClusterMap(centroids);
-    let score = 0;
-    for (const [fit, held] of folds) {
-      if (fit.length === 0 || held.length === 0) continue;
-      const router = new UniRouteRouter(buildProfile({ validation: featureEvidence(train, fit, seen), models, clusterMap: map }));
-      score += deferralArea(evaluateRouter(router, held), maxCost) / folds.length;
-    }
-    scores[String(k)] = score;
-    if (score > best.score + 1e-9) best = { k, centroids, score };
-  }
-  return { k: best.k, centroids: best.centroids, scores };
+    const areas = folds.map(([fit, held]) => deferralArea(
+      evaluateRouter(new UniRouteRouter(buildProfile({ validation: featureEvidence(train, fit, seen), models, clusterMap: map })), held),
+      maxCost,
+    ));
+    return { k, centroids, areas, mean: areas.reduce((a, b) => a + b, 0) / Math.max(1, areas.length) };
+  });
+  const best = tried.reduce((a, b) => (b.mean > a.mean + 1e-12 ? b : a));
+  const chosen = tried.find((t) => {
+    const d = t.areas.map((v, i) => v - best.areas[i]!);
+    const mean = d.reduce((a, b) => a + b, 0) / Math.max(1, d.length);
+    const se = d.length > 1 ? Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (d.length - 1) / d.length) : 0;
+    return mean + se >= 0;
+  }) ?? best;
+  return { k: chosen.k, centroids: chosen.centroids, scores: Object.fromEntries(tried.map((t) => [String(t.k), t.mean])) };
 }
 
 /** Two-model restriction of a router factory, for RouteLLM's APGR/CPT on `pair`. */
