@@ -13,6 +13,8 @@ export type EdgeRouteErrorCode =
   | 'embedder-failed'
   | 'local-engine-failed'
   | 'cloud-failed'
+  /** The answer function given to measureModel failed (not an abort). */
+  | 'measurement-failed'
   | 'aborted';
 
 export class EdgeRouteError extends Error {
