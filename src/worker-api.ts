@@ -1,15 +1,134 @@
 /**
  * The contract across the worker boundary (web-llm's engine/handler split): the page holds a
  * comlink proxy of this interface; workers/edgeroute.worker.ts implements it. Only structured-
- * cloneable data crosses, so everything here is plain data.
+ * cloneable data crosses (and comlink proxies for progress callbacks), so everything here is
+ * plain data.
  */
 import type { GpuProbe } from './engines/webgpu';
+import type { LoadProgress, LocalEngineStatus } from './engines/local-engine';
+import type { ChatCompletion, ChatCompletionRequest } from './protocol/openai';
+import type { UniRouteSummary } from './router/uniroute-state';
+import type { ValidationSet } from './router/validation-set';
+
+export const WORKER_PROTOCOL_VERSION = 2;
+
+/** Where the worker's transformers.js finds models and ONNX Runtime's WASM files. */
+export interface TransformersSource {
+  /** Model id: a folder under localModelPath, or a hub id when allowRemoteModels is true. */
+  readonly model: string;
+  /**
+   * Same-origin path of self-hosted model folders (e.g. '/models/'). For another origin use a
+   * hub mirror instead: transformers.js treats full URLs here as remote.
+   */
+  readonly localModelPath?: string;
+  /** Default false: nothing is fetched from a model hub unless the site allows it. */
+  readonly allowRemoteModels?: boolean;
+  /** 'auto' (default) = WebGPU when an adapter exists, else WASM. */
+  readonly device?: 'auto' | 'webgpu' | 'wasm';
+  readonly dtype?: string;
+}
+
+export type EmbedderConfig =
+  | ({ readonly kind: 'transformers' } & TransformersSource)
+  | {
+      readonly kind: 'use';
+      /** URL of the Universal Sentence Encoder lite model.json (shards beside it). */
+      readonly modelUrl: string;
+      readonly vocabUrl: string;
+    };
+
+export type LocalEngineConfig =
+  | ({ readonly kind: 'transformers' } & TransformersSource)
+  | { readonly kind: 'web-llm'; readonly model: string }
+  | { readonly kind: 'prompt-api' };
+
+export interface WorkerConfig {
+  readonly embedder: EmbedderConfig;
+  readonly local?: LocalEngineConfig;
+  /**
+   * URL of the folder holding ONNX Runtime's and TF.js's WASM files (ort/, tfjs/). Default: the
+   * folder of the worker script itself, where the build puts them.
+   */
+  readonly runtimeBaseUrl?: string;
+}
+
+export interface EmbedderStatus {
+  readonly id: string;
+  readonly dimension: number;
+  /** 'webgpu' | 'wasm' | 'cpu' | a TF.js backend name. */
+  readonly backend: string;
+  /** Why WebGPU was not used, when it was asked for and not used. */
+  readonly fallbackReason?: string;
+  readonly loadMillis: number;
+}
+
+export interface EmbedResult {
+  readonly embeddings: Float32Array[];
+  readonly millis: number;
+}
+
+/** Confidence of one local answer: the score and how it was obtained. */
+export interface LocalConfidence {
+  /** Higher = surer. Mean token log-probability, or the share of agreeing samples. */
+  readonly score: number;
+  readonly method: 'mean-logprob' | 'sample-agreement';
+  /** For 'sample-agreement': semantic entropy (nats) over the sampled answers. */
+  readonly semanticEntropy?: number;
+  readonly samples?: number;
+}
+
+export interface GenerateOptions {
+  /** Also sample `samples` answers and measure their agreement (needs an embedder). */
+  readonly samples?: number;
+  readonly jobId?: string;
+}
+
+export interface GenerateResult {
+  readonly completion: ChatCompletion;
+  readonly confidence: LocalConfidence;
+  readonly millis: number;
+}
+
+export interface ProfileOptions {
+  readonly k?: number | 'auto';
+  readonly jobId?: string;
+}
+
+/** The routing profile as the page sees it (counters tell whether anything was computed). */
+export interface ProfileSummary extends UniRouteSummary {
+  readonly millis: number;
+}
+
+export interface RouteResult {
+  /** P(k | x) for each cluster. */
+  readonly clusterProbabilities: number[];
+  /** model id → Σ_k P(k|x)·Ψ_k(model). */
+  readonly predictedErrors: Record<string, number>;
+  readonly chosenModel: string;
+  readonly lambda: number;
+  readonly embedMillis: number;
+  readonly decideMillis: number;
+}
+
+export type JobProgress = { readonly done: number; readonly total: number; readonly text?: string };
 
 export interface EdgeWorkerApi {
   /** Protocol version, so a page and a stale cached worker file can detect a mismatch. */
   readonly protocolVersion: number;
   /** WebGPU status of the worker's context, with one checked compute pass. */
   probeGpu(): Promise<GpuProbe>;
+  configure(config: WorkerConfig): Promise<void>;
+  loadEmbedder(onProgress?: (p: LoadProgress) => void): Promise<EmbedderStatus>;
+  embed(texts: readonly string[], options?: { jobId?: string }): Promise<EmbedResult>;
+  loadLocal(onProgress?: (p: LoadProgress) => void): Promise<LocalEngineStatus>;
+  generate(request: ChatCompletionRequest, options?: GenerateOptions): Promise<GenerateResult>;
+  prepareProfile(set: ValidationSet, options?: ProfileOptions, onProgress?: (p: JobProgress) => void): Promise<ProfileSummary>;
+  route(prompt: string, lambda: number): Promise<RouteResult>;
+  addModel(model: { id: string; cost: number; scores: Record<string, number> }): Promise<ProfileSummary>;
+  /** Runs the configured local model on the validation prompts, grades it, and adds it under `id`. */
+  measureLocalModel(model: { id: string }, options?: { jobId?: string }, onProgress?: (p: JobProgress) => void): Promise<ProfileSummary>;
+  /** Aborts the job started with this id (embed, generate, prepareProfile, measureLocalModel). */
+  cancel(jobId: string): void;
+  /** JS heap of the worker, where the browser exposes it. */
+  memory(): Promise<{ usedJSHeapSize?: number }>;
 }
-
-export const WORKER_PROTOCOL_VERSION = 1;

@@ -1,0 +1,93 @@
+/**
+ * The in-browser engine end to end: the worker loads the committed tiny models offline
+ * (transformers.js on WebGPU/SwiftShader, and again with WebGPU disabled to prove the WASM
+ * fallback), embeds, assigns clusters, generates with per-token log-probabilities, and measures
+ * a confidence.
+ */
+import { expect, type Page } from '@playwright/test';
+
+const TINY = {
+  embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/' },
+  local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', localModelPath: '/models/' },
+} as const;
+
+export interface EngineRun {
+  embedder: { id: string; backend: string; fallbackReason?: string; dimension: number };
+  local: { state: string; logprobs: boolean };
+  profile: { k: number; clusters: number; prompts: number };
+  route: { chosenModel: string; clusterProbabilities: number[]; predictedErrors: Record<string, number> };
+  answer: { text: string; tokens: { token: string; logprob: number; top: number }[]; confidence: number; method: string };
+  math: number[];
+  law: number[];
+}
+
+/** `confidencePrompts`: how many GSM8K and law prompts to answer for the confidence gap. */
+export async function runEngine(page: Page, siteUrl: string, confidencePrompts: number): Promise<EngineRun> {
+  await page.goto(`${siteUrl}/iife.html`);
+  return page.evaluate(async ({ config, confidencePrompts }) => {
+    const [validation, math, law] = await Promise.all(
+      ['/fixtures/tiny-validation.json', '/fixtures/gsm8k-heldout.json', '/fixtures/law-questions.json'].map((u) => fetch(u).then((r) => r.json())),
+    );
+    const worker = await window.EdgeRoute.startEdgeWorker();
+    const w = worker.api;
+    try {
+      await w.configure(config as never);
+      const embedder = await w.loadEmbedder();
+      const local = await w.loadLocal();
+      const profile = await w.prepareProfile(validation);
+      const route = await w.route('A train travels 60 miles per hour for 3 hours. How far does it go?', 0);
+      const ask = (content: string) => w.generate({ messages: [{ role: 'user', content }], max_tokens: 16, temperature: 0 });
+      type Items = { items: { prompt?: string; question?: string }[] };
+      const texts = (set: unknown) => (set as Items).items.map((it) => it.prompt ?? it.question ?? '');
+      const first = await ask(texts(math)[0]!);
+      const confidences = async (prompts: string[]) => {
+        const out: number[] = [];
+        for (const p of prompts.slice(0, confidencePrompts)) out.push((await ask(p)).confidence.score);
+        return out;
+      };
+      const tokens = first.completion.choices[0]!.logprobs!.content!;
+      return {
+        embedder,
+        local: { state: local.state, logprobs: local.logprobs },
+        profile: { k: profile.k, clusters: profile.clusters, prompts: profile.prompts },
+        route: { chosenModel: route.chosenModel, clusterProbabilities: route.clusterProbabilities, predictedErrors: route.predictedErrors },
+        answer: {
+          text: first.completion.choices[0]!.message.content ?? '',
+          tokens: tokens.map((t) => ({ token: t.token, logprob: t.logprob, top: t.top_logprobs[0]!.logprob })),
+          confidence: first.confidence.score,
+          method: first.confidence.method,
+        },
+        math: await confidences(texts(math)),
+        law: await confidences(texts(law)),
+      };
+    } finally {
+      worker.terminate();
+    }
+  }, { config: TINY, confidencePrompts });
+}
+
+export function checkRun(run: EngineRun, label: string, minGap: number): void {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const gap = mean(run.math) - mean(run.law);
+  console.log(
+    `[${label}] embedder ${run.embedder.id} on ${run.embedder.backend}${run.embedder.fallbackReason ? ` (fallback: ${run.embedder.fallbackReason})` : ''}; ` +
+      `K=${run.profile.k}; routed to ${run.route.chosenModel}; answer ${JSON.stringify(run.answer.text)} ` +
+      `(${run.answer.tokens.length} tokens, confidence ${run.answer.confidence.toFixed(3)}); ` +
+      `mean confidence GSM8K ${mean(run.math).toFixed(3)} vs MMLU law ${mean(run.law).toFixed(3)}: gap ${gap.toFixed(3)}`,
+  );
+  expect(run.embedder.dimension).toBe(128);
+  expect(run.local).toEqual({ state: 'ready', logprobs: true });
+  expect(run.profile.prompts).toBe(40);
+  expect(run.route.clusterProbabilities).toHaveLength(run.profile.clusters);
+  expect(run.route.clusterProbabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+  expect(Object.keys(run.route.predictedErrors).sort()).toEqual(['gpt-4o', 'gpt-4o-mini', 'llama3.2-1b']);
+  expect(run.answer.tokens.length).toBeGreaterThan(0);
+  for (const t of run.answer.tokens) {
+    expect(t.logprob).toBeLessThanOrEqual(0);
+    expect(t.logprob).toBeCloseTo(t.top, 6); // greedy: the chosen token is the top-1
+  }
+  expect(run.answer.method).toBe('mean-logprob');
+  expect(run.answer.confidence).toBeCloseTo(run.answer.tokens.reduce((a, t) => a + t.logprob, 0) / run.answer.tokens.length, 6);
+  expect(gap).toBeGreaterThan(minGap);
+}
+
