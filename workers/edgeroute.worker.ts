@@ -97,8 +97,12 @@ async function createEmbedder(onProgress?: (p: LoadProgress) => void): Promise<L
     };
   }
   // Universal Sentence Encoder lite on TF.js: WASM backend, CPU as the last resort.
+  const tf = await import('@tensorflow/tfjs-core');
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   await import('@tensorflow/tfjs-backend-cpu');
+  // The threaded WASM build starts Emscripten pthread workers from a blob script that breaks
+  // once bundled; we are in a worker already, so the single-threaded SIMD build is used.
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   wasm.setWasmPaths(`${runtimeBase()}tfjs/`);
   const { createUseEmbedder, selectBackend } = await import('../src/engines/use-embedder');
   const backend = await selectBackend(['wasm', 'cpu']);
