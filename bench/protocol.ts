@@ -228,20 +228,20 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
   };
   if (spec.localModel) {
     const local = spec.localModel;
-    const confidences = validation.filter((x) => Number.isFinite(x.confidences?.[local]) && x.scores[local] !== undefined);
-    const platt = fitPlatt(confidences.map((x) => x.confidences![local]!), confidences.map((x) => x.scores[local]!));
+    // The local model ships with the app, so its confidences and correctness on training and
+    // validation prompts are known: both calibrations below use them all.
+    const known = (x: LabelledPrompt): boolean => Number.isFinite(x.confidences?.[local]) && x.scores[local] !== undefined;
+    const calibration = [...train.filter(known), ...validation.filter(known)];
+    const platt = fitPlatt(calibration.map((x) => x.confidences![local]!), calibration.map((x) => x.scores[local]!));
     factories['confidence-only'] = (pool) => new ConfidenceCascadeRouter({ models: pool, localModelId: local, calibrator: platt, meanErrors: validationMeanErrors(evidence, pool) });
-    // Hybrid: the local model's confidence and its cluster prior in one logistic calibration.
-    // The prior (accuracy of the local model per cluster) comes from the training prompts, the
-    // calibration from validation, so the prior's weight is fitted out of sample.
-    const localSpec = models.find((m) => m.id === local)!;
+    // Hybrid: the local model's confidence and its cluster prior (its accuracy in the prompt's
+    // clusters) in one logistic calibration. Training prompts enter with leave-one-out priors,
+    // so the prior's weight is not fitted on its own in-sample optimism.
     for (const [name, map] of [['hybrid-kmeans', kmeansMap], ['hybrid-learned-map', learned]] as const) {
-      const psiLocal = buildProfile({ validation: train, models: [localSpec], clusterMap: map }).featureVectors[0]!;
-      const calibrator = fitClusterPriorCalibrator(confidences.map((x) => ({
-        clusterProbs: map.probabilities(x.embedding),
-        confidence: x.confidences![local]!,
-        correct: x.scores[local]! >= 0.5 ? 1 : 0,
-      })), psiLocal.map((e) => 1 - e));
+      const calibrator = fitClusterPriorCalibrator(
+        clusterPriorSamples(train.filter(known), validation.filter(known), map, local),
+        localClusterAccuracy(train.filter(known), map, local),
+      );
       factories[name] = (pool) => new HybridRouter({
         name, models: pool, localModelId: local, clusterMap: map, calibrator,
         psi: buildProfile({ validation: evidence, models: pool, clusterMap: map }).featureVectors,
@@ -282,6 +282,55 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
     routers: results,
     millis: performance.now() - started,
   };
+}
+
+/** Shrinkage pseudo-count of the local model's per-cluster accuracy (as for Ψ). */
+const PRIOR_SHRINKAGE = 5;
+
+/** Soft per-cluster sums of the local model's correctness on `prompts`. */
+function clusterSums(prompts: readonly LabelledPrompt[], map: ClusterMap, local: string) {
+  const K = map.numClusters;
+  const weight = new Float64Array(K);
+  const right = new Float64Array(K);
+  const probs = prompts.map((x) => map.probabilities(x.embedding));
+  let total = 0;
+  prompts.forEach((x, i) => {
+    const y = x.scores[local]!;
+    total += y;
+    for (let k = 0; k < K; k++) {
+      weight[k] += probs[i]![k]!;
+      right[k] += probs[i]![k]! * y;
+    }
+  });
+  return { weight, right, probs, global: prompts.length > 0 ? total / prompts.length : 0.5 };
+}
+
+/** The local model's accuracy per cluster on the training prompts, shrunk toward its global accuracy. */
+function localClusterAccuracy(train: readonly LabelledPrompt[], map: ClusterMap, local: string): Float64Array {
+  const { weight, right, global } = clusterSums(train, map, local);
+  return weight.map((w, k) => (right[k]! + PRIOR_SHRINKAGE * global) / (w + PRIOR_SHRINKAGE));
+}
+
+/** Calibration samples: training prompts with leave-one-out priors, validation prompts with the training prior. */
+function clusterPriorSamples(train: readonly LabelledPrompt[], validation: readonly LabelledPrompt[], map: ClusterMap, local: string) {
+  const { weight, right, probs, global } = clusterSums(train, map, local);
+  const accuracy = localClusterAccuracy(train, map, local);
+  const sample = (x: LabelledPrompt, clusterProbs: Float64Array, prior: number) => ({
+    clusterProbs, confidence: x.confidences![local]!, correct: x.scores[local]! >= 0.5 ? 1 : 0, prior,
+  });
+  return [
+    ...train.map((x, i) => {
+      const p = probs[i]!;
+      const y = x.scores[local]!;
+      let prior = 0;
+      for (let k = 0; k < p.length; k++) prior += p[k]! * (right[k]! - p[k]! * y + PRIOR_SHRINKAGE * global) / (weight[k]! - p[k]! + PRIOR_SHRINKAGE);
+      return sample(x, p, prior);
+    }),
+    ...validation.map((x) => {
+      const p = map.probabilities(x.embedding);
+      return sample(x, p, p.reduce((a, w, k) => a + w * accuracy[k]!, 0));
+    }),
+  ];
 }
 
 function bestOnTrain(train: readonly LabelledPrompt[], models: readonly ModelSpec[]): string {

@@ -261,6 +261,11 @@ export interface ClusterConfidenceSample {
   readonly confidence: number;
   /** 1 = the local answer was correct (soft labels in [0, 1] allowed). */
   readonly correct: number;
+  /**
+   * This sample's cluster prior computed without the sample itself (ClusterPriorCalibrator):
+   * lets the prior's own training prompts serve in the fit without in-sample optimism.
+   */
+  readonly prior?: number;
 }
 
 export interface ClusterCalibrationOptions {
@@ -471,6 +476,7 @@ export function fitClusterPriorCalibrator(
   const l2 = options.l2 ?? 1e-2;
   const accuracy = Array.from(clusterAccuracy);
   const q = usable.map((s) => {
+    if (s.prior !== undefined) return logit(s.prior);
     let v = 0;
     for (let k = 0; k < K; k++) v += s.clusterProbs[k]! * accuracy[k]!;
     return logit(v);
