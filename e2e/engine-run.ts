@@ -19,6 +19,7 @@ export interface EngineRun {
   answer: { text: string; tokens: { token: string; logprob: number; top: number }[]; confidence: number; method: string };
   math: number[];
   law: number[];
+  sampled: { method: string; samples?: number; score: number; semanticEntropy?: number };
 }
 
 /** `confidencePrompts`: how many GSM8K and law prompts to answer for the confidence gap. */
@@ -46,6 +47,8 @@ export async function runEngine(page: Page, siteUrl: string, confidencePrompts: 
         return out;
       };
       const tokens = first.completion.choices[0]!.logprobs!.content!;
+      // Agreement among sampled answers, grouped by the embedder (the engine-agnostic confidence).
+      const sampled = await w.generate({ messages: [{ role: 'user', content: texts(math)[1]! }], max_tokens: 8, temperature: 0.8, seed: 7 }, { samples: 3 });
       return {
         embedder,
         local: { state: local.state, logprobs: local.logprobs },
@@ -59,6 +62,7 @@ export async function runEngine(page: Page, siteUrl: string, confidencePrompts: 
         },
         math: await confidences(texts(math)),
         law: await confidences(texts(law)),
+        sampled: sampled.confidence,
       };
     } finally {
       worker.terminate();
@@ -73,7 +77,8 @@ export function checkRun(run: EngineRun, label: string, minGap: number): void {
     `[${label}] embedder ${run.embedder.id} on ${run.embedder.backend}${run.embedder.fallbackReason ? ` (fallback: ${run.embedder.fallbackReason})` : ''}; ` +
       `K=${run.profile.k}; routed to ${run.route.chosenModel}; answer ${JSON.stringify(run.answer.text)} ` +
       `(${run.answer.tokens.length} tokens, confidence ${run.answer.confidence.toFixed(3)}); ` +
-      `mean confidence GSM8K ${mean(run.math).toFixed(3)} vs MMLU law ${mean(run.law).toFixed(3)}: gap ${gap.toFixed(3)}`,
+      `mean confidence GSM8K ${mean(run.math).toFixed(3)} vs MMLU law ${mean(run.law).toFixed(3)}: gap ${gap.toFixed(3)}; ` +
+      `3 samples: majority share ${run.sampled.score.toFixed(2)}, semantic entropy ${run.sampled.semanticEntropy?.toFixed(2)}`,
   );
   expect(run.embedder.dimension).toBe(128);
   expect(run.local).toEqual({ state: 'ready', logprobs: true });
@@ -89,5 +94,10 @@ export function checkRun(run: EngineRun, label: string, minGap: number): void {
   expect(run.answer.method).toBe('mean-logprob');
   expect(run.answer.confidence).toBeCloseTo(run.answer.tokens.reduce((a, t) => a + t.logprob, 0) / run.answer.tokens.length, 6);
   expect(gap).toBeGreaterThan(minGap);
+  expect(run.sampled.method).toBe('sample-agreement');
+  expect(run.sampled.samples).toBe(3);
+  expect(run.sampled.score).toBeGreaterThanOrEqual(1 / 3);
+  expect(run.sampled.score).toBeLessThanOrEqual(1);
+  expect(run.sampled.semanticEntropy).toBeGreaterThanOrEqual(0);
 }
 
