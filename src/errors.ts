@@ -15,6 +15,7 @@ export type EdgeRouteErrorCode =
   | 'cloud-failed'
   /** The answer function given to measureModel failed (not an abort). */
   | 'measurement-failed'
+  | 'no-model-available'
   | 'aborted';
 
 export class EdgeRouteError extends Error {

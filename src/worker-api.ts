@@ -110,6 +110,12 @@ export interface RouteResult {
   readonly decideMillis: number;
 }
 
+/** A λ target the page can send across the worker boundary (no functions). */
+export type LambdaTarget =
+  | { readonly kind: 'cloudShare'; readonly share: number }
+  | { readonly kind: 'budget'; readonly usdPer1000: number }
+  | { readonly kind: 'qualityFloor'; readonly quality: number };
+
 export type JobProgress = { readonly done: number; readonly total: number; readonly text?: string };
 
 export interface EdgeWorkerApi {
@@ -123,7 +129,10 @@ export interface EdgeWorkerApi {
   loadLocal(onProgress?: (p: LoadProgress) => void): Promise<LocalEngineStatus>;
   generate(request: ChatCompletionRequest, options?: GenerateOptions): Promise<GenerateResult>;
   prepareProfile(set: ValidationSet, options?: ProfileOptions, onProgress?: (p: JobProgress) => void): Promise<ProfileSummary>;
-  route(prompt: string, lambda: number): Promise<RouteResult>;
+  /** UniRoute's decision for one prompt, over `candidates` (default: every model of the profile). */
+  route(prompt: string, lambda: number, candidates?: readonly string[]): Promise<RouteResult>;
+  /** λ meeting a target on the validation prompts (cloud share, budget, or quality floor). */
+  calibrateLambda(target: LambdaTarget, candidates?: readonly string[]): Promise<{ lambda: number; achieved: number; feasible: boolean }>;
   addModel(model: { id: string; cost: number; scores: Record<string, number> }): Promise<ProfileSummary>;
   /** Runs the configured local model on the validation prompts, grades it, and adds it under `id`. */
   measureLocalModel(model: { id: string }, options?: { jobId?: string }, onProgress?: (p: JobProgress) => void): Promise<ProfileSummary>;

@@ -253,13 +253,13 @@ const api: EdgeWorkerApi = {
     });
   },
 
-  async route(prompt, lambda): Promise<RouteResult> {
+  async route(prompt, lambda, candidates): Promise<RouteResult> {
     const s = requireState();
     const { embedder } = await loadEmbedder();
     const t0 = performance.now();
     const [embedding] = await embedder.embed([textForEmbedding(prompt)]);
     const t1 = performance.now();
-    const decision = s.decide(embedding!, lambda);
+    const decision = s.decide(embedding!, lambda, candidates);
     const result: RouteResult = {
       clusterProbabilities: Array.from(s.clusterProbabilities(embedding!)),
       predictedErrors: s.predictErrors(embedding!),
@@ -269,6 +269,11 @@ const api: EdgeWorkerApi = {
       decideMillis: performance.now() - t1,
     };
     return result;
+  },
+
+  async calibrateLambda(target, candidates) {
+    const { lambda, achieved, feasible } = requireState().calibrateLambda(target, candidates);
+    return { lambda, achieved, feasible };
   },
 
   async addModel(model) {

@@ -1,0 +1,313 @@
+/**
+ * The public router: OpenAI-shaped `chat.completions.create`, deciding per prompt between the
+ * on-device model (in the worker) and a pool of cloud models.
+ *
+ * Modes (the papers' two methods and their combination):
+ * - 'route'      UniRoute decides before generating: argmin_h Σ_k P(k|x)·Ψ_k(h) + λ·cost(h).
+ * - 'cascade'    the local model always answers first; a low confidence escalates to the cloud.
+ * - 'hybrid'     (default) skip the local model when UniRoute predicts it fails, else cascade.
+ * - 'local-only', 'cloud-only'.
+ *
+ * Written against two small interfaces (the worker's API and the cloud client) so the decision
+ * logic is tested with fakes in Node and for real in the browser.
+ */
+import { EdgeRouteError } from '../errors';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../protocol/openai';
+import { validateChatRequest } from '../protocol/openai';
+import type { GenerateResult, LambdaTarget, RouteResult } from '../worker-api';
+
+export type RouterMode = 'route' | 'cascade' | 'hybrid' | 'local-only' | 'cloud-only';
+
+/** What the router needs of the worker. */
+export interface RouterWorker {
+  route(prompt: string, lambda: number, candidates?: readonly string[]): Promise<RouteResult>;
+  calibrateLambda(target: LambdaTarget, candidates?: readonly string[]): Promise<{ lambda: number; achieved: number; feasible: boolean }>;
+  generate(request: ChatCompletionRequest, options?: { jobId?: string }): Promise<GenerateResult>;
+  cancel(jobId: string): void;
+}
+
+/** What the router needs of the cloud client. */
+export interface RouterCloud {
+  chat(modelId: string, request: ChatCompletionRequest, options?: { signal?: AbortSignal }): Promise<ChatCompletion & { edgerouteCost?: { usd: number } }>;
+  stream(modelId: string, request: ChatCompletionRequest, options?: { signal?: AbortSignal }): AsyncIterable<ChatCompletionChunk>;
+}
+
+export interface RouterOptions {
+  readonly worker: RouterWorker;
+  readonly cloud: RouterCloud;
+  /** Profile id of the on-device model (its Ψ in the validation set); undefined = no local model. */
+  readonly localModel?: string;
+  /** Profile ids of the cloud models the page can call, with USD per call for the cost report. */
+  readonly cloudModels: readonly { readonly id: string; readonly cost: number }[];
+  readonly mode?: RouterMode;
+  /** λ, or a target the router calibrates λ to on the validation prompts. */
+  readonly lambda?: number | LambdaTarget;
+  /**
+   * Cascade threshold on the local answer's confidence (mean token log-prob, or the share of
+   * agreeing samples): below it, escalate. Default −1.5 for log-probs.
+   */
+  readonly confidenceThreshold?: number;
+}
+
+/** What every answer carries besides the OpenAI fields. */
+export interface RoutingReport {
+  readonly mode: RouterMode;
+  /** The model whose answer is returned. */
+  readonly model: string;
+  readonly lambda: number;
+  readonly predictedErrors: Readonly<Record<string, number>>;
+  readonly clusterProbabilities: readonly number[];
+  /** UniRoute's choice before generation. */
+  readonly routedTo: string;
+  readonly localConfidence?: number;
+  readonly escalated: boolean;
+  /** The cloud failed and the local answer is returned instead. */
+  readonly degraded: boolean;
+  readonly costUsd: number;
+  readonly latencyMs: { readonly embed: number; readonly decide: number; readonly local: number; readonly cloud: number; readonly total: number };
+}
+
+export type RoutedCompletion = ChatCompletion & { readonly edgeroute: RoutingReport };
+export type RoutedChunk = ChatCompletionChunk & { readonly edgeroute?: RoutingReport };
+
+export interface CreateOptions {
+  readonly signal?: AbortSignal;
+}
+
+const DEFAULT_CONFIDENCE_THRESHOLD = -1.5;
+let jobCounter = 0;
+
+export class EdgeRouter {
+  readonly chat: {
+    readonly completions: {
+      create(request: ChatCompletionRequest & { stream?: false | null }, options?: CreateOptions): Promise<RoutedCompletion>;
+      create(request: ChatCompletionRequest & { stream: true }, options?: CreateOptions): Promise<AsyncIterable<RoutedChunk>>;
+    };
+  };
+
+  private readonly options: RouterOptions;
+  private readonly mode: RouterMode;
+  private lambdaValue: Promise<number>;
+  /** The single local engine answers one request at a time, in arrival order. */
+  private localQueue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: RouterOptions) {
+    this.options = options;
+    this.mode = options.mode ?? 'hybrid';
+    if (!['route', 'cascade', 'hybrid', 'local-only', 'cloud-only'].includes(this.mode)) {
+      throw new EdgeRouteError('invalid-config', `unknown mode "${String(this.mode)}": use route, cascade, hybrid, local-only or cloud-only`);
+    }
+    if (this.mode !== 'cloud-only' && !options.localModel) {
+      throw new EdgeRouteError('invalid-config', `mode "${this.mode}" needs a local model; configure one or use mode "cloud-only"`);
+    }
+    if (this.mode !== 'local-only' && options.cloudModels.length === 0) {
+      throw new EdgeRouteError('invalid-config', `mode "${this.mode}" needs at least one cloud model; configure one or use mode "local-only"`);
+    }
+    for (const m of options.cloudModels) {
+      if (!(Number.isFinite(m.cost) && m.cost >= 0)) throw new EdgeRouteError('invalid-config', `cloud model "${m.id}": cost must be a finite number ≥ 0 USD per call, got ${m.cost}`);
+    }
+    const lambda = options.lambda ?? 0;
+    if (typeof lambda === 'number' && !(lambda >= 0)) throw new EdgeRouteError('invalid-config', `lambda must be a number ≥ 0, got ${lambda}`);
+    this.lambdaValue = typeof lambda === 'number' ? Promise.resolve(lambda) : this.calibrate(lambda);
+    const create = ((request: ChatCompletionRequest, createOptions: CreateOptions = {}) =>
+      request.stream ? this.createStream(request, createOptions) : this.createCompletion(request, createOptions)) as EdgeRouter['chat']['completions']['create'];
+    this.chat = { completions: { create } };
+  }
+
+  /** The λ in use (after calibration, when a target was given). */
+  lambda(): Promise<number> {
+    return this.lambdaValue;
+  }
+
+  /** Re-calibrates λ to a new target (a cloud-call share, a budget per 1,000 prompts, or a quality floor). */
+  setTarget(target: number | LambdaTarget): Promise<number> {
+    this.lambdaValue = typeof target === 'number' ? Promise.resolve(target) : this.calibrate(target);
+    return this.lambdaValue;
+  }
+
+  private candidates(): string[] {
+    const local = this.mode === 'cloud-only' || !this.options.localModel ? [] : [this.options.localModel];
+    const cloud = this.mode === 'local-only' ? [] : this.options.cloudModels.map((m) => m.id);
+    return [...local, ...cloud];
+  }
+
+  private async calibrate(target: LambdaTarget): Promise<number> {
+    const result = await this.options.worker.calibrateLambda(target, this.candidates());
+    return result.lambda;
+  }
+
+  private costOf(id: string): number {
+    return this.options.cloudModels.find((m) => m.id === id)?.cost ?? 0;
+  }
+
+  /** Runs `work` on the local engine after the requests before it; abort while waiting skips it. */
+  private queueLocal<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const run = this.localQueue.then(() => {
+      if (signal?.aborted) throw new EdgeRouteError('aborted', 'the request was aborted before the local model got to it');
+      return work();
+    });
+    this.localQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async generateLocally(request: ChatCompletionRequest, signal?: AbortSignal): Promise<GenerateResult> {
+    const jobId = `router-${++jobCounter}`;
+    const onAbort = (): void => this.options.worker.cancel(jobId);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.queueLocal(() => this.options.worker.generate(request, { jobId }), signal);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async createCompletion(request: ChatCompletionRequest, { signal }: CreateOptions): Promise<RoutedCompletion> {
+    validateChatRequest({ ...request, stream: false });
+    const started = performance.now();
+    const lambda = await this.lambdaValue;
+    const prompt = lastUserText(request);
+    const route = await this.options.worker.route(prompt, lambda, this.candidates());
+    const latency = { embed: route.embedMillis, decide: route.decideMillis, local: 0, cloud: 0, total: 0 };
+    const cloudChoice = this.bestCloud(route, lambda);
+    const report = (model: string, extra: Partial<RoutingReport>): RoutingReport => ({
+      mode: this.mode, model, lambda,
+      predictedErrors: route.predictedErrors, clusterProbabilities: route.clusterProbabilities,
+      routedTo: route.chosenModel, escalated: false, degraded: false, costUsd: 0,
+      ...extra,
+      latencyMs: { ...latency, total: performance.now() - started },
+    });
+
+    const askCloud = async (): Promise<ChatCompletion & { edgerouteCost?: { usd: number } }> => {
+      const t = performance.now();
+      try {
+        return await this.options.cloud.chat(cloudChoice, request, signal ? { signal } : {});
+      } finally {
+        latency.cloud = performance.now() - t;
+      }
+    };
+
+    const goLocal = this.mode === 'local-only' || this.mode === 'cascade'
+      || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel === this.options.localModel);
+    if (!goLocal) {
+      const answer = await askCloud();
+      return { ...answer, edgeroute: report(cloudChoice, { costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }) };
+    }
+
+    let local: GenerateResult | undefined;
+    let localError: unknown;
+    const t = performance.now();
+    try {
+      local = await this.generateLocally(request, signal);
+    } catch (error) {
+      if (signal?.aborted || (error as { code?: string }).code === 'aborted') throw asAborted(error);
+      localError = error;
+    }
+    latency.local = performance.now() - t;
+
+    if (!local) {
+      // No local answer (engine failed): the cloud answers, unless there is none.
+      if (this.mode === 'local-only') throw localError;
+      try {
+        const answer = await askCloud();
+        return { ...answer, edgeroute: report(cloudChoice, { escalated: true, costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }) };
+      } catch (cloudError) {
+        throw unavailable(localError, cloudError);
+      }
+    }
+
+    const confidence = local.confidence.score;
+    const threshold = this.options.confidenceThreshold ?? DEFAULT_CONFIDENCE_THRESHOLD;
+    const escalate = (this.mode === 'cascade' || this.mode === 'hybrid') && !(confidence >= threshold);
+    if (!escalate) {
+      return { ...local.completion, edgeroute: report(this.options.localModel!, { localConfidence: confidence }) };
+    }
+    try {
+      const answer = await askCloud();
+      return {
+        ...answer,
+        edgeroute: report(cloudChoice, { localConfidence: confidence, escalated: true, costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }),
+      };
+    } catch (cloudError) {
+      if (signal?.aborted || (cloudError as { code?: string }).code === 'aborted') throw asAborted(cloudError);
+      // The cloud is unreachable after its retries: the local answer, marked degraded, beats nothing.
+      return { ...local.completion, edgeroute: report(this.options.localModel!, { localConfidence: confidence, escalated: true, degraded: true }) };
+    }
+  }
+
+  /**
+   * Streaming: a cloud answer is streamed as the provider sends it; a local answer is only
+   * known to be kept once it is complete (its confidence needs every token), so it arrives as
+   * one chunk. The last chunk carries the routing report.
+   */
+  private async createStream(request: ChatCompletionRequest, options: CreateOptions): Promise<AsyncIterable<RoutedChunk>> {
+    validateChatRequest(request);
+    const lambda = await this.lambdaValue;
+    const route = await this.options.worker.route(lastUserText(request), lambda, this.candidates());
+    const cloudChoice = this.bestCloud(route, lambda);
+    const direct = this.mode === 'cloud-only' || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel !== this.options.localModel);
+    if (direct) return this.streamCloud(cloudChoice, request, route, lambda, options.signal);
+    const completion = await this.createCompletion({ ...request, stream: false }, options);
+    return (async function* single(): AsyncIterable<RoutedChunk> {
+      const choice = completion.choices[0]!;
+      yield {
+        id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model,
+        choices: [{ index: 0, delta: { role: 'assistant', content: choice.message.content ?? '' }, finish_reason: choice.finish_reason, logprobs: choice.logprobs ?? null }],
+        edgeroute: completion.edgeroute,
+      } as RoutedChunk;
+    })();
+  }
+
+  private async *streamCloud(model: string, request: ChatCompletionRequest, route: RouteResult, lambda: number, signal?: AbortSignal): AsyncIterable<RoutedChunk> {
+    const started = performance.now();
+    let last: ChatCompletionChunk | undefined;
+    for await (const chunk of this.options.cloud.stream(model, request, signal ? { signal } : {})) {
+      if (last) yield last;
+      last = chunk;
+    }
+    const report: RoutingReport = {
+      mode: this.mode, model, lambda, predictedErrors: route.predictedErrors, clusterProbabilities: route.clusterProbabilities,
+      routedTo: route.chosenModel, escalated: false, degraded: false, costUsd: this.costOf(model),
+      latencyMs: { embed: route.embedMillis, decide: route.decideMillis, local: 0, cloud: performance.now() - started, total: performance.now() - started + route.embedMillis + route.decideMillis },
+    };
+    if (last) yield { ...last, edgeroute: report };
+  }
+
+  /**
+   * The cloud model to use when the cloud answers: UniRoute's choice when it chose a cloud
+   * model, else argmin err + λ·cost among the cloud models.
+   */
+  private bestCloud(route: RouteResult, lambda: number): string {
+    if (this.options.cloudModels.some((m) => m.id === route.chosenModel)) return route.chosenModel;
+    let best = this.options.cloudModels[0]?.id ?? '';
+    let bestScore = Infinity;
+    for (const m of this.options.cloudModels) {
+      const score = (route.predictedErrors[m.id] ?? 1) + lambda * m.cost;
+      if (score < bestScore) {
+        best = m.id;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+}
+
+function lastUserText(request: ChatCompletionRequest): string {
+  const last = [...request.messages].reverse().find((m) => m.role === 'user');
+  return typeof last?.content === 'string' ? last.content : '';
+}
+
+function asAborted(error: unknown): EdgeRouteError {
+  return error instanceof EdgeRouteError && error.code === 'aborted'
+    ? error
+    : new EdgeRouteError('aborted', 'the request was aborted by the caller', { cause: error });
+}
+
+function unavailable(localError: unknown, cloudError: unknown): EdgeRouteError {
+  const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+  return new EdgeRouteError(
+    'no-model-available',
+    `No model could answer: the local model failed (${message(localError)}) and the cloud failed (${message(cloudError)}). ` +
+      'Check the network and the cloud endpoint; the local model needs WebGPU or WASM and its files.',
+    { cause: cloudError },
+  );
+}
