@@ -55,7 +55,7 @@ function fakeCloud(options: { fails?: boolean } = {}) {
 }
 
 const cloudModels = [{ id: 'cloud-small', cost: 0.001 }, { id: 'cloud-big', cost: 0.01 }];
-const ask = (content: string): ChatCompletionRequest => ({ messages: [{ role: 'user', content }] });
+const ask = (content: string) => ({ messages: [{ role: 'user' as const, content }] });
 
 describe('EdgeRouter', () => {
   it('hybrid: keeps a confident local answer, sends predicted failures straight to the cloud', async () => {
