@@ -12,7 +12,22 @@ export type EdgeRouteErrorCode =
   | 'webgpu-unavailable'
   | 'embedder-failed'
   | 'local-engine-failed'
+  /**
+   * A cloud-model failure that fits none of the codes below. CloudClient (src/engines/cloud-client.ts)
+   * uses it only for unexpected errors thrown by fetch; its errors are CloudError instances, and
+   * `isCloudErrorCode(code)` is true for every cloud code including this one.
+   */
   | 'cloud-failed'
+  /** The provider did not answer within the model's timeoutMs (after the retries). */
+  | 'cloud-timeout'
+  /** HTTP 429 after the retries, or a Retry-After longer than edgeroute will wait. */
+  | 'cloud-rate-limited'
+  /** Any other non-2xx answer (401/403/404/400/422 at once; 5xx after the retries). */
+  | 'cloud-http'
+  /** The connection failed or was reset (after the retries). */
+  | 'cloud-network'
+  /** The answer was not the OpenAI shape: malformed JSON, a cut SSE stream, missing fields. */
+  | 'cloud-protocol'
   /** The answer function given to measureModel failed (not an abort). */
   | 'measurement-failed'
   | 'no-model-available'
@@ -26,4 +41,18 @@ export class EdgeRouteError extends Error {
     this.name = 'EdgeRouteError';
     this.code = code;
   }
+}
+
+const CLOUD_CODES: ReadonlySet<EdgeRouteErrorCode> = new Set<EdgeRouteErrorCode>([
+  'cloud-failed',
+  'cloud-timeout',
+  'cloud-rate-limited',
+  'cloud-http',
+  'cloud-network',
+  'cloud-protocol',
+]);
+
+/** True for every code a cloud call fails with ('aborted' excluded): the umbrella 'cloud-failed' and its refinements. */
+export function isCloudErrorCode(code: EdgeRouteErrorCode): boolean {
+  return CLOUD_CODES.has(code);
 }
