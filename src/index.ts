@@ -6,3 +6,9 @@ export { startEdgeWorker, type EdgeWorker, type EdgeWorkerOptions } from './work
 export type { EdgeWorkerApi } from './worker-api';
 export type { GpuProbe, GpuAdapterSummary, GpuComputeCheck } from './engines/webgpu';
 export { openKvStore, kvGet, kvSet, kvDelete, kvKeys, type KvStore } from './storage/kv';
+export { createRouter, checkRouterConfig, type RouterConfig, type Router } from './router/create-router';
+export { EdgeRouter, type RouterMode, type RoutingReport, type RoutedCompletion, type RoutedChunk } from './router/router';
+export { validateValidationSet, validationSetHash, type ValidationSet } from './router/validation-set';
+export { CloudClient, validateCloudModelConfig, type CloudModelConfig } from './engines/cloud-client';
+export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage } from './protocol/openai';
+export type { WorkerConfig, EmbedderConfig, LocalEngineConfig, LambdaTarget } from './worker-api';
