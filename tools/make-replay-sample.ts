@@ -4,7 +4,7 @@
  * (CI has none). Deterministic: a seeded shuffle per set, spread evenly over the set's tasks,
  * items kept in file order.
  *
- *   npx tsx tools/make-replay-sample.ts [--data ../shared/data] [--seed 2025] [--per-set 100]
+ *   npx tsx tools/make-replay-sample.ts [--data ../shared/data] [--seed 7] [--per-set 200]
  *       [--sets routerbench-mix,routellm-gsm8k,cascade-mmlu] [--out test/fixtures/replay-sample.jsonl]
  *
  * Format (read by tools/replay-data.ts): per set one `{"set", "card"}` line, then its items
@@ -20,8 +20,8 @@ import { loadReplaySets, type ReplayItem } from './replay-data';
 const { values } = parseArgs({
   options: {
     data: { type: 'string', default: DEFAULT_DATA_DIR },
-    seed: { type: 'string', default: '2025' },
-    'per-set': { type: 'string', default: '100' },
+    seed: { type: 'string', default: '7' },
+    'per-set': { type: 'string', default: '200' },
     sets: { type: 'string', default: 'routerbench-mix,routellm-gsm8k,cascade-mmlu' },
     out: { type: 'string', default: 'test/fixtures/replay-sample.jsonl' },
   },

@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 
 const MIME: Record<string, string> = {
@@ -36,8 +36,16 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
+/** A URL prefix forwarded to another server: the same-origin proxy a site puts before its LLM API. */
+export interface ProxyMount {
+  readonly prefix: string;
+  /** Base URL the rest of the path is appended to, e.g. 'http://127.0.0.1:8787/'. */
+  readonly target: string;
+}
+
 export interface StaticServerOptions {
   readonly mounts: readonly StaticMount[];
+  readonly proxies?: readonly ProxyMount[];
   readonly port?: number;
   /** Extra headers on every response (a test adds a Content-Security-Policy, say). */
   readonly headers?: Readonly<Record<string, string>>;
@@ -48,6 +56,11 @@ export async function startStaticServer(options: StaticServerOptions): Promise<S
     .map((m) => ({ prefix: m.prefix, dir: resolve(m.dir) }));
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    const proxy = options.proxies?.find((p) => path.startsWith(p.prefix));
+    if (proxy) {
+      forward(req, res, new URL((req.url ?? '/').slice(proxy.prefix.length), proxy.target));
+      return;
+    }
     const mount = mounts.find((m) => path.startsWith(m.prefix));
     const headers = {
       'Cross-Origin-Opener-Policy': 'same-origin',
@@ -95,4 +108,16 @@ export async function startStaticServer(options: StaticServerOptions): Promise<S
       server.close(() => ok());
     }),
   };
+}
+
+/** Pipes one request to `target` and its answer back (streaming bodies included, e.g. SSE). */
+function forward(req: IncomingMessage, res: ServerResponse, target: URL): void {
+  const upstream = httpRequest(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, { ...answer.headers, 'Cross-Origin-Resource-Policy': 'same-origin' });
+    answer.pipe(res);
+    answer.on('error', () => res.destroy());
+  });
+  upstream.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end('upstream unreachable')));
+  res.on('close', () => upstream.destroy());
+  req.pipe(upstream);
 }

@@ -88,7 +88,7 @@ describe('calibrate against the replay cloud', () => {
       expect(ids.has(id)).toBe(true);
       expect([0, 1]).toContain(s);
     }
-    expect(report.summary.prompts).toBe(100);
+    expect(report.summary.prompts).toBe(200);
     expect(report.summary.correct).toBe(scored.filter(([, s]) => s === 1).length);
     expect(report.agreement!.rate).toBeGreaterThanOrEqual(0.97);
     expect(report.agreement!.compared).toBe(report.summary.graded);

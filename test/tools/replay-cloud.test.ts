@@ -44,7 +44,7 @@ afterAll(async () => {
 describe('replay cloud', () => {
   it('loads the committed sample: three sets with recorded responses', () => {
     expect(sets.map((s) => s.name)).toEqual(['routerbench-mix', 'routellm-gsm8k', 'cascade-mmlu']);
-    for (const s of sets) expect(s.items.length).toBe(100);
+    for (const s of sets) expect(s.items.length).toBe(200);
     expect(recordedText("['B\\n']")).toBe('B\n');
     expect(recordedText('["I don\'t know"]')).toBe("I don't know");
     expect(recordedText("['a', 'b']")).toBe("['a', 'b']");

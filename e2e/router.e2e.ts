@@ -1,0 +1,80 @@
+/**
+ * The public API end to end: createRouter in the page, the worker with the committed tiny
+ * models (WASM), the default profile, and cloud models answered by the replay cloud behind a
+ * same-origin proxy (/api/llm/). Prompts are cascade-mmlu items the replay cloud has recorded
+ * answers for (23 of the 200 also happen to be in the default profile's validation prompts).
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { expect, test } from './fixtures';
+
+const prompts = readFileSync(resolve(import.meta.dirname, '../test/fixtures/replay-sample.jsonl'), 'utf8')
+  .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })
+  .filter((x) => x.set === 'cascade-mmlu' && x.prompt).map((x) => x.prompt!);
+
+const CONFIG = {
+  embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },
+  local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', localModelPath: '/models/', device: 'wasm', profileId: 'llama3.2-1b' },
+  cloud: [
+    { id: 'gpt-4o-mini', model: 'gpt-4o-mini', baseURL: '/api/llm/v1', usdPerMTokIn: 0.15, usdPerMTokOut: 0.6 },
+    { id: 'gpt-4o', model: 'gpt-4o', baseURL: '/api/llm/v1', usdPerMTokIn: 2.5, usdPerMTokOut: 10 },
+  ],
+  profile: '/profiles/default-validation.json',
+};
+
+test('route and hybrid over 200 data-set prompts through createRouter; streaming and abort', async ({ page, site }) => {
+  test.setTimeout(300_000);
+  expect(prompts).toHaveLength(200);
+  await page.goto(`${site.url}/iife.html`);
+  const result = await page.evaluate(async ({ config, prompts }) => {
+    const ask = (content: string) => ({ messages: [{ role: 'user' as const, content }], max_tokens: 4, temperature: 0 });
+    const target = 0.4;
+    // 'route': UniRoute alone decides, λ calibrated on the validation prompts to a 40% cloud share.
+    const route = await window.EdgeRoute.createRouter({ ...config, mode: 'route', lambda: { kind: 'cloudShare', share: target } } as never);
+    const routed = [];
+    for (const p of prompts) routed.push((await route.chat.completions.create(ask(p))).edgeroute);
+    // 'hybrid': the same λ, and a local answer below the confidence threshold escalates.
+    const hybrid = await window.EdgeRoute.createRouter({ ...config, mode: 'hybrid', lambda: await route.lambda() } as never);
+    route.close();
+    const answers = [];
+    for (const p of prompts) {
+      const a = await hybrid.chat.completions.create(ask(p));
+      answers.push({ text: a.choices[0]!.message.content ?? '', report: a.edgeroute });
+    }
+    // Streaming through the proxy (a prompt UniRoute sends to the cloud), and abort.
+    const cloudPrompt = prompts[routed.findIndex((r) => r.model !== 'llama3.2-1b')]!;
+    const pieces: string[] = [];
+    let streamReport;
+    for await (const chunk of await hybrid.chat.completions.create({ ...ask(cloudPrompt), stream: true })) {
+      pieces.push(chunk.choices[0]?.delta?.content ?? '');
+      streamReport = chunk.edgeroute ?? streamReport;
+    }
+    const controller = new AbortController();
+    controller.abort();
+    const aborted = await hybrid.chat.completions.create(ask(prompts[0]!), { signal: controller.signal }).then(() => 'answered', (e) => (e as { code?: string }).code);
+    hybrid.close();
+    return { target, routed, answers, pieces, streamReport, aborted };
+  }, { config: CONFIG, prompts });
+
+  const share = (reports: { model: string }[]) => reports.filter((r) => r.model !== 'llama3.2-1b').length / reports.length;
+  const routeShare = share(result.routed);
+  const hybridShare = share(result.answers.map((a) => a.report));
+  const escalated = result.answers.filter((a) => a.report.escalated).length;
+  const cost = result.answers.reduce((a, x) => a + x.report.costUsd, 0);
+  console.log(`route: cloud share ${(100 * routeShare).toFixed(1)}% for a ${100 * result.target}% target (λ=${result.routed[0]!.lambda.toExponential(3)}); ` +
+    `hybrid: ${result.answers.length} answers, cloud share ${(100 * hybridShare).toFixed(1)}% (${escalated} escalated on low confidence), cost $${cost.toFixed(4)}; ` +
+    `streamed ${result.pieces.length} chunks from ${result.streamReport?.model}`);
+  expect(result.routed).toHaveLength(200);
+  expect(Math.abs(routeShare - result.target)).toBeLessThanOrEqual(0.03);
+  expect(result.answers).toHaveLength(200);
+  for (const a of result.answers) {
+    expect(a.report.predictedErrors).toHaveProperty('gpt-4o');
+    expect(a.report.clusterProbabilities.length).toBeGreaterThan(0);
+    expect(['llama3.2-1b', 'gpt-4o', 'gpt-4o-mini']).toContain(a.report.model);
+    if (a.report.model !== 'llama3.2-1b') expect(a.text).toMatch(/^[ABCD]/);
+  }
+  expect(hybridShare).toBeGreaterThanOrEqual(routeShare);
+  expect(result.pieces.join('')).toMatch(/^[ABCD]/);
+  expect(result.streamReport?.model).not.toBe('llama3.2-1b');
+  expect(result.aborted).toBe('aborted');
+});
