@@ -132,3 +132,22 @@ export async function sampleAnswers(
   }
   return answers;
 }
+
+/** What an engine can do, the constant part of its status. */
+export interface LocalEngineCapabilities {
+  readonly logprobs: boolean;
+  readonly multipleChoices: boolean;
+  readonly streaming: boolean;
+}
+
+/** Builds the plain-data status every engine reports. */
+export function engineStatus(
+  state: LocalEngineState, modelId: string, capabilities: LocalEngineCapabilities,
+  progress?: LoadProgress, error?: { readonly code: EdgeRouteErrorCode; readonly message: string },
+): LocalEngineStatus {
+  return {
+    state, modelId, ...capabilities,
+    ...(progress ? { progress } : {}),
+    ...(error ? { error: { code: error.code, message: error.message } } : {}),
+  };
+}

@@ -27,6 +27,7 @@ import type {
   LocalEngineState,
   LocalEngineStatus,
 } from './local-engine';
+import { engineStatus } from './local-engine';
 
 export type PromptApiAvailability = 'unavailable' | 'downloadable' | 'downloading' | 'available';
 
@@ -223,15 +224,7 @@ export class PromptApiEngine implements LocalEngine {
   }
 
   status(): LocalEngineStatus {
-    return {
-      state: this.#state,
-      modelId: this.modelId,
-      logprobs: false,
-      multipleChoices: false,
-      streaming: true,
-      ...(this.#progress ? { progress: this.#progress } : {}),
-      ...(this.#error ? { error: { code: this.#error.code, message: this.#error.message } } : {}),
-    };
+    return engineStatus(this.#state, this.modelId, { logprobs: false, multipleChoices: false, streaming: true }, this.#progress, this.#error);
   }
 
   load(options: LoadOptions = {}): Promise<void> {

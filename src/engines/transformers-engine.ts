@@ -40,6 +40,7 @@ import type {
   LocalEngineState,
   LocalEngineStatus,
 } from './local-engine';
+import { engineStatus } from './local-engine';
 import {
   configureTransformersEnv,
   createProgressAggregator,
@@ -315,15 +316,7 @@ export class TransformersEngine implements LocalEngine {
   }
 
   status(): LocalEngineStatus {
-    return {
-      state: this.#state,
-      modelId: this.modelId,
-      logprobs: true,
-      multipleChoices: true,
-      streaming: true,
-      ...(this.#progress ? { progress: this.#progress } : {}),
-      ...(this.#error ? { error: { code: this.#error.code, message: this.#error.message } } : {}),
-    };
+    return engineStatus(this.#state, this.modelId, { logprobs: true, multipleChoices: true, streaming: true }, this.#progress, this.#error);
   }
 
   load(options: LoadOptions = {}): Promise<void> {

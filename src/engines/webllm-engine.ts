@@ -39,6 +39,7 @@ import type {
   LocalEngineState,
   LocalEngineStatus,
 } from './local-engine';
+import { engineStatus } from './local-engine';
 
 /** The part of web-llm's MLCEngine this adapter uses (web-llm's MLCEngine satisfies it). */
 export interface MLCEngineLike {
@@ -433,15 +434,7 @@ export class WebLlmEngine implements LocalEngine {
   }
 
   status(): LocalEngineStatus {
-    return {
-      state: this.#state,
-      modelId: this.modelId,
-      logprobs: true,
-      multipleChoices: true,
-      streaming: true,
-      ...(this.#progress ? { progress: this.#progress } : {}),
-      ...(this.#error ? { error: { code: this.#error.code, message: this.#error.message } } : {}),
-    };
+    return engineStatus(this.#state, this.modelId, { logprobs: true, multipleChoices: true, streaming: true }, this.#progress, this.#error);
   }
 
   /** Idempotent: resolves at once when loaded; a second call while loading shares the first. */
