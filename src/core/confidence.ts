@@ -7,6 +7,8 @@
  * Log-probabilities are natural logs (as OpenAI and web-llm return them); entropies are in nats.
  */
 
+import { cosine } from './linalg';
+
 /** One alternative token at a position (OpenAI `top_logprobs[]` entry). */
 export interface TopLogprob {
   readonly token: string;
@@ -169,22 +171,6 @@ export interface SemanticEntropyResult {
   readonly majorityShare: number;
 }
 
-function cosineSimilarity(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) throw new RangeError('embeddings differ in dimension');
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
-  }
-  if (na === 0 || nb === 0) return 0; // an empty vector is similar to nothing
-  return dot / Math.sqrt(na * nb);
-}
-
 /**
  * Semantic entropy of n sampled answers. Answers are grouped into meaning classes by the
  * transitive closure of "cosine similarity ≥ threshold" (union-find: deterministic and
@@ -209,7 +195,7 @@ export function semanticEntropy(
   };
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
-      if (cosineSimilarity(answers[i]!.embedding, answers[j]!.embedding) >= options.similarityThreshold) {
+      if (cosine(answers[i]!.embedding, answers[j]!.embedding) >= options.similarityThreshold) {
         const ri = find(i);
         const rj = find(j);
         // Smaller index becomes the root, so class order is by first member.
