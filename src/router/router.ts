@@ -44,9 +44,65 @@ export interface RouterOptions {
   readonly lambda?: number | LambdaTarget;
   /**
    * Cascade threshold on the local answer's confidence (mean token log-prob, or the share of
-   * agreeing samples): below it, escalate. Default −1.5 for log-probs.
+   * agreeing samples): below it, escalate. Default −1.5 for log-probs. In hybrid mode with a
+   * cloud-share target the threshold is instead adapted online (see EscalationController).
    */
   readonly confidenceThreshold?: number;
+  /**
+   * Hybrid with a cloud-share target: the part of the target spent by UniRoute before
+   * generation (default 0.5); the rest goes to escalations of low-confidence local answers.
+   */
+  readonly preRouteShare?: number;
+}
+
+/**
+ * Holds a hybrid router's overall cloud share at a target. UniRoute's λ is calibrated to send
+ * `preRouteShare` of the target to the cloud before generation; of the prompts answered
+ * locally, those whose confidence falls in the lowest quantile q of the confidences seen so far
+ * escalate, with q chosen so that pre-routed + escalated ≈ target. The local model's confidence
+ * scale is unknown in advance (it depends on the model and the prompt mix), hence online.
+ */
+/** How hard the controller pulls the realised share back to the target (3: a 1-point drift moves q by 3 points). */
+const CONTROLLER_GAIN = 3;
+
+export class EscalationController {
+  private readonly confidences: number[] = [];
+  private total = 0;
+  private preRouted = 0;
+  private escalated = 0;
+  private fallbacks = 0;
+
+  constructor(readonly target: number) {}
+
+  recordPreRouted(toCloud: boolean): void {
+    this.total++;
+    if (toCloud) this.preRouted++;
+  }
+
+  /** A local-routed prompt the cloud answered anyway (the local engine failed). */
+  recordFallback(): void {
+    this.fallbacks++;
+  }
+
+  /** Records a local answer's confidence; true when it should escalate. */
+  escalate(confidence: number): boolean {
+    // Pre-routed prompts and local failures go to the cloud whatever the threshold says.
+    const pre = this.total > 0 ? (this.preRouted + this.fallbacks) / this.total : 0;
+    const realised = this.total > 0 ? (this.preRouted + this.fallbacks + this.escalated) / this.total : this.target;
+    // The quantile that meets the target on average, corrected by how far the realised share
+    // has drifted from it (a proportional controller on top of the feed-forward term).
+    const q = pre >= 1 ? 0 : Math.min(1, Math.max(0, (this.target - pre + CONTROLLER_GAIN * (this.target - realised)) / (1 - pre)));
+    this.confidences.push(confidence);
+    let escalate = !Number.isFinite(confidence);
+    if (!escalate) {
+      const sorted = this.confidences.filter(Number.isFinite);
+      // Rank of this answer among all local answers so far: escalate the lowest q.
+      const below = sorted.filter((c) => c < confidence).length + 0.5 * (sorted.filter((c) => c === confidence).length - 1);
+      escalate = (below + 0.5) / sorted.length <= q;
+    }
+    if (escalate) this.escalated++;
+    return escalate;
+  }
 }
 
 /** What every answer carries besides the OpenAI fields. */
@@ -88,6 +144,7 @@ export class EdgeRouter {
   private readonly options: RouterOptions;
   private readonly mode: RouterMode;
   private lambdaValue: Promise<number>;
+  private readonly controller: EscalationController | undefined;
   /** The single local engine answers one request at a time, in arrival order. */
   private localQueue: Promise<unknown> = Promise.resolve();
 
@@ -108,7 +165,13 @@ export class EdgeRouter {
     }
     const lambda = options.lambda ?? 0;
     if (typeof lambda === 'number' && !(lambda >= 0)) throw new EdgeRouteError('invalid-config', `lambda must be a number ≥ 0, got ${lambda}`);
-    this.lambdaValue = typeof lambda === 'number' ? Promise.resolve(lambda) : this.calibrate(lambda);
+    const adaptive = this.mode === 'hybrid' && typeof lambda !== 'number' && lambda.kind === 'cloudShare';
+    const preRouteShare = options.preRouteShare ?? 0.5;
+    if (!(preRouteShare >= 0 && preRouteShare <= 1)) throw new EdgeRouteError('invalid-config', `preRouteShare must be in [0, 1], got ${preRouteShare}`);
+    this.controller = adaptive ? new EscalationController(lambda.share) : undefined;
+    this.lambdaValue = typeof lambda === 'number'
+      ? Promise.resolve(lambda)
+      : this.calibrate(adaptive ? { kind: 'cloudShare', share: lambda.share * preRouteShare } : lambda);
     const create = ((request: ChatCompletionRequest, createOptions: CreateOptions = {}) =>
       request.stream ? this.createStream(request, createOptions) : this.createCompletion(request, createOptions)) as EdgeRouter['chat']['completions']['create'];
     this.chat = { completions: { create } };
@@ -188,6 +251,7 @@ export class EdgeRouter {
 
     const goLocal = this.mode === 'local-only' || this.mode === 'cascade'
       || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel === this.options.localModel);
+    this.controller?.recordPreRouted(!goLocal);
     if (!goLocal) {
       const answer = await askCloud();
       return { ...answer, edgeroute: report(cloudChoice, { costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }) };
@@ -207,6 +271,7 @@ export class EdgeRouter {
     if (!local) {
       // No local answer (engine failed): the cloud answers, unless there is none.
       if (this.mode === 'local-only') throw localError;
+      this.controller?.recordFallback();
       try {
         const answer = await askCloud();
         return { ...answer, edgeroute: report(cloudChoice, { escalated: true, costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }) };
@@ -217,7 +282,9 @@ export class EdgeRouter {
 
     const confidence = local.confidence.score;
     const threshold = this.options.confidenceThreshold ?? DEFAULT_CONFIDENCE_THRESHOLD;
-    const escalate = (this.mode === 'cascade' || this.mode === 'hybrid') && !(confidence >= threshold);
+    const escalate = this.controller
+      ? this.controller.escalate(confidence)
+      : (this.mode === 'cascade' || this.mode === 'hybrid') && !(confidence >= threshold);
     if (!escalate) {
       return { ...local.completion, edgeroute: report(this.options.localModel!, { localConfidence: confidence }) };
     }
@@ -245,7 +312,10 @@ export class EdgeRouter {
     const route = await this.options.worker.route(lastUserText(request), lambda, this.candidates());
     const cloudChoice = this.bestCloud(route, lambda);
     const direct = this.mode === 'cloud-only' || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel !== this.options.localModel);
-    if (direct) return this.streamCloud(cloudChoice, request, route, lambda, options.signal);
+    if (direct) {
+      this.controller?.recordPreRouted(true);
+      return this.streamCloud(cloudChoice, request, route, lambda, options.signal);
+    }
     const completion = await this.createCompletion({ ...request, stream: false }, options);
     return (async function* single(): AsyncIterable<RoutedChunk> {
       const choice = completion.choices[0]!;

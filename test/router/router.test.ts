@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { EdgeRouteError } from '../../src/errors';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../src/protocol/openai';
-import { EdgeRouter, type RouterCloud, type RouterWorker } from '../../src/router/router';
+import { EdgeRouter, EscalationController, type RouterCloud, type RouterWorker } from '../../src/router/router';
 import type { GenerateResult, RouteResult } from '../../src/worker-api';
 
 const completion = (model: string, content: string): ChatCompletion => ({
@@ -106,7 +106,11 @@ describe('EdgeRouter', () => {
     const { worker } = fakeWorker({ chosen: () => 'local' });
     const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, lambda: { kind: 'cloudShare', share: 0.3 } });
     expect(await router.lambda()).toBe(0.25);
-    expect(worker.calibrateLambda).toHaveBeenCalledWith({ kind: 'cloudShare', share: 0.3 }, ['local', 'cloud-small', 'cloud-big']);
+    // Hybrid spends half the share target on UniRoute's pre-routing, the rest on escalations.
+    expect(worker.calibrateLambda).toHaveBeenCalledWith({ kind: 'cloudShare', share: 0.15 }, ['local', 'cloud-small', 'cloud-big']);
+    const routeOnly = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route', lambda: { kind: 'cloudShare', share: 0.3 } });
+    await routeOnly.lambda();
+    expect(worker.calibrateLambda).toHaveBeenLastCalledWith({ kind: 'cloudShare', share: 0.3 }, ['local', 'cloud-small', 'cloud-big']);
     expect(() => new EdgeRouter({ worker, cloud: fakeCloud().cloud, cloudModels, mode: 'hybrid' })).toThrow(/needs a local model/);
     expect(() => new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels: [{ id: 'x', cost: Number.NaN }] })).toThrow(/finite number/);
     expect(() => new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, lambda: -1 })).toThrow(/lambda/);
@@ -125,5 +129,22 @@ describe('EdgeRouter', () => {
     }
     expect(chunks.join('')).toBe('Hello');
     expect(report).toMatchObject({ model: 'cloud-small' });
+  });
+});
+
+describe('EscalationController', () => {
+  it('holds the overall cloud share at the target whatever the confidence scale', () => {
+    for (const [target, preRate, scale] of [[0.4, 0.2, 1], [0.3, 0.15, 100], [0.6, 0.5, 0.01]] as const) {
+      const controller = new EscalationController(target);
+      let cloud = 0;
+      let seed = 42;
+      const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      for (let i = 0; i < 1000; i++) {
+        const pre = rand() < preRate;
+        controller.recordPreRouted(pre);
+        if (pre || controller.escalate(-scale * rand())) cloud++;
+      }
+      expect(Math.abs(cloud / 1000 - target)).toBeLessThan(0.02);
+    }
   });
 });
