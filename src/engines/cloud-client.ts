@@ -24,6 +24,7 @@
  * - A stream is retried only while no chunk has been handed to the consumer.
  */
 import { EdgeRouteError, type EdgeRouteErrorCode } from '../errors';
+import { raceAbort } from '../abort';
 import {
   validateChatRequest,
   type ChatCompletion,
@@ -487,26 +488,9 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Settles like `promise`, or rejects as soon as `signal` fires (some fetch bodies ignore it). */
+/** Settles like `promise`, or rejects with the signal's reason (some fetch bodies ignore it). */
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
+  return raceAbort(promise, signal, (s) => s.reason);
 }
 
 const NETWORK_CODES = /^(ECONNRESET|ECONNREFUSED|ECONNABORTED|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|UND_ERR_\w+)$/;

@@ -7,7 +7,7 @@
  * - `env.allowLocalModels` defaults to false in browsers and workers, so a localModelPath is
  *   ignored there unless it is switched on;
  * - in a web context, when `env.backends.onnx.wasm.wasmPaths` is unset at import time, the
- *   library points it at cdn.jsdelivr.net; we always want our own copies (vite.config.ts emits
+ *   library points it at a public CDN; we always want our own copies (vite.config.ts emits
  *   ort-wasm-simd-threaded.asyncify.{mjs,wasm} beside the worker, under ort/);
  * - `env.backends.onnx` is a *shallow copy* of ONNX Runtime's env, so `.wasm` is the very object
  *   ORT reads: mutate its fields, never replace the object;

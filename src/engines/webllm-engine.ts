@@ -22,6 +22,7 @@ import type {
   InitProgressReport,
   MLCEngineConfig,
 } from '@mlc-ai/web-llm';
+import { raceAbort } from '../abort';
 import { EdgeRouteError } from '../errors';
 import {
   validateChatRequest,
@@ -256,23 +257,8 @@ function abortedError(what: string, signal: AbortSignal | undefined): EdgeRouteE
 }
 
 /** Settles like `promise`, or rejects with 'aborted' as soon as `signal` fires. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortedError(what, signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortedError(what, signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
+function raceAbortedEngine<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  return raceAbort(promise, signal, (s) => abortedError(what, s));
 }
 
 function isAsyncIterable<T>(value: unknown): value is AsyncIterable<T> {
@@ -467,7 +453,7 @@ export class WebLlmEngine implements LocalEngine {
           /* ignored */
         }
       };
-      const engine = (this.#engine ??= await raceAbort(
+      const engine = (this.#engine ??= await raceAbortedEngine(
         this.#createEngine(this.modelId, { appConfig, initProgressCallback: report }),
         signal,
         what,
@@ -482,7 +468,7 @@ export class WebLlmEngine implements LocalEngine {
         () => undefined,
       );
       try {
-        await raceAbort(reload, signal, what);
+        await raceAbortedEngine(reload, signal, what);
       } finally {
         signal?.removeEventListener('abort', onAbort);
       }
@@ -518,7 +504,7 @@ export class WebLlmEngine implements LocalEngine {
       signal?.addEventListener('abort', onAbort, { once: true });
       let result: WebLlmChatCompletion | AsyncIterable<WebLlmChatCompletionChunk>;
       try {
-        result = await raceAbort(work, signal, what);
+        result = await raceAbortedEngine(work, signal, what);
       } finally {
         signal?.removeEventListener('abort', onAbort);
       }
@@ -545,7 +531,7 @@ export class WebLlmEngine implements LocalEngine {
       const onAbort = (): void => void engine.interruptGenerate();
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        const stream = await raceAbort(engine.chat.completions.create(body), signal, what);
+        const stream = await raceAbortedEngine(engine.chat.completions.create(body), signal, what);
         if (!isAsyncIterable<WebLlmChatCompletionChunk>(stream)) {
           throw new EdgeRouteError('local-engine-failed', `web-llm returned a whole completion for a streaming request to ${this.modelId}.`);
         }
@@ -594,7 +580,7 @@ export class WebLlmEngine implements LocalEngine {
     });
     this.#tail = previous.then(() => mine);
     try {
-      await raceAbort(previous, signal, what);
+      await raceAbortedEngine(previous, signal, what);
     } catch (error) {
       release();
       throw error;
