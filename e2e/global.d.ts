@@ -1,4 +1,4 @@
-import type * as EdgeRouteModule from '../src/index';
+import type * as EdgeRouteModule from '../src/iife';
 
 declare global {
   interface Window {
