@@ -166,7 +166,7 @@ function chooseClusters(
   return { k: chosen.k, centroids: chosen.centroids, scores: Object.fromEntries(tried.map((t) => [String(t.k), t.mean])) };
 }
 
-/** Two-model restriction of a router factory, for RouteLLM's APGR/CPT on `pair`. */
+/** Builds a router over a given pool: the full pool for the area, the weak/strong pair for APGR/CPT. */
 type RouterFactory = (pool: readonly ModelSpec[]) => Router;
 
 function pairMetrics(

@@ -9,15 +9,15 @@
  * which it got and, for 'auto', why not WebGPU.
  */
 import type { DataType } from '@huggingface/transformers';
-import type { Embedding } from '../core/types.ts';
+import type { Embedding } from '../core/types';
 import {
   EmbedderError,
   normalizeInPlace,
   throwIfAborted,
   type EmbedOptions,
   type Embedder,
-} from './embedder.ts';
-import type { LoadProgress } from './local-engine.ts';
+} from './embedder';
+import type { LoadProgress } from './local-engine';
 import {
   configureTransformersEnv,
   createProgressAggregator,
@@ -31,7 +31,7 @@ import {
   type TransformersEnvOptions,
   type TransformersLibrary,
   type TransformersProgressEvent,
-} from './transformers-env.ts';
+} from './transformers-env';
 
 export interface TransformersEmbedderOptions {
   /** Hub id ('Xenova/all-MiniLM-L6-v2') or a folder name under env.localModelPath ('edgeroute-tiny-embed'). */
