@@ -49,6 +49,8 @@ export interface StaticServerOptions {
   readonly port?: number;
   /** Extra headers on every response (a test adds a Content-Security-Policy, say). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Exact paths answered with JSON computed per request (the demo's lab data); undefined = 404. */
+  readonly jsonRoutes?: Readonly<Record<string, (url: URL) => unknown>>;
 }
 
 export async function startStaticServer(options: StaticServerOptions): Promise<StaticServer> {
@@ -68,6 +70,19 @@ export async function startStaticServer(options: StaticServerOptions): Promise<S
       'Cache-Control': 'no-cache',
       ...options.headers,
     };
+    const route = options.jsonRoutes?.[path];
+    if (route) {
+      let body: unknown;
+      try {
+        body = route(new URL(req.url ?? '/', 'http://localhost'));
+      } catch (error) {
+        res.writeHead(400, { ...headers, 'Content-Type': 'application/json' }).end(JSON.stringify({ error: String(error) }));
+        return;
+      }
+      if (body === undefined) res.writeHead(404, headers).end('not found');
+      else res.writeHead(200, { ...headers, 'Content-Type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+      return;
+    }
     if (!mount) {
       res.writeHead(404, headers).end('not found');
       return;

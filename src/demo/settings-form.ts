@@ -1,0 +1,107 @@
+/**
+ * The settings tab: the form for cloud endpoint and models with prices, local model, embedder,
+ * device, mode and cloud-share target. Apply checks everything (parseSettings) and restarts the
+ * router; the API key stays in this page's memory and is never written anywhere.
+ */
+import { byId, errorText, h } from './dom';
+import { DEFAULT_SETTINGS, MODES, parseSettings, type DemoCloudModel, type DemoSettings } from './settings';
+
+export interface SettingsContext {
+  /** Applies checked settings (and the in-memory key); rejects when the router cannot start. */
+  apply(settings: DemoSettings, apiKey: string | undefined): Promise<void>;
+}
+
+export function mountSettings(initial: DemoSettings, context: SettingsContext): void {
+  const form = byId<HTMLFormElement>('settings-form');
+  const rows = byId<HTMLTableSectionElement>('set-cloud-rows');
+  const problem = byId('settings-problem');
+  const field = <T extends HTMLElement = HTMLInputElement>(id: string): T => byId<T>(id);
+
+  function cloudRow(m: DemoCloudModel): HTMLTableRowElement {
+    const input = (name: string, value: string, type = 'text'): HTMLTableCellElement =>
+      h('td', {}, h('input', { name, value, type, ...(type === 'number' ? { step: 'any', min: '0' } : {}), 'aria-label': name }));
+    const remove = h('button', { type: 'button', class: 'remove' }, 'Remove');
+    const row = h('tr', { class: 'cloud-model' },
+      input('id', m.id), input('model', m.model), input('usdPerMTokIn', String(m.usdPerMTokIn), 'number'), input('usdPerMTokOut', String(m.usdPerMTokOut), 'number'),
+      h('td', {}, remove));
+    remove.addEventListener('click', () => row.remove());
+    return row;
+  }
+
+  function fill(s: DemoSettings): void {
+    field<HTMLInputElement>('set-cloud-url').value = s.cloudBaseUrl;
+    rows.replaceChildren(...s.cloudModels.map(cloudRow));
+    field<HTMLSelectElement>('set-local-kind').value = s.local.kind;
+    field<HTMLInputElement>('set-local-model').value = 'model' in s.local ? s.local.model : '';
+    field<HTMLInputElement>('set-local-profile').value = 'profileId' in s.local ? s.local.profileId : '';
+    field<HTMLSelectElement>('set-embedder').value = s.embedder.kind;
+    field<HTMLInputElement>('set-embedder-model').value = s.embedder.kind === 'transformers' ? s.embedder.model : 'edgeroute-tiny-embed';
+    field<HTMLInputElement>('set-remote').checked = s.allowRemoteModels;
+    field<HTMLSelectElement>('set-device').value = s.device;
+    field<HTMLSelectElement>('set-mode').value = s.mode;
+    field<HTMLInputElement>('set-share').value = String(Math.round(s.cloudShare * 100));
+    field<HTMLInputElement>('set-max-tokens').value = String(s.maxTokens);
+    syncVisibility();
+  }
+
+  function syncVisibility(): void {
+    const kind = field<HTMLSelectElement>('set-local-kind').value;
+    field('set-local-model-row').hidden = kind === 'none' || kind === 'prompt-api';
+    field('set-local-profile-row').hidden = kind === 'none';
+    field('set-embedder-model-row').hidden = field<HTMLSelectElement>('set-embedder').value !== 'transformers';
+    field('set-share-value').textContent = `${field<HTMLInputElement>('set-share').value}%`;
+  }
+
+  /** The form as the raw object parseSettings checks. */
+  function read(): unknown {
+    const kind = field<HTMLSelectElement>('set-local-kind').value;
+    const cell = (row: Element, name: string): string => (row.querySelector<HTMLInputElement>(`input[name="${name}"]`)?.value ?? '');
+    return {
+      cloudBaseUrl: field<HTMLInputElement>('set-cloud-url').value,
+      cloudModels: [...rows.querySelectorAll('tr.cloud-model')].map((row) => ({
+        id: cell(row, 'id'), model: cell(row, 'model'), usdPerMTokIn: cell(row, 'usdPerMTokIn'), usdPerMTokOut: cell(row, 'usdPerMTokOut'),
+      })),
+      local: { kind, model: field<HTMLInputElement>('set-local-model').value, profileId: field<HTMLInputElement>('set-local-profile').value },
+      embedder: { kind: field<HTMLSelectElement>('set-embedder').value, model: field<HTMLInputElement>('set-embedder-model').value },
+      allowRemoteModels: field<HTMLInputElement>('set-remote').checked,
+      device: field<HTMLSelectElement>('set-device').value,
+      mode: field<HTMLSelectElement>('set-mode').value,
+      cloudShare: Number(field<HTMLInputElement>('set-share').value) / 100,
+      maxTokens: field<HTMLInputElement>('set-max-tokens').value,
+    };
+  }
+
+  field<HTMLSelectElement>('set-mode').replaceChildren(...MODES.map((m) => h('option', { value: m }, m)));
+  fill(initial);
+  form.addEventListener('input', syncVisibility);
+  byId('set-cloud-add').addEventListener('click', () => rows.append(cloudRow({ id: '', model: '', usdPerMTokIn: 0, usdPerMTokOut: 0 })));
+  byId('set-reset').addEventListener('click', () => {
+    fill(DEFAULT_SETTINGS);
+    problem.textContent = 'Defaults restored in the form; Apply to use them.';
+  });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    let settings: DemoSettings;
+    try {
+      settings = parseSettings(read());
+    } catch (error) {
+      // Nothing is lost: the form keeps what was typed, the running router keeps running.
+      problem.textContent = errorText(error);
+      problem.dataset.state = 'error';
+      return;
+    }
+    const key = field<HTMLInputElement>('set-api-key').value.trim();
+    problem.textContent = 'Applying: restarting the router…';
+    problem.dataset.state = 'applying';
+    context.apply(settings, key === '' ? undefined : key).then(
+      () => {
+        problem.textContent = 'Applied.';
+        problem.dataset.state = 'applied';
+      },
+      (error: unknown) => {
+        problem.textContent = `The router did not start with these settings: ${errorText(error)}`;
+        problem.dataset.state = 'error';
+      },
+    );
+  });
+}

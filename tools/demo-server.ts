@@ -1,0 +1,78 @@
+/**
+ * What `npm start` serves, as a function the browser tests start too: the built demo page
+ * (dist-site/), the package build (dist/), the replay cloud behind the same-origin path
+ * /api/llm/ (recorded answers of the data sets' models), and the routing lab's data:
+ *   GET /lab/sets.json                 the sets on offer
+ *   GET /lab/set.json?id=…&limit=400   one set (a seeded sample of at most `limit` prompts)
+ *   GET /demo/examples.json            prompts the replay cloud can answer, for the chat
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadLabCatalog } from './lab-sets';
+import { startReplayCloud } from './replay-cloud';
+import { loadReplaySets } from './replay-data';
+import { startStaticServer, type StaticServer } from './static-server';
+
+const root = resolve(import.meta.dirname, '..');
+
+export interface DemoServerOptions {
+  readonly port?: number;
+  /** A data folder in the ../shared/data layout; when missing, the committed sample is used. */
+  readonly data?: string;
+  /** Extra response headers (a test adds a Content-Security-Policy). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface DemoServer {
+  readonly url: string;
+  /** Where the replay answers come from. */
+  readonly replayData: string;
+  close(): Promise<void>;
+}
+
+/** Chat examples per set: enough to try, few enough to send to the page. */
+const EXAMPLES_PER_SET = 20;
+
+export async function startDemoServer(options: DemoServerOptions = {}): Promise<DemoServer> {
+  if (!existsSync(resolve(root, 'dist-site/index.html'))) {
+    throw new Error('dist-site/ is missing: run `npm run build` first (npm start does this for you).');
+  }
+  const sample = resolve(root, 'test/fixtures/replay-sample.jsonl');
+  const full = options.data !== undefined && existsSync(options.data) ? options.data : undefined;
+  const replayData = full ?? sample;
+  const sets = await loadReplaySets(replayData);
+  const catalog = await loadLabCatalog({
+    profiles: [resolve(root, 'public/profiles/default-validation.json')],
+    sample,
+    ...(full ? { data: full } : {}),
+  });
+  const examples = sets.flatMap((s) => s.items.slice(0, EXAMPLES_PER_SET).map((it) => ({ set: s.name, models: Object.keys(it.responses), prompt: it.prompt })));
+  const cloud = await startReplayCloud({ sets, port: 0 });
+  let site: StaticServer;
+  try {
+    site = await startStaticServer({
+      port: options.port ?? 0,
+      mounts: [
+        { prefix: '/dist/', dir: resolve(root, 'dist') },
+        { prefix: '/', dir: resolve(root, 'dist-site') },
+      ],
+      proxies: [{ prefix: '/api/llm/', target: new URL('/', cloud.url).href }],
+      jsonRoutes: {
+        '/lab/sets.json': () => ({ sets: catalog.entries }),
+        '/lab/set.json': (url) => catalog.get(url.searchParams.get('id') ?? '', Number(url.searchParams.get('limit') ?? 400)),
+        '/demo/examples.json': () => ({ replayData: full ? 'full' : 'sample', examples }),
+      },
+      ...(options.headers ? { headers: options.headers } : {}),
+    });
+  } catch (error) {
+    await cloud.close();
+    throw error;
+  }
+  return {
+    url: site.url,
+    replayData,
+    close: async () => {
+      await Promise.all([site.close(), cloud.close()]);
+    },
+  };
+}
