@@ -8,7 +8,7 @@ export type { GpuProbe, GpuAdapterSummary, GpuComputeCheck } from './engines/web
 export { openKvStore, kvGet, kvSet, kvDelete, kvKeys, type KvStore } from './storage/kv';
 export { createRouter, checkRouterConfig, type RouterConfig, type Router } from './router/create-router';
 export { EdgeRouter, type RouterMode, type RoutingReport, type RoutedCompletion, type RoutedChunk } from './router/router';
-export { validateValidationSet, validationSetHash, type ValidationSet } from './router/validation-set';
+export { validateValidationSet, validationSetHash, withCalibratedModel, type CalibratedModel, type ValidationSet } from './router/validation-set';
 export { CloudClient, validateCloudModelConfig, type CloudModelConfig } from './engines/cloud-client';
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage } from './protocol/openai';
 export type { WorkerConfig, EmbedderConfig, LocalEngineConfig, LambdaTarget } from './worker-api';

@@ -4,6 +4,7 @@
  * cloneable data crosses (and comlink proxies for progress callbacks), so everything here is
  * plain data.
  */
+import type { AppConfig } from '@mlc-ai/web-llm';
 import type { GpuProbe } from './engines/webgpu';
 import type { LoadProgress, LocalEngineStatus } from './engines/local-engine';
 import type { ChatCompletion, ChatCompletionRequest } from './protocol/openai';
@@ -39,7 +40,17 @@ export type EmbedderConfig =
 
 export type LocalEngineConfig =
   | ({ readonly kind: 'transformers' } & TransformersSource)
-  | { readonly kind: 'web-llm'; readonly model: string }
+  | {
+      readonly kind: 'web-llm';
+      /** A model family ('Llama-3.2-1B-Instruct') or an exact MLC model_id. */
+      readonly model: string;
+      /**
+       * Where web-llm finds weights and WASM libraries: its model_list records (`model`,
+       * `model_id`, `model_lib` URLs) pointing at self-hosted copies. Default: web-llm's
+       * prebuilt list (Hugging Face and GitHub URLs).
+       */
+      readonly appConfig?: AppConfig;
+    }
   | { readonly kind: 'prompt-api' };
 
 export interface WorkerConfig {

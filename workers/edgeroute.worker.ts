@@ -140,7 +140,7 @@ async function createLocalEngine(): Promise<LocalEngine> {
     const { WebLlmEngine } = await import('../src/engines/webllm-engine');
     const gpu = await probeWebGpu({ compute: false });
     if (!gpu.available) throw new EdgeRouteError('webgpu-unavailable', `web-llm needs WebGPU, which this browser cannot provide here (${gpu.reason ?? 'no adapter'}); use the cloud or a transformers.js model on WASM.`);
-    return new WebLlmEngine({ model: spec.model, gpu });
+    return new WebLlmEngine({ model: spec.model, gpu, ...(spec.appConfig ? { appConfig: spec.appConfig } : {}) });
   }
   const { PromptApiEngine } = await import('../src/engines/prompt-api-engine');
   return new PromptApiEngine({});

@@ -181,3 +181,36 @@ export async function validationSetHash(set: ValidationSet): Promise<string> {
 export function gradablePrompts(set: ValidationSet): ValidationPrompt[] {
   return set.prompts.filter((p) => p.reference !== undefined && p.grading !== undefined);
 }
+
+/** A model measured on the set's prompts, as `npm run calibrate` writes it (UniRoute's addModel input). */
+export interface CalibratedModel {
+  readonly id: string;
+  /** USD per call (0 when `local`). */
+  readonly cost: number;
+  readonly local?: boolean;
+  /** Prompt id → quality in [0, 1]; prompts left out stay unscored for this model. */
+  readonly scores: Readonly<Record<string, number>>;
+}
+
+/**
+ * The set with one more model: how a site adds its own cloud model to a shipped profile. Only
+ * the new model's scores on these prompts are needed; nothing is retrained. Returns a new,
+ * validated set (the input is unchanged); throws EdgeRouteError('invalid-config') when the model
+ * is already there, names unknown prompts, or scores none of them.
+ */
+export function withCalibratedModel(set: ValidationSet, model: CalibratedModel): ValidationSet {
+  if (set.models.some((m) => m.id === model.id)) {
+    throw invalid(set.name, `model "${model.id}" is already in the set; give the new model another id, or remove the old one first`);
+  }
+  if (!isObject(model.scores)) throw invalid(set.name, `model "${model.id}": "scores" must be an object of prompt id → score`);
+  const known = new Set(set.prompts.map((p) => p.id));
+  const unknown = Object.keys(model.scores).filter((id) => !known.has(id));
+  if (unknown.length > 0) {
+    throw invalid(set.name, `model "${model.id}" has scores for ${unknown.length} prompt(s) not in this set (e.g. "${unknown[0]}"); calibrate it on this set's prompts (npm run calibrate -- --set <this set's JSON>)`);
+  }
+  return validateValidationSet({
+    ...set,
+    models: [...set.models, { id: model.id, cost: model.cost, ...(model.local ? { local: true } : {}) }],
+    prompts: set.prompts.map((p) => (model.scores[p.id] === undefined ? p : { ...p, scores: { ...p.scores, [model.id]: model.scores[p.id] } })),
+  });
+}

@@ -4,6 +4,7 @@ import { EdgeRouteError } from '../../src/errors';
 import {
   canonicalJson, gradablePrompts, validateValidationSet, validationSetHash, type ValidationSet,
 } from '../../src/router/validation-set';
+import { withCalibratedModel } from '../../src/router/validation-set';
 
 const tiny = (): ValidationSet => ({
   name: 'tiny',
@@ -96,5 +97,29 @@ describe('validationSetHash', () => {
 
   it('gradablePrompts keeps prompts with a reference', () => {
     expect(gradablePrompts(tiny()).map((p) => p.id)).toEqual(['p1']);
+  });
+});
+
+describe('withCalibratedModel', () => {
+  const base = validateValidationSet({
+    name: 's', source: 'test', licence: 'none',
+    models: [{ id: 'a', cost: 1 }],
+    prompts: [{ id: 'p1', prompt: 'one', scores: { a: 1 } }, { id: 'p2', prompt: 'two', scores: { a: 0 } }],
+  });
+
+  it('adds the model with its scores and leaves the input alone', () => {
+    const next = withCalibratedModel(base, { id: 'mine', cost: 0.002, scores: { p1: 0, p2: 1 } });
+    expect(next.models.map((m) => m.id)).toEqual(['a', 'mine']);
+    expect(next.prompts.map((p) => p.scores)).toEqual([{ a: 1, mine: 0 }, { a: 0, mine: 1 }]);
+    expect(base.models).toHaveLength(1);
+    expect(base.prompts[0]!.scores).toEqual({ a: 1 });
+  });
+
+  it('refuses a duplicate id, unknown prompts, bad scores and a scoreless model', () => {
+    expect(() => withCalibratedModel(base, { id: 'a', cost: 1, scores: { p1: 1 } })).toThrow(/already in the set/);
+    expect(() => withCalibratedModel(base, { id: 'b', cost: 1, scores: { p9: 1 } })).toThrow(/not in this set \(e\.g\. "p9"\)/);
+    expect(() => withCalibratedModel(base, { id: 'b', cost: 1, scores: { p1: 2 } })).toThrow(/expected a number in \[0, 1\]/);
+    expect(() => withCalibratedModel(base, { id: 'b', cost: 1, scores: {} })).toThrow(/no score on any prompt/);
+    expect(() => withCalibratedModel(base, { id: 'b', cost: -1, scores: { p1: 1 } })).toThrow(/cost/);
   });
 });
