@@ -11,4 +11,4 @@ export { EdgeRouter, type RouterMode, type RoutingReport, type RoutedCompletion,
 export { validateValidationSet, validationSetHash, withCalibratedModel, type CalibratedModel, type ValidationSet } from './router/validation-set';
 export { CloudClient, validateCloudModelConfig, type CloudModelConfig } from './engines/cloud-client';
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage } from './protocol/openai';
-export type { WorkerConfig, EmbedderConfig, LocalEngineConfig, LambdaTarget } from './worker-api';
+export type { WorkerConfig, EmbedderConfig, LocalEngineConfig, LambdaTarget, WebLlmAppConfig, WebLlmModelRecord } from './worker-api';

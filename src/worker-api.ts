@@ -4,7 +4,6 @@
  * cloneable data crosses (and comlink proxies for progress callbacks), so everything here is
  * plain data.
  */
-import type { AppConfig } from '@mlc-ai/web-llm';
 import type { GpuProbe } from './engines/webgpu';
 import type { LoadProgress, LocalEngineStatus } from './engines/local-engine';
 import type { ChatCompletion, ChatCompletionRequest } from './protocol/openai';
@@ -38,6 +37,28 @@ export type EmbedderConfig =
       readonly vocabUrl: string;
     };
 
+/**
+ * web-llm's model record: the fields edgeroute passes through to web-llm's AppConfig (declared
+ * here so the package's types do not depend on web-llm's).
+ */
+export interface WebLlmModelRecord {
+  /** URL of the MLC weights folder (mlc-chat-config.json, ndarray-cache.json, shards). */
+  readonly model: string;
+  readonly model_id: string;
+  /** URL of the model library (.wasm). */
+  readonly model_lib: string;
+  readonly overrides?: Readonly<Record<string, unknown>>;
+  readonly vram_required_MB?: number;
+  readonly low_resource_required?: boolean;
+  readonly required_features?: readonly string[];
+}
+
+export interface WebLlmAppConfig {
+  readonly model_list: readonly WebLlmModelRecord[];
+  /** Cache weights in IndexedDB instead of Cache Storage. */
+  readonly useIndexedDBCache?: boolean;
+}
+
 export type LocalEngineConfig =
   | ({ readonly kind: 'transformers' } & TransformersSource)
   | {
@@ -49,7 +70,7 @@ export type LocalEngineConfig =
        * `model_id`, `model_lib` URLs) pointing at self-hosted copies. Default: web-llm's
        * prebuilt list (Hugging Face and GitHub URLs).
        */
-      readonly appConfig?: AppConfig;
+      readonly appConfig?: WebLlmAppConfig;
     }
   | { readonly kind: 'prompt-api' };
 

@@ -8,6 +8,7 @@ import { expose } from 'comlink';
 import { agreementConfidence, answerConfidence, semanticEntropy } from '../src/core/confidence';
 import type { Embedder } from '../src/engines/embedder';
 import { sampleAnswers, type LoadProgress, type LocalEngine, type LocalEngineStatus } from '../src/engines/local-engine';
+import type { AppConfig } from '@mlc-ai/web-llm';
 import { textForEmbedding } from '../src/engines/prompt-text';
 import { probeWebGpu } from '../src/engines/webgpu';
 import { EdgeRouteError } from '../src/errors';
@@ -140,7 +141,7 @@ async function createLocalEngine(): Promise<LocalEngine> {
     const { WebLlmEngine } = await import('../src/engines/webllm-engine');
     const gpu = await probeWebGpu({ compute: false });
     if (!gpu.available) throw new EdgeRouteError('webgpu-unavailable', `web-llm needs WebGPU, which this browser cannot provide here (${gpu.reason ?? 'no adapter'}); use the cloud or a transformers.js model on WASM.`);
-    return new WebLlmEngine({ model: spec.model, gpu, ...(spec.appConfig ? { appConfig: spec.appConfig } : {}) });
+    return new WebLlmEngine({ model: spec.model, gpu, ...(spec.appConfig ? { appConfig: spec.appConfig as unknown as AppConfig } : {}) });
   }
   const { PromptApiEngine } = await import('../src/engines/prompt-api-engine');
   return new PromptApiEngine({});
