@@ -68,6 +68,11 @@ test('the npm tarball installs offline into a Vite app, which builds and answers
     const installed = JSON.parse(readFileSync(join(app, 'node_modules/edgeroute/package.json'), 'utf8')) as { version: string };
     const ours = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { version: string };
     expect(installed.version).toBe(ours.version);
+    // The worker bundles its engines, so the published dependencies are only the page's two
+    // small ones: no transformers.js, and so no onnxruntime-node with its download script.
+    for (const heavy of ['@huggingface/transformers', '@mlc-ai/web-llm', 'onnxruntime-node', 'onnxruntime-web']) {
+      expect(existsSync(join(app, 'node_modules', heavy)), `${heavy} was installed with edgeroute`).toBe(false);
+    }
 
     // The app's code compiles against the shipped declarations (no skipLibCheck).
     await timed('typecheck', timings, () => run(process.execPath, [resolve(root, 'node_modules/typescript/bin/tsc'), '-p', app], { cwd: app }));
