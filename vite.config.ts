@@ -39,6 +39,22 @@ function workerUrl(target: 'lib' | 'iife' | 'app'): Plugin {
   };
 }
 
+/**
+ * Bundled ONNX Runtime keeps `new URL("ort.webgpu.min.mjs", import.meta.url)` for Node's file:
+ * URLs. In a user's app Vite and webpack take that form as an asset to resolve beside the
+ * re-bundled worker: Vite warns that it is missing, webpack fails the build. `"" + import.meta.url`
+ * means the same at run time and is not that form (Vite writes unresolved URLs back the same way).
+ */
+function opaqueRuntimeUrls(): Plugin {
+  return {
+    name: 'edgeroute-opaque-runtime-urls',
+    renderChunk(code) {
+      const out = code.replace(/new URL\(("[^"\\]+"), import\.meta\.url\)/g, 'new URL($1, "" + import.meta.url)');
+      return out === code ? null : { code: out, map: null };
+    },
+  };
+}
+
 type LibOptions = { formats: ('es' | 'iife')[]; fileName: () => string; name?: string };
 
 /** The installed folder of a package as Node would resolve it from `from` (exports maps hide package.json). */
@@ -106,7 +122,7 @@ export default defineConfig(({ mode }) => {
     return {
       publicDir: false,
       base: './',
-      plugins: [runtimeAssets('')],
+      plugins: [runtimeAssets(''), opaqueRuntimeUrls()],
       resolve: externalOrtWasm,
       build: libraryBuild('workers/edgeroute.worker.ts', { formats: ['es'], fileName: () => 'edgeroute.worker.js' }, {
         emptyOutDir: true,
