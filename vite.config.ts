@@ -106,7 +106,10 @@ const externalOrtWasm = { conditions: ['onnxruntime-web-use-extern-wasm', ...def
 const libraryBuild = (entry: string, lib: LibOptions, extra: UserConfig['build'] = {}): UserConfig['build'] => ({
   outDir: resolve(root, 'dist'),
   emptyOutDir: false,
-  sourcemap: true,
+  // Maps are written for debugging but not referenced: the npm package leaves them out (size),
+  // and a `sourceMappingURL` to a missing file makes Vite's dev server in a user's app log an
+  // error for every chunk of the worker.
+  sourcemap: 'hidden',
   target: 'es2022',
   ...extra,
   lib: { entry: resolve(root, entry), ...lib },
