@@ -6,9 +6,9 @@
  * it is broken for users.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Page } from '@playwright/test';
 import { createLogger, createServer, type Logger } from 'vite';
@@ -24,12 +24,14 @@ const prompt = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 
 const viteVersion = (JSON.parse(readFileSync(resolve(root, 'node_modules/vite/package.json'), 'utf8')) as { version: string }).version;
 
 /**
- * The child npm must see only the scratch app's own configuration: under `npm test` the parent
- * npm exports this repo's config (its .npmrc included) as npm_config_* variables, which would
- * hide a recipe that only works here.
+ * The child npm must see the scratch app's own configuration: under `npm test` the parent npm
+ * exports this repo's (its .npmrc, its folder as npm_config_local_prefix) as npm_config_*
+ * variables, which would hide a recipe that only works here. Kept: the cache `npm ci` filled,
+ * which the offline install reads, and where the machine's user and global npmrc files are.
  */
+const KEPT_NPM_VARIABLES = new Set(['npm_config_cache', 'npm_config_userconfig', 'npm_config_globalconfig', 'npm_config_cafile']);
 function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key)));
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) || KEPT_NPM_VARIABLES.has(key.toLowerCase())));
 }
 
 const timings: string[] = [];
@@ -40,6 +42,36 @@ async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
   } finally {
     timings.push(`${label} ${((performance.now() - start) / 1000).toFixed(1)} s`);
   }
+}
+
+interface PackageJson { version: string; dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; overrides?: Record<string, string> }
+
+/**
+ * The versions this checkout's `npm ci` installed for `names` and everything they depend on.
+ * npm's cache holds exactly those tarballs, but its cached registry metadata may already list
+ * newer releases inside the same ranges (it is fetched fresh by every `npm ci`); an offline
+ * install that picked one of those would fail with ENOTCACHED. Pinning the scratch app to our
+ * lockfile's versions keeps the install offline for as long as the lockfile is current.
+ */
+function installedVersions(names: readonly string[]): Record<string, string> {
+  const versions: Record<string, string> = {};
+  const queue = names.map((name) => ({ name, from: root }));
+  for (let next = queue.pop(); next; next = queue.pop()) {
+    let manifest = '';
+    // Node's lookup: the nearest node_modules/<name> from the dependent's folder up to ours.
+    for (let dir = next.from; !manifest; dir = dirname(dir)) {
+      const candidate = join(dir, 'node_modules', next.name, 'package.json');
+      if (existsSync(candidate)) manifest = candidate;
+      else if (dir === root) break;
+    }
+    if (!manifest) continue; // an optional dependency for another platform
+    const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as PackageJson;
+    if (versions[next.name] === pkg.version) continue;
+    if (versions[next.name]) throw new Error(`${next.name} is installed at ${versions[next.name]} and ${pkg.version}; pin one of them for the scratch app`);
+    versions[next.name] = pkg.version;
+    for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })) queue.push({ name: dep, from: dirname(manifest) });
+  }
+  return versions;
 }
 
 /** Files under `dir`, as paths relative to it. */
@@ -73,7 +105,10 @@ function expectRoutedAnswer(shown: Record<string, string>): void {
 function recordFetches(page: Page): string[] {
   const fetched: string[] = [];
   page.context().on('requestfinished', (request) => {
-    void request.response().then((r) => { if (r?.ok()) fetched.push(new URL(request.url()).pathname + new URL(request.url()).search); });
+    void request.response().then((r) => {
+      const url = new URL(request.url());
+      if (r?.ok()) fetched.push(url.pathname + url.search);
+    });
   });
   return fetched;
 }
@@ -98,12 +133,20 @@ test.describe.serial('the npm tarball in a Vite app', () => {
     }
 
     cpSync(template, app, { recursive: true });
+    const appPackage = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as PackageJson;
+    const published = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as PackageJson;
+    appPackage.overrides = installedVersions(['vite', ...Object.keys(published.dependencies ?? {})]);
+    writeFileSync(join(app, 'package.json'), `${JSON.stringify(appPackage, null, 2)}\n`);
     // --offline: only npm's cache (filled by `npm ci`), never the registry, so this runs on a
-    // machine with no network and proves the tarball's dependencies resolve as published.
-    await timed('install', () => run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(scratch, entry!.filename), `vite@${viteVersion}`], { cwd: app, env: cleanEnv(), maxBuffer: 16 << 20 }));
-    const installed = JSON.parse(readFileSync(join(app, 'node_modules/edgeroute/package.json'), 'utf8')) as { version: string };
-    const ours = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { version: string };
-    expect(installed.version).toBe(ours.version);
+    // machine with no network; the tarball's published dependency ranges must admit the
+    // versions pinned above.
+    await timed('install', () => run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(scratch, entry!.filename), `vite@${viteVersion}`], { cwd: app, env: cleanEnv(), maxBuffer: 16 << 20 })
+      .catch((error: unknown) => {
+        const hint = /ENOTCACHED/.test(String((error as { stderr?: string }).stderr)) ? ' A package is missing from npm\'s cache: run `npm ci` in this checkout first.' : '';
+        throw new Error(`Offline npm install of the tarball failed.${hint}\n${String((error as { stderr?: string }).stderr ?? error)}`);
+      }));
+    const installed = JSON.parse(readFileSync(join(app, 'node_modules/edgeroute/package.json'), 'utf8')) as PackageJson;
+    expect(installed.version).toBe(published.version);
     // The worker bundles its engines, so the published dependencies are only the page's two
     // small ones: no transformers.js, and so no onnxruntime-node with its download script.
     for (const heavy of ['@huggingface/transformers', '@mlc-ai/web-llm', 'onnxruntime-node', 'onnxruntime-web']) {
@@ -129,6 +172,8 @@ test.describe.serial('the npm tarball in a Vite app', () => {
     // package entry and emitted the worker (re-bundled, hashed) as its own file…
     const workerFile = built.find((f) => /^assets\/edgeroute\.worker-[\w-]+\.js$/.test(f));
     expect(workerFile, `no worker among ${built.join(', ')}`).toBeDefined();
+    // worker.format 'es' in the app's vite.config.js keeps the engines as lazy chunks.
+    expect(built.filter((f) => /^assets\/(transformers\.web|webllm-engine|use-embedder)-[\w-]+\.js$/.test(f))).toHaveLength(3);
     const entryFile = built.find((f) => /^assets\/index-[\w-]+\.js$/.test(f))!;
     expect(readFileSync(join(app, 'dist', entryFile), 'utf8')).toContain(workerFile!.slice('assets/'.length));
     // …but not the WASM runtimes it fetches at run time: those come from the app's copy.
