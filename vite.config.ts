@@ -39,6 +39,22 @@ function workerUrl(target: 'lib' | 'iife' | 'app'): Plugin {
   };
 }
 
+/**
+ * Bundled ONNX Runtime keeps `new URL("ort.webgpu.min.mjs", import.meta.url)` for Node's file:
+ * URLs. In a user's app Vite and webpack take that form as an asset to resolve beside the
+ * re-bundled worker: Vite warns that it is missing, webpack fails the build. `"" + import.meta.url`
+ * means the same at run time and is not that form (Vite writes unresolved URLs back the same way).
+ */
+function opaqueRuntimeUrls(): Plugin {
+  return {
+    name: 'edgeroute-opaque-runtime-urls',
+    renderChunk(code) {
+      const out = code.replace(/new URL\(("[^"\\]+"), import\.meta\.url\)/g, 'new URL($1, "" + import.meta.url)');
+      return out === code ? null : { code: out, map: null };
+    },
+  };
+}
+
 type LibOptions = { formats: ('es' | 'iife')[]; fileName: () => string; name?: string };
 
 /** The installed folder of a package as Node would resolve it from `from` (exports maps hide package.json). */
@@ -90,7 +106,10 @@ const externalOrtWasm = { conditions: ['onnxruntime-web-use-extern-wasm', ...def
 const libraryBuild = (entry: string, lib: LibOptions, extra: UserConfig['build'] = {}): UserConfig['build'] => ({
   outDir: resolve(root, 'dist'),
   emptyOutDir: false,
-  sourcemap: true,
+  // Maps are written for debugging but not referenced: the npm package leaves them out (size),
+  // and a `sourceMappingURL` to a missing file makes Vite's dev server in a user's app log an
+  // error for every chunk of the worker.
+  sourcemap: 'hidden',
   target: 'es2022',
   ...extra,
   lib: { entry: resolve(root, entry), ...lib },
@@ -106,7 +125,7 @@ export default defineConfig(({ mode }) => {
     return {
       publicDir: false,
       base: './',
-      plugins: [runtimeAssets('')],
+      plugins: [runtimeAssets(''), opaqueRuntimeUrls()],
       resolve: externalOrtWasm,
       build: libraryBuild('workers/edgeroute.worker.ts', { formats: ['es'], fileName: () => 'edgeroute.worker.js' }, {
         emptyOutDir: true,

@@ -46,6 +46,25 @@ describe('npm pack', () => {
     expect(packedFiles.filter((f) => f.endsWith('.map') || f.startsWith('test/') || f.startsWith('src/'))).toEqual([]);
   });
 
+  it('leaves no asset-like new URL(…, import.meta.url) in the worker for the app\'s bundler to resolve', () => {
+    // The app's Vite or webpack re-bundles the worker and would look for such a file beside it.
+    const scripts = packedFiles.filter((f) => f === 'dist/edgeroute.worker.js' || f.startsWith('dist/chunks/'));
+    expect(scripts.length).toBeGreaterThan(1);
+    const assetUrl = /new URL\(\s*(["'`])[^"'`]+\1\s*,\s*import\.meta\.url\s*\)/;
+    expect(scripts.filter((f) => assetUrl.test(readFileSync(join(installed, f), 'utf8')))).toEqual([]);
+  });
+
+  it('ships no script that points at a source map left out of the package', () => {
+    // Bundlers' dev servers and browsers follow these comments and report every missing map.
+    const dangling = packedFiles.filter((f) => f.endsWith('.js')).flatMap((f) => {
+      const target = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(join(installed, f), 'utf8'))?.[1];
+      if (!target || target.startsWith('data:')) return [];
+      const mapPath = join(f, '..', target);
+      return packedFiles.includes(mapPath) ? [] : [`${f} → ${mapPath}`];
+    });
+    expect(dangling).toEqual([]);
+  });
+
   it('resolves the ESM entry and the worker asset through the exports map in Node', () => {
     const script = `
       const m = await import('edgeroute');
