@@ -10,7 +10,8 @@ import type { ChatCompletion, ChatCompletionRequest } from './protocol/openai';
 import type { UniRouteSummary } from './router/uniroute-state';
 import type { ValidationSet } from './router/validation-set';
 
-export const WORKER_PROTOCOL_VERSION = 2;
+/** 3: RouteResult gained clusterMillis (decideMillis no longer includes cluster assignment). */
+export const WORKER_PROTOCOL_VERSION = 3;
 
 /** Where the worker's transformers.js finds models and ONNX Runtime's WASM files. */
 export interface TransformersSource {
@@ -138,7 +139,11 @@ export interface RouteResult {
   readonly predictedErrors: Record<string, number>;
   readonly chosenModel: string;
   readonly lambda: number;
+  /** Embedding the prompt (in the worker, without the message round trip). */
   readonly embedMillis: number;
+  /** Cluster assignment: P(k|x) from the embedding. */
+  readonly clusterMillis: number;
+  /** Σ_k P(k|x)·Ψ_k(h) for every model and the argmin over the candidates. */
   readonly decideMillis: number;
 }
 

@@ -260,14 +260,16 @@ const api: EdgeWorkerApi = {
     const t0 = performance.now();
     const [embedding] = await embedder.embed([textForEmbedding(prompt)]);
     const t1 = performance.now();
-    const decision = s.decide(embedding!, lambda, candidates);
+    // One pass: P(k|x) and the predicted errors come with the decision (not recomputed).
+    const decision = s.decideTimed(embedding!, lambda, candidates);
     const result: RouteResult = {
-      clusterProbabilities: Array.from(s.clusterProbabilities(embedding!)),
-      predictedErrors: s.predictErrors(embedding!),
+      clusterProbabilities: Array.from(decision.clusterProbabilities),
+      predictedErrors: s.byModelId(decision.predictedErrors),
       chosenModel: decision.modelId,
       lambda,
       embedMillis: t1 - t0,
-      decideMillis: performance.now() - t1,
+      clusterMillis: decision.clusterMillis,
+      decideMillis: decision.decideMillis,
     };
     return result;
   },

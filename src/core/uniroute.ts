@@ -354,15 +354,23 @@ export class UniRouteRouter implements Router {
   }
 
   predictErrors(input: RoutingInput): Float64Array {
-    const p = this.profile.clusterMap.probabilities(input.embedding);
-    const out = new Float64Array(this.models.length);
-    this.profile.featureVectors.forEach((psi, h) => {
-      let s = 0;
-      for (let k = 0; k < p.length; k++) s += p[k]! * psi[k]!;
-      out[h] = s;
-    });
-    return out;
+    return expectedErrors(this.profile.clusterMap.probabilities(input.embedding), this.profile.featureVectors);
   }
+}
+
+/**
+ * Σ_k P(k|x)·Ψ_k(h) for every model h, given P(·|x): the step after cluster assignment, apart so
+ * callers can time (or reuse) the two steps separately.
+ */
+export function expectedErrors(probabilities: ArrayLike<number>, featureVectors: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(featureVectors.length);
+  featureVectors.forEach((psi, h) => {
+    if (psi.length !== probabilities.length) throw new Error(`expectedErrors: Ψ of model ${h} has ${psi.length} clusters, P(k|x) has ${probabilities.length}`);
+    let s = 0;
+    for (let k = 0; k < probabilities.length; k++) s += probabilities[k]! * psi[k]!;
+    out[h] = s;
+  });
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -120,7 +120,10 @@ export interface RoutingReport {
   /** The cloud failed and the local answer is returned instead. */
   readonly degraded: boolean;
   readonly costUsd: number;
-  readonly latencyMs: { readonly embed: number; readonly decide: number; readonly local: number; readonly cloud: number; readonly total: number };
+  /** embed, cluster (P(k|x)) and decide (Σ P·Ψ and the argmin) as timed in the worker; total as seen by the page. */
+  readonly latencyMs: {
+    readonly embed: number; readonly cluster: number; readonly decide: number; readonly local: number; readonly cloud: number; readonly total: number;
+  };
 }
 
 export type RoutedCompletion = ChatCompletion & { readonly edgeroute: RoutingReport };
@@ -230,7 +233,7 @@ export class EdgeRouter {
     const lambda = await this.lambdaValue;
     const prompt = lastUserText(request);
     const route = await this.options.worker.route(prompt, lambda, this.candidates());
-    const latency = { embed: route.embedMillis, decide: route.decideMillis, local: 0, cloud: 0, total: 0 };
+    const latency = { embed: route.embedMillis, cluster: route.clusterMillis, decide: route.decideMillis, local: 0, cloud: 0, total: 0 };
     const cloudChoice = this.bestCloud(route, lambda);
     const report = (model: string, extra: Partial<RoutingReport>): RoutingReport => ({
       mode: this.mode, model, lambda,
@@ -337,7 +340,10 @@ export class EdgeRouter {
     const report: RoutingReport = {
       mode: this.mode, model, lambda, predictedErrors: route.predictedErrors, clusterProbabilities: route.clusterProbabilities,
       routedTo: route.chosenModel, escalated: false, degraded: false, costUsd: this.costOf(model),
-      latencyMs: { embed: route.embedMillis, decide: route.decideMillis, local: 0, cloud: performance.now() - started, total: performance.now() - started + route.embedMillis + route.decideMillis },
+      latencyMs: {
+        embed: route.embedMillis, cluster: route.clusterMillis, decide: route.decideMillis, local: 0, cloud: performance.now() - started,
+        total: performance.now() - started + route.embedMillis + route.clusterMillis + route.decideMillis,
+      },
     };
     if (last) yield { ...last, edgeroute: report };
   }

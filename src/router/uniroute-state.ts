@@ -17,7 +17,7 @@ import {
 import type { Embedding, LabelledPrompt, ModelSpec } from '../core/types';
 import {
   DEFAULT_SHRINKAGE, UniRouteRouter, addModel as addModelToProfile, buildProfile, decide as decideRoute,
-  hardClusterMap, type Decision, type UniRouteProfile,
+  expectedErrors, hardClusterMap, type Decision, type UniRouteProfile,
 } from '../core/uniroute';
 import { isEmbedderError, type Embedder } from '../engines/embedder';
 import { textForEmbedding } from '../engines/prompt-text';
@@ -143,6 +143,16 @@ export interface MeasureResult {
   readonly accuracy: number;
   /** Validation prompt id → 0 or 1. */
   readonly scores: Readonly<Record<string, number>>;
+}
+
+/** A decision with its two steps timed apart (performance.now, milliseconds). */
+export interface TimedDecision extends Decision {
+  /** P(k|x) of the prompt. */
+  readonly clusterProbabilities: Float64Array;
+  /** Cluster assignment: P(k|x) from the embedding (nearest centroid). */
+  readonly clusterMillis: number;
+  /** Σ_k P(k|x)·Ψ_k(h) for every model and the argmin over the candidates. */
+  readonly decideMillis: number;
 }
 
 /** Everything a UniRouteState is made of, whether loaded or computed. */
@@ -411,8 +421,7 @@ export class UniRouteState {
   /** Predicted error Σ_k P(k|x)·Ψ_k(h), by model id. */
   predictErrors(embedding: Embedding): Record<string, number> {
     this.checkEmbedding(embedding);
-    const errors = this.router.predictErrors({ embedding });
-    return Object.fromEntries(this.parts.models.map((m, h) => [m.id, errors[h]!]));
+    return this.byModelId(this.router.predictErrors({ embedding }));
   }
 
   /** Indices of `candidates` in models order; all models when absent. */
@@ -434,12 +443,30 @@ export class UniRouteState {
    * `modelIndex` and `predictedErrors` refer to `models` (all of them).
    */
   decide(embedding: Embedding, lambda: number, candidates?: readonly string[]): Decision {
+    const { clusterProbabilities: _p, clusterMillis: _c, decideMillis: _d, ...decision } = this.decideTimed(embedding, lambda, candidates);
+    return decision;
+  }
+
+  /**
+   * decide(), also returning P(k|x) and the time of each step: the worker reports them so a
+   * page (and the performance benchmark) sees where routing time goes. Input checks are not timed.
+   */
+  decideTimed(embedding: Embedding, lambda: number, candidates?: readonly string[]): TimedDecision {
     this.checkEmbedding(embedding);
     if (!(lambda >= 0)) throw new EdgeRouteError('invalid-input', `lambda must be ≥ 0 (Infinity allowed), got ${lambda}`);
-    const predictedErrors = this.router.predictErrors({ embedding });
     const pool = this.candidateIndices(candidates);
+    const t0 = performance.now();
+    const clusterProbabilities = this.profile.clusterMap.probabilities(embedding);
+    const t1 = performance.now();
+    const predictedErrors = expectedErrors(clusterProbabilities, this.profile.featureVectors);
     const sub = decideRoute(Float64Array.from(pool, (h) => predictedErrors[h]!), pool.map((h) => this.profile.models[h]!), lambda);
-    return { ...sub, modelIndex: pool[sub.modelIndex]!, predictedErrors };
+    const t2 = performance.now();
+    return { ...sub, modelIndex: pool[sub.modelIndex]!, predictedErrors, clusterProbabilities, clusterMillis: t1 - t0, decideMillis: t2 - t1 };
+  }
+
+  /** Per-model values (in `models` order) keyed by model id. */
+  byModelId(values: ArrayLike<number>): Record<string, number> {
+    return Object.fromEntries(this.parts.models.map((m, h) => [m.id, values[h]!]));
   }
 
   /**

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  addModel, buildProfile, decide, decisionPath, DEFAULT_SHRINKAGE, evaluatePredictions, evaluateRouter,
+  addModel, buildProfile, decide, decisionPath, DEFAULT_SHRINKAGE, evaluatePredictions, evaluateRouter, expectedErrors,
   fitLearnedClusterMap, hardClusterMap, LearnedClusterMap, learnedMapGradient, learnedMapLogLoss,
   operatingPieces, route, sweepLambdas, UniRouteRouter,
 } from '../../src/core/uniroute';
 import { kmeans } from '../../src/core/kmeans';
 import { createRng } from '../../src/core/random';
 import type { LabelledPrompt, ModelSpec } from '../../src/core/types';
-import { MODELS, twoClusterPrompts, unit } from './uniroute-fixtures';
+import { MODELS, near, twoClusterPrompts, unit } from './uniroute-fixtures';
 
 const CENTROIDS = [unit(0), unit(1)];
 
@@ -41,6 +41,15 @@ describe('buildProfile / UniRouteRouter', () => {
     expect(Array.from(raw.featureVectors[0]!)).toEqual([0, 1]);
     expect(Array.from(raw.featureVectors[1]!)).toEqual([1, 0]);
     expect(DEFAULT_SHRINKAGE).toBe(5);
+  });
+
+  it('expectedErrors is Σ_k P(k|x)·Ψ_k(h), what the router predicts from the same P(k|x)', () => {
+    const profile = buildProfile({ validation, models: MODELS, centroids: CENTROIDS, shrinkage: 5 });
+    const psi = profile.featureVectors;
+    expect(Array.from(expectedErrors([0.25, 0.75], psi))).toEqual([0, 1].map((h) => 0.25 * psi[h]![0]! + 0.75 * psi[h]![1]!));
+    const x = near(1, createRng(5));
+    expect(expectedErrors(profile.clusterMap.probabilities(x), psi)).toEqual(new UniRouteRouter(profile).predictErrors({ embedding: x }));
+    expect(() => expectedErrors([1, 0, 0], psi)).toThrow(/clusters/);
   });
 
   it('routes each test prompt to the model that is right on its cluster (k-means centroids)', () => {

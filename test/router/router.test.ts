@@ -17,7 +17,7 @@ function fakeWorker(script: { chosen: (prompt: string) => string; confidence?: (
     async route(prompt, lambda): Promise<RouteResult> {
       return {
         clusterProbabilities: [1, 0], predictedErrors: { local: 0.4, 'cloud-small': 0.3, 'cloud-big': 0.1 },
-        chosenModel: script.chosen(prompt), lambda, embedMillis: 1, decideMillis: 0.1,
+        chosenModel: script.chosen(prompt), lambda, embedMillis: 1, clusterMillis: 0.05, decideMillis: 0.1,
       };
     },
     calibrateLambda: vi.fn(async () => ({ lambda: 0.25, achieved: 0.3, feasible: true })),
