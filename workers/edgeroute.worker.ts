@@ -71,6 +71,9 @@ function transformersEnv(source: TransformersSource) {
     ...(source.localModelPath !== undefined ? { localModelPath: source.localModelPath } : {}),
     allowRemoteModels: source.allowRemoteModels ?? false,
     wasmPaths: `${runtimeBase()}ort/`,
+    // Its WASM cache imports ORT's glue from a blob: URL, refused under a strict CSP
+    // (script-src 'self'); our copies are same-origin and HTTP-cached anyway.
+    useWasmCache: false,
   };
 }
 
