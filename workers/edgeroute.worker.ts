@@ -221,7 +221,8 @@ async function measureConfidence(
 const api: EdgeWorkerApi = {
   protocolVersion: WORKER_PROTOCOL_VERSION,
 
-  probeGpu: () => probeWebGpu(),
+  // The probe's compute check destroys the device it made: that is not a loss.
+  probeGpu: () => gpu.expected(() => probeWebGpu()),
 
   async configure(next) {
     if (!next || typeof next !== 'object' || !next.embedder) {
