@@ -5,7 +5,12 @@ test('the worker starts through comlink, sees a WebGPU adapter and runs a comput
   const probe = await page.evaluate(async () => {
     const worker = await window.EdgeRoute.startEdgeWorker();
     try {
-      return await worker.api.probeGpu();
+      const result = await worker.api.probeGpu();
+      // The probe destroys its own device; that must not count as a lost GPU: with no local model
+      // configured, generate() must say so, not 'device-lost'.
+      await worker.api.configure({ embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/' } });
+      const after = await worker.api.generate({ messages: [{ role: 'user', content: 'hi' }] }).then(() => 'answered', (e: { code?: string }) => e.code);
+      return { ...result, after };
     } finally {
       worker.terminate();
     }
@@ -15,6 +20,7 @@ test('the worker starts through comlink, sees a WebGPU adapter and runs a comput
   expect(probe.adapter?.vendor || probe.adapter?.architecture || probe.adapter?.description).toBeTruthy();
   expect(probe.compute?.ok).toBe(true);
   expect(probe.compute?.output.slice(0, 4)).toEqual([-31, -29, -27, -25]);
+  expect(probe.after).toBe('invalid-config');
 });
 
 test('a worker URL that does not exist fails with a typed, actionable error', async ({ page, site }) => {

@@ -13,6 +13,12 @@ export type EdgeRouteErrorCode =
   | 'embedder-failed'
   | 'local-engine-failed'
   /**
+   * The GPU device under the local model or the embedder was lost (driver reset, out of GPU
+   * memory, device destroyed). The worker cannot use the GPU again: createRouter's router
+   * restarts it for the next request; direct worker users should terminate it and start another.
+   */
+  | 'device-lost'
+  /**
    * A cloud-model failure that fits none of the codes below. CloudClient (src/engines/cloud-client.ts)
    * uses it only for unexpected errors thrown by fetch; its errors are CloudError instances, and
    * `isCloudErrorCode(code)` is true for every cloud code including this one.
@@ -41,6 +47,24 @@ export class EdgeRouteError extends Error {
     this.name = 'EdgeRouteError';
     this.code = code;
   }
+}
+
+/** Every code, at run time (an error crossing the worker boundary is checked against it). */
+const ALL_CODES: Readonly<Record<EdgeRouteErrorCode, true>> = {
+  'invalid-config': true, 'invalid-input': true, 'storage-unavailable': true, 'storage-quota': true, 'storage-failed': true,
+  'worker-failed': true, 'webgpu-unavailable': true, 'embedder-failed': true, 'local-engine-failed': true, 'device-lost': true,
+  'cloud-failed': true, 'cloud-timeout': true, 'cloud-rate-limited': true, 'cloud-http': true, 'cloud-network': true,
+  'cloud-protocol': true, 'measurement-failed': true, 'no-model-available': true, aborted: true,
+};
+
+export function isEdgeRouteErrorCode(value: unknown): value is EdgeRouteErrorCode {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ALL_CODES, value);
+}
+
+/** The `code` of an EdgeRouteError (or of anything carrying a known code), else undefined. */
+export function errorCode(error: unknown): EdgeRouteErrorCode | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return isEdgeRouteErrorCode(code) ? code : undefined;
 }
 
 const CLOUD_CODES: ReadonlySet<EdgeRouteErrorCode> = new Set<EdgeRouteErrorCode>([

@@ -10,7 +10,7 @@ import type { ChatCompletion, ChatCompletionRequest } from './protocol/openai';
 import type { UniRouteSummary } from './router/uniroute-state';
 import type { ValidationSet } from './router/validation-set';
 
-/** 3: RouteResult gained clusterMillis (decideMillis no longer includes cluster assignment). */
+/** 3: RouteResult gained clusterMillis, truncated and notes; errors cross with their codes. */
 export const WORKER_PROTOCOL_VERSION = 3;
 
 /** Where the worker's transformers.js finds models and ONNX Runtime's WASM files. */
@@ -145,6 +145,13 @@ export interface RouteResult {
   readonly clusterMillis: number;
   /** Σ_k P(k|x)·Ψ_k(h) for every model and the argmin over the candidates. */
   readonly decideMillis: number;
+  /** Characters of the prompt, and of the text embedded for the decision (see textForEmbedding). */
+  readonly promptChars: number;
+  readonly embeddedChars: number;
+  /** True when the prompt was longer than the embedder's window and only its head and tail were embedded. */
+  readonly truncated: boolean;
+  /** What the caller should know about this decision, in words (truncation, a restarted worker). */
+  readonly notes: readonly string[];
 }
 
 /** A λ target the page can send across the worker boundary (no functions). */
@@ -175,6 +182,12 @@ export interface EdgeWorkerApi {
   measureLocalModel(model: { id: string }, options?: { jobId?: string }, onProgress?: (p: JobProgress) => void): Promise<ProfileSummary>;
   /** Aborts the job started with this id (embed, generate, prepareProfile, measureLocalModel). */
   cancel(jobId: string): void;
+  /**
+   * Takes the Web Lock `name` and holds it until the worker is gone, so the page learns of a
+   * crash or close() by being granted the lock (see worker-client.ts). Resolves once it is
+   * held; false where the worker has no Web Locks.
+   */
+  holdLiveLock(name: string): Promise<boolean>;
   /** JS heap of the worker, where the browser exposes it. */
   memory(): Promise<{ usedJSHeapSize?: number }>;
 }

@@ -5,13 +5,15 @@
  * are imported lazily, only when the configuration asks for them.
  */
 import { expose } from 'comlink';
+import { raceAbort } from '../src/abort';
 import { agreementConfidence, answerConfidence, semanticEntropy } from '../src/core/confidence';
 import type { Embedder } from '../src/engines/embedder';
 import { sampleAnswers, type LoadProgress, type LocalEngine, type LocalEngineStatus } from '../src/engines/local-engine';
 import type { AppConfig } from '@mlc-ai/web-llm';
-import { textForEmbedding } from '../src/engines/prompt-text';
+import { watchGpuDevices, type GpuLoss } from '../src/engines/gpu-watch';
+import { embeddingText } from '../src/engines/prompt-text';
 import { probeWebGpu } from '../src/engines/webgpu';
-import { EdgeRouteError } from '../src/errors';
+import { EdgeRouteError, errorCode } from '../src/errors';
 import { completionText, type ChatCompletionRequest } from '../src/protocol/openai';
 import { UniRouteState } from '../src/router/uniroute-state';
 import type { ValidationSet } from '../src/router/validation-set';
@@ -28,6 +30,12 @@ import {
   type TransformersSource,
   type WorkerConfig,
 } from '../src/worker-api';
+import { installErrorTransfer } from '../src/worker-errors';
+
+// Error codes must survive the trip to the page (comlink alone sends name and message only).
+installErrorTransfer();
+// Before any engine asks for a GPU device: a lost device poisons this worker (see gpu-watch.ts).
+const gpu = watchGpuDevices();
 
 interface LoadedEmbedder {
   readonly embedder: Embedder;
@@ -40,6 +48,34 @@ let localEngine: LocalEngine | undefined;
 let state: UniRouteState | undefined;
 let store: KvStore | undefined;
 const jobs = new Map<string, AbortController>();
+/** Every running job, named or not, so a lost GPU can stop them all. */
+const running = new Set<AbortController>();
+
+function deviceLostError(loss: GpuLoss, what: string): EdgeRouteError {
+  return new EdgeRouteError(
+    'device-lost',
+    `The GPU device was lost (${loss.reason}: ${loss.message || 'no message'}) while ${what}; this worker cannot use the GPU again. ` +
+      'createRouter restarts the worker for the next request; with startEdgeWorker, terminate this worker and start another.',
+  );
+}
+
+void gpu.whenLost.then((loss) => {
+  const reason = deviceLostError(loss, 'a job was running');
+  for (const controller of running) controller.abort(reason);
+});
+
+/**
+ * After a GPU call fails, whether the device is gone: the engine's error often arrives a moment
+ * before the device's `lost` promise settles, hence the short wait (only on this failure path).
+ */
+async function gpuLossAfterFailure(): Promise<GpuLoss | undefined> {
+  if (gpu.lost || gpu.devices === 0) return gpu.lost;
+  await Promise.race([gpu.whenLost, new Promise((resolve) => setTimeout(resolve, GPU_LOSS_GRACE_MS))]);
+  return gpu.lost;
+}
+
+/** How long a failed GPU call waits for the device's `lost` promise (it settles within a task or two). */
+const GPU_LOSS_GRACE_MS = 250;
 
 /** Where ort/ and tfjs/ were put by the build: beside this script unless configured. */
 function runtimeBase(): string {
@@ -58,9 +94,12 @@ async function job<T>(jobId: string | undefined, work: (signal: AbortSignal) => 
     if (jobs.has(jobId)) throw new EdgeRouteError('invalid-input', `job id "${jobId}" is already running`);
     jobs.set(jobId, controller);
   }
+  running.add(controller);
   try {
-    return await work(controller.signal);
+    // An engine stuck in a GPU or WASM call cannot hold a cancelled job: it ends at the abort.
+    return await raceAbort(work(controller.signal), controller.signal, (s) => s.reason);
   } finally {
+    running.delete(controller);
     if (jobId) jobs.delete(jobId);
   }
 }
@@ -72,6 +111,9 @@ function transformersEnv(source: TransformersSource) {
     ...(source.localModelPath !== undefined ? { localModelPath: source.localModelPath } : {}),
     allowRemoteModels: source.allowRemoteModels ?? false,
     wasmPaths: `${runtimeBase()}ort/`,
+    // Its WASM cache imports ORT's glue from a blob: URL, refused under a strict CSP
+    // (script-src 'self'); our copies are same-origin and HTTP-cached anyway.
+    useWasmCache: false,
   };
 }
 
@@ -180,19 +222,22 @@ async function measureConfidence(
 const api: EdgeWorkerApi = {
   protocolVersion: WORKER_PROTOCOL_VERSION,
 
-  probeGpu: () => probeWebGpu(),
+  // The probe's compute check destroys the device it made: that is not a loss.
+  probeGpu: () => gpu.expected(() => probeWebGpu()),
 
   async configure(next) {
     if (!next || typeof next !== 'object' || !next.embedder) {
       throw new EdgeRouteError('invalid-config', 'configure() needs { embedder: { kind: "transformers" | "use", ... } }.');
     }
     if (JSON.stringify(next.embedder) !== JSON.stringify(config?.embedder)) {
-      await (await embedderLoad?.catch(() => undefined))?.embedder.dispose?.();
+      const loaded = await embedderLoad?.catch(() => undefined);
+      await gpu.expected(async () => loaded?.embedder.dispose?.());
       embedderLoad = undefined;
       state = undefined; // a profile belongs to one embedder
     }
     if (JSON.stringify(next.local) !== JSON.stringify(config?.local)) {
-      await localEngine?.unload().catch(() => undefined);
+      const engine = localEngine;
+      await gpu.expected(async () => engine?.unload().catch(() => undefined));
       localEngine = undefined;
     }
     config = next;
@@ -221,14 +266,23 @@ const api: EdgeWorkerApi = {
   },
 
   async generate(request, options = {}) {
-    if (!localEngine || localEngine.status().state !== 'ready') await api.loadLocal();
-    const engine = localEngine!;
-    return job(options.jobId, async (signal) => {
-      const started = performance.now();
-      const completion = await engine.chat({ ...request, stream: false, logprobs: true, top_logprobs: Math.max(1, request.top_logprobs ?? 1) }, { signal });
-      const confidence = await measureConfidence(engine, request, completion, options.samples ?? 1, signal);
-      return { completion, confidence, millis: performance.now() - started };
-    });
+    if (gpu.lost) throw deviceLostError(gpu.lost, 'loading the local model');
+    try {
+      if (!localEngine || localEngine.status().state !== 'ready') await api.loadLocal();
+      const engine = localEngine!;
+      return await job(options.jobId, async (signal) => {
+        const started = performance.now();
+        const completion = await engine.chat({ ...request, stream: false, logprobs: true, top_logprobs: Math.max(1, request.top_logprobs ?? 1) }, { signal });
+        const confidence = await measureConfidence(engine, request, completion, options.samples ?? 1, signal);
+        return { completion, confidence, millis: performance.now() - started };
+      });
+    } catch (error) {
+      // A cancelled job stays 'aborted'; any other failure may be the GPU going away under it.
+      if (errorCode(error) === 'aborted' && !gpu.lost) throw error;
+      const loss = await gpuLossAfterFailure();
+      if (loss) throw deviceLostError(loss, 'generating');
+      throw error;
+    }
   },
 
   async prepareProfile(set: ValidationSet, options = {}, onProgress?: (p: JobProgress) => void) {
@@ -255,10 +309,16 @@ const api: EdgeWorkerApi = {
   },
 
   async route(prompt, lambda, candidates): Promise<RouteResult> {
+    if (typeof prompt !== 'string') throw new EdgeRouteError('invalid-input', `route() takes the prompt as a string, got ${typeof prompt}.`);
     const s = requireState();
-    const { embedder } = await loadEmbedder();
+    const { embedder, status } = await loadEmbedder();
+    if (gpu.lost && status.backend === 'webgpu') throw deviceLostError(gpu.lost, 'embedding the prompt');
+    const text = embeddingText(prompt);
+    const notes = text.truncated
+      ? [`The prompt (${prompt.length} characters) is longer than the embedder's window: only ${text.text.length} characters of it, its head and tail, were embedded to route it.`]
+      : [];
     const t0 = performance.now();
-    const [embedding] = await embedder.embed([textForEmbedding(prompt)]);
+    const [embedding] = await embedder.embed([text.text]);
     const t1 = performance.now();
     // One pass: P(k|x) and the predicted errors come with the decision (not recomputed).
     const decision = s.decideTimed(embedding!, lambda, candidates);
@@ -270,6 +330,10 @@ const api: EdgeWorkerApi = {
       embedMillis: t1 - t0,
       clusterMillis: decision.clusterMillis,
       decideMillis: decision.decideMillis,
+      promptChars: prompt.length,
+      embeddedChars: text.text.length,
+      truncated: text.truncated,
+      notes,
     };
     return result;
   },
@@ -307,6 +371,19 @@ const api: EdgeWorkerApi = {
 
   cancel(jobId) {
     jobs.get(jobId)?.abort(new EdgeRouteError('aborted', `job "${jobId}" was cancelled`));
+  },
+
+  async holdLiveLock(name) {
+    const locks = (navigator as WorkerNavigator & { locks?: LockManager }).locks;
+    if (!locks || typeof name !== 'string' || name === '') return false;
+    // Held until this global is destroyed: the callback's promise never settles.
+    await new Promise<void>((granted) => {
+      locks.request(name, () => {
+        granted();
+        return new Promise<never>(() => undefined);
+      }).catch(() => undefined);
+    });
+    return true;
   },
 
   async memory() {

@@ -149,10 +149,22 @@ export function truncateMiddle(text: string, maxChars: number): string {
  * prompt with any non-space character (falls back to the collapsed prompt).
  */
 export function textForEmbedding(prompt: string, options: PromptTextOptions = {}): string {
+  return embeddingText(prompt, options).text;
+}
+
+/** textForEmbedding's text, and whether the length cap cut it (before the cut: `fullChars`). */
+export interface EmbeddingText {
+  readonly text: string;
+  readonly truncated: boolean;
+  /** Length of the cleaned text before the cap. */
+  readonly fullChars: number;
+}
+
+export function embeddingText(prompt: string, options: PromptTextOptions = {}): EmbeddingText {
   const maxChars = options.maxChars ?? DEFAULT_MAX_CHARS;
   const question = collapseWhitespace(stripBoilerplateLines(finalQuestion(prompt), options.boilerplate));
   const text = question.length > 0 ? question : collapseWhitespace(prompt);
-  return truncateMiddle(text, maxChars);
+  return { text: truncateMiddle(text, maxChars), truncated: text.length > maxChars, fullChars: text.length };
 }
 
 /**

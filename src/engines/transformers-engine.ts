@@ -21,6 +21,7 @@
 import type { DataType } from '@huggingface/transformers';
 import { createRng, type Rng } from '../core/random';
 import { EdgeRouteError, type EdgeRouteErrorCode } from '../errors';
+import { yieldToEventLoop } from './yield';
 import {
   validateChatRequest,
   type ChatCompletion,
@@ -572,6 +573,8 @@ export class TransformersEngine implements LocalEngine {
     const step = async (): Promise<boolean> => {
       if (finished) return true;
       try {
+        // A turn for the event loop first, so a cancel (or any other message) is seen between tokens.
+        await yieldToEventLoop();
         if (signal?.aborted) throw abortedError(what, signal);
         if (this.#epoch !== epoch) throw new EdgeRouteError('aborted', `${what} was cut off by unload().`);
         const attention = new Array<number>(n * total).fill(1);

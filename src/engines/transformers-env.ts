@@ -30,6 +30,8 @@ export interface TransformersEnvLike {
   localModelPath: string;
   remoteHost: string;
   useBrowserCache: boolean;
+  /** transformers.js ≥ 3.6: keep ORT's WASM files in the Cache API and import the glue from a blob: URL. */
+  useWasmCache?: boolean;
   cacheDir: string | null;
   backends: {
     onnx: {
@@ -62,6 +64,12 @@ export interface TransformersEnvOptions {
   readonly cacheDir?: string;
   /** Browser: keep downloaded files in the Cache API (default on where it exists). */
   readonly useBrowserCache?: boolean;
+  /**
+   * Browser: let transformers.js copy ONNX Runtime's WASM files into the Cache API (its default).
+   * It then imports ORT's JS glue from a blob: URL, which a strict Content-Security-Policy
+   * (`script-src 'self'`) refuses; the worker turns it off, since it serves those files itself.
+   */
+  readonly useWasmCache?: boolean;
 }
 
 const withSlash = (s: string): string => (s.endsWith('/') ? s : `${s}/`);
@@ -81,6 +89,7 @@ export function configureTransformersEnv(env: TransformersEnvLike, options: Tran
   if (options.allowRemoteModels !== undefined) env.allowRemoteModels = options.allowRemoteModels;
   if (options.remoteHost !== undefined) env.remoteHost = withSlash(options.remoteHost);
   if (options.useBrowserCache !== undefined) env.useBrowserCache = options.useBrowserCache;
+  if (options.useWasmCache !== undefined) env.useWasmCache = options.useWasmCache;
   if (options.cacheDir !== undefined) env.cacheDir = options.cacheDir;
   if (options.wasmPaths !== undefined || options.numThreads !== undefined) {
     // Mutate ORT's own wasm flags object (see the file comment); create it only if absent.

@@ -2,6 +2,10 @@
  * createRouter(config): the one call a web app makes. Starts the worker, loads the embedder and
  * the routing profile, connects the cloud models, and returns an EdgeRouter whose
  * `chat.completions.create` has the OpenAI shape. Configuration is checked up front.
+ *
+ * The worker is supervised (worker-supervisor.ts): if it crashes, closes or loses its GPU, the
+ * request in flight is answered by the cloud (or fails with a typed error) and the next one
+ * runs on a fresh worker set up the same way.
  */
 import { proxy } from 'comlink';
 import { CloudClient, validateCloudModelConfig, type CloudModelConfig } from '../engines/cloud-client';
@@ -11,6 +15,7 @@ import { startEdgeWorker, type EdgeWorker, type EdgeWorkerOptions } from '../wor
 import type { EmbedderConfig, LambdaTarget, LocalEngineConfig, ProfileSummary } from '../worker-api';
 import { EdgeRouter, type RouterMode } from './router';
 import { validateValidationSet, type ValidationSet } from './validation-set';
+import { WorkerSupervisor } from './worker-supervisor';
 
 export interface RouterConfig {
   readonly embedder: EmbedderConfig;
@@ -30,8 +35,12 @@ export interface RouterConfig {
 }
 
 export interface Router extends EdgeRouter {
+  /** The worker in use now: after a crash, the one started to replace it. */
   readonly worker: EdgeWorker;
+  /** The routing profile as the current worker prepared it. */
   readonly profile: ProfileSummary;
+  /** How many times the worker was replaced after it crashed, closed or lost its GPU. */
+  readonly workerRestarts: number;
   close(): void;
 }
 
@@ -73,20 +82,30 @@ export async function createRouter(config: RouterConfig): Promise<Router> {
   const set = await loadProfile(config.profile);
   checkRouterConfig(config, set);
 
-  const worker = await startEdgeWorker(config.worker ?? {});
+  const { profileId: _profileId, ...local } = config.local ?? { profileId: '' };
+  const workerConfig = {
+    embedder: config.embedder,
+    ...(config.local ? { local: local as LocalEngineConfig } : {}),
+    ...(config.runtimeBaseUrl ? { runtimeBaseUrl: config.runtimeBaseUrl } : {}),
+  };
+  const report = config.onProgress;
+  let first = true;
+  const supervisor = await WorkerSupervisor.create({
+    start: () => startEdgeWorker(config.worker ?? {}),
+    // The same steps for the first worker and for any that replaces it; progress is reported
+    // for the first load only (a restart happens behind a request, not in front of the user).
+    setup: async (worker) => {
+      const progress = first && report;
+      first = false;
+      await worker.api.configure(workerConfig);
+      await worker.api.loadEmbedder(progress ? proxyProgress((p) => progress({ ...p, stage: 'embedder' })) : undefined);
+      return worker.api.prepareProfile(set);
+    },
+  });
   try {
-    const { profileId: _profileId, ...local } = config.local ?? { profileId: '' };
-    await worker.api.configure({
-      embedder: config.embedder,
-      ...(config.local ? { local: local as LocalEngineConfig } : {}),
-      ...(config.runtimeBaseUrl ? { runtimeBaseUrl: config.runtimeBaseUrl } : {}),
-    });
-    const report = config.onProgress;
-    await worker.api.loadEmbedder(report ? proxyProgress((p) => report({ ...p, stage: 'embedder' })) : undefined);
-    const profile = await worker.api.prepareProfile(set);
     const costs = new Map(set.models.map((m) => [m.id, m.cost]));
     const router = new EdgeRouter({
-      worker: worker.api,
+      worker: supervisor,
       cloud: new CloudClient({ models: config.cloud }),
       ...(config.local ? { localModel: config.local.profileId } : {}),
       cloudModels: config.cloud.map((m) => ({ id: m.id, cost: costs.get(m.id) ?? 0 })),
@@ -95,9 +114,15 @@ export async function createRouter(config: RouterConfig): Promise<Router> {
       ...(config.confidenceThreshold !== undefined ? { confidenceThreshold: config.confidenceThreshold } : {}),
     });
     await router.lambda();
-    return Object.assign(router, { worker, profile, close: () => worker.terminate() });
+    Object.defineProperties(router, {
+      worker: { get: () => supervisor.current, enumerable: true },
+      profile: { get: () => supervisor.profile, enumerable: true },
+      workerRestarts: { get: () => supervisor.restarts, enumerable: true },
+      close: { value: () => supervisor.close(), enumerable: true },
+    });
+    return router as Router;
   } catch (error) {
-    worker.terminate();
+    supervisor.close();
     throw error;
   }
 }

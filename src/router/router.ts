@@ -11,7 +11,7 @@
  * Written against two small interfaces (the worker's API and the cloud client) so the decision
  * logic is tested with fakes in Node and for real in the browser.
  */
-import { EdgeRouteError } from '../errors';
+import { EdgeRouteError, errorCode } from '../errors';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../protocol/openai';
 import { validateChatRequest } from '../protocol/openai';
 import type { GenerateResult, LambdaTarget, RouteResult } from '../worker-api';
@@ -124,6 +124,17 @@ export interface RoutingReport {
   readonly latencyMs: {
     readonly embed: number; readonly cluster: number; readonly decide: number; readonly local: number; readonly cloud: number; readonly total: number;
   };
+  /**
+   * The prompt was longer than the embedder's window: the decision was made on its head and
+   * tail only (see `notes`). The models themselves are sent the whole prompt.
+   */
+  readonly truncated: boolean;
+  /**
+   * What else the caller should know, in words: a truncated prompt, a local model that failed
+   * and the cloud that answered for it, a cloud failure behind a degraded answer, a worker that
+   * was restarted, a routing failure the cloud answered around. Empty when nothing happened.
+   */
+  readonly notes: readonly string[];
 }
 
 export type RoutedCompletion = ChatCompletion & { readonly edgeroute: RoutingReport };
@@ -175,8 +186,11 @@ export class EdgeRouter {
     this.lambdaValue = typeof lambda === 'number'
       ? Promise.resolve(lambda)
       : this.calibrate(adaptive ? { kind: 'cloudShare', share: lambda.share * preRouteShare } : lambda);
-    const create = ((request: ChatCompletionRequest, createOptions: CreateOptions = {}) =>
-      request.stream ? this.createStream(request, createOptions) : this.createCompletion(request, createOptions)) as EdgeRouter['chat']['completions']['create'];
+    // `?.`: a null or non-object request must reach validation's typed error, not a TypeError here.
+    const create = ((request: ChatCompletionRequest, createOptions?: CreateOptions | null) =>
+      (request as Partial<ChatCompletionRequest> | null | undefined)?.stream === true
+        ? this.createStream(request, createOptions ?? {})
+        : this.createCompletion(request, createOptions ?? {})) as EdgeRouter['chat']['completions']['create'];
     this.chat = { completions: { create } };
   }
 
@@ -227,19 +241,23 @@ export class EdgeRouter {
     }
   }
 
-  private async createCompletion(request: ChatCompletionRequest, { signal }: CreateOptions): Promise<RoutedCompletion> {
-    validateChatRequest({ ...request, stream: false });
-    const started = performance.now();
-    const lambda = await this.lambdaValue;
-    const prompt = lastUserText(request);
-    const route = await this.options.worker.route(prompt, lambda, this.candidates());
+  private async createCompletion(
+    request: ChatCompletionRequest, { signal }: CreateOptions, decided?: { route: RouteResult; lambda: number; started: number },
+  ): Promise<RoutedCompletion> {
+    validateChatRequest(request);
+    const started = decided?.started ?? performance.now();
+    const lambda = decided?.lambda ?? await this.lambdaValue;
+    const route = decided?.route ?? await this.decide(request, lambda, signal);
     const latency = { embed: route.embedMillis, cluster: route.clusterMillis, decide: route.decideMillis, local: 0, cloud: 0, total: 0 };
     const cloudChoice = this.bestCloud(route, lambda);
+    const notes = [...route.notes];
     const report = (model: string, extra: Partial<RoutingReport>): RoutingReport => ({
       mode: this.mode, model, lambda,
       predictedErrors: route.predictedErrors, clusterProbabilities: route.clusterProbabilities,
       routedTo: route.chosenModel, escalated: false, degraded: false, costUsd: 0,
       ...extra,
+      truncated: route.truncated,
+      notes,
       latencyMs: { ...latency, total: performance.now() - started },
     });
 
@@ -275,6 +293,7 @@ export class EdgeRouter {
       // No local answer (engine failed): the cloud answers, unless there is none.
       if (this.mode === 'local-only') throw localError;
       this.controller?.recordFallback();
+      notes.push(`The local model failed (${describeError(localError)}); ${cloudChoice} answered instead.`);
       try {
         const answer = await askCloud();
         return { ...answer, edgeroute: report(cloudChoice, { escalated: true, costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }) };
@@ -300,6 +319,7 @@ export class EdgeRouter {
     } catch (cloudError) {
       if (signal?.aborted || (cloudError as { code?: string }).code === 'aborted') throw asAborted(cloudError);
       // The cloud is unreachable after its retries: the local answer, marked degraded, beats nothing.
+      notes.push(`The local answer was not confident enough, but the cloud failed (${describeError(cloudError)}); the local answer is returned.`);
       return { ...local.completion, edgeroute: report(this.options.localModel!, { localConfidence: confidence, escalated: true, degraded: true }) };
     }
   }
@@ -311,15 +331,17 @@ export class EdgeRouter {
    */
   private async createStream(request: ChatCompletionRequest, options: CreateOptions): Promise<AsyncIterable<RoutedChunk>> {
     validateChatRequest(request);
+    const started = performance.now();
     const lambda = await this.lambdaValue;
-    const route = await this.options.worker.route(lastUserText(request), lambda, this.candidates());
+    const route = await this.decide(request, lambda, options.signal);
     const cloudChoice = this.bestCloud(route, lambda);
     const direct = this.mode === 'cloud-only' || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel !== this.options.localModel);
     if (direct) {
       this.controller?.recordPreRouted(true);
       return this.streamCloud(cloudChoice, request, route, lambda, options.signal);
     }
-    const completion = await this.createCompletion({ ...request, stream: false }, options);
+    // The decision is made: the local path reuses it rather than embedding the prompt again.
+    const completion = await this.createCompletion({ ...request, stream: false }, options, { route, lambda, started });
     return (async function* single(): AsyncIterable<RoutedChunk> {
       const choice = completion.choices[0]!;
       yield {
@@ -344,8 +366,33 @@ export class EdgeRouter {
         embed: route.embedMillis, cluster: route.clusterMillis, decide: route.decideMillis, local: 0, cloud: performance.now() - started,
         total: performance.now() - started + route.embedMillis + route.clusterMillis + route.decideMillis,
       },
+      truncated: route.truncated,
+      notes: route.notes,
     };
     if (last) yield { ...last, edgeroute: report };
+  }
+
+  /**
+   * UniRoute's decision for the request's prompt. When the worker cannot give one (it died and
+   * could not be restarted, its embedder failed), the request is not lost: outside local-only
+   * mode the cloud answers, picked by λ·cost alone, and a note says why. Bad input, a missing
+   * profile and the caller's abort still fail the request.
+   */
+  private async decide(request: ChatCompletionRequest, lambda: number, signal: AbortSignal | undefined): Promise<RouteResult> {
+    const prompt = lastUserText(request);
+    try {
+      return await this.options.worker.route(prompt, lambda, this.candidates());
+    } catch (error) {
+      if (signal?.aborted) throw asAborted(error);
+      const code = errorCode(error);
+      if (this.mode === 'local-only' || code === 'invalid-input' || code === 'invalid-config' || code === 'aborted') throw error;
+      const none: RouteResult = {
+        clusterProbabilities: [], predictedErrors: {}, chosenModel: '', lambda, embedMillis: 0, clusterMillis: 0, decideMillis: 0,
+        promptChars: prompt.length, embeddedChars: 0, truncated: false, notes: [],
+      };
+      const cloud = this.bestCloud(none, lambda);
+      return { ...none, chosenModel: cloud, notes: [`Routing failed (${describeError(error)}); ${cloud} was chosen without a routing decision.`] };
+    }
   }
 
   /**
@@ -370,6 +417,13 @@ export class EdgeRouter {
 function lastUserText(request: ChatCompletionRequest): string {
   const last = [...request.messages].reverse().find((m) => m.role === 'user');
   return typeof last?.content === 'string' ? last.content : '';
+}
+
+/** "code: message" of an error, for a note. */
+function describeError(error: unknown): string {
+  const code = errorCode(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return code ? `${code}: ${message}` : message;
 }
 
 function asAborted(error: unknown): EdgeRouteError {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_MAX_CHARS,
+  embeddingText,
   finalQuestion,
   findSharedLines,
   isInstructionLine,
@@ -121,5 +122,20 @@ describe('truncation', () => {
 
   it('leaves short text alone', () => {
     expect(truncateMiddle('short', 10)).toBe('short');
+  });
+});
+
+describe('embeddingText', () => {
+  it('says when the cap cut the prompt, and keeps head and tail of a 100k-character one', () => {
+    const huge = `Start of a long passage. ${'filler words here '.repeat(6000)}What is the final question?`;
+    expect(huge.length).toBeGreaterThan(100_000);
+    const cut = embeddingText(huge);
+    expect(cut).toMatchObject({ truncated: true });
+    expect(cut.fullChars).toBeGreaterThan(100_000);
+    expect(cut.text.length).toBeLessThanOrEqual(DEFAULT_MAX_CHARS);
+    expect(cut.text.startsWith('Start of a long passage.')).toBe(true);
+    expect(cut.text.endsWith('What is the final question?')).toBe(true);
+    expect(cut.text).toBe(textForEmbedding(huge));
+    expect(embeddingText('What is 17 × 23?')).toEqual({ text: 'What is 17 × 23?', truncated: false, fullChars: 16 });
   });
 });

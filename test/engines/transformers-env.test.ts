@@ -49,9 +49,11 @@ describe('configureTransformersEnv', () => {
 
   it('sets host and caches, and refuses a configuration that can load nothing', () => {
     const env = fakeEnv();
-    configureTransformersEnv(env, { remoteHost: 'https://mirror.example', useBrowserCache: false, cacheDir: '/tmp/tjs' });
+    configureTransformersEnv(env, { remoteHost: 'https://mirror.example', useBrowserCache: false, cacheDir: '/tmp/tjs', useWasmCache: false });
     expect(env.remoteHost).toBe('https://mirror.example/');
     expect(env.useBrowserCache).toBe(false);
+    // Off in the worker: the library's WASM cache imports ORT's glue from a blob: URL (CSP).
+    expect(env.useWasmCache).toBe(false);
     expect(env.cacheDir).toBe('/tmp/tjs');
     expect(() => configureTransformersEnv(fakeEnv(), { allowRemoteModels: false })).toThrow(/both local models/);
     expect(() => configureTransformersEnv(fakeEnv(), { numThreads: -1 })).toThrow(RangeError);

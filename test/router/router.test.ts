@@ -10,14 +10,17 @@ const completion = (model: string, content: string): ChatCompletion => ({
 });
 
 /** A worker whose UniRoute decision and local confidence are scripted per prompt. */
-function fakeWorker(script: { chosen: (prompt: string) => string; confidence?: (prompt: string) => number; localFails?: boolean; delayMs?: number }) {
+function fakeWorker(script: { chosen: (prompt: string) => string; confidence?: (prompt: string) => number; localFails?: boolean; delayMs?: number; routeFails?: EdgeRouteError }) {
   const log: string[] = [];
   const cancelled: string[] = [];
   const worker: RouterWorker = {
     async route(prompt, lambda): Promise<RouteResult> {
+      if (script.routeFails) throw script.routeFails;
       return {
         clusterProbabilities: [1, 0], predictedErrors: { local: 0.4, 'cloud-small': 0.3, 'cloud-big': 0.1 },
         chosenModel: script.chosen(prompt), lambda, embedMillis: 1, clusterMillis: 0.05, decideMillis: 0.1,
+        promptChars: prompt.length, embeddedChars: Math.min(prompt.length, 450), truncated: prompt.length > 450,
+        notes: prompt.length > 450 ? ['cut for routing'] : [],
       };
     },
     calibrateLambda: vi.fn(async () => ({ lambda: 0.25, achieved: 0.3, feasible: true })),
@@ -116,6 +119,59 @@ describe('EdgeRouter', () => {
     expect(() => new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, lambda: -1 })).toThrow(/lambda/);
     expect(() => new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'fast' as never })).toThrow(/unknown mode/);
     await expect(router.chat.completions.create({ messages: [] })).rejects.toMatchObject({ code: 'invalid-input' });
+  });
+
+  it('carries truncation and what went wrong in the report, as notes', async () => {
+    const long = `easy ${'word '.repeat(200)}`;
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    const ok = await new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels }).chat.completions.create(ask(long));
+    expect(ok.edgeroute).toMatchObject({ model: 'local', truncated: true, notes: ['cut for routing'] });
+    const plain = await new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q'));
+    expect(plain.edgeroute).toMatchObject({ truncated: false, notes: [] });
+
+    const failing = fakeWorker({ chosen: () => 'local', localFails: true }).worker;
+    const fallback = await new EdgeRouter({ worker: failing, cloud: fakeCloud().cloud, localModel: 'local', cloudModels }).chat.completions.create(ask(long));
+    expect(fallback.edgeroute.notes).toEqual(['cut for routing', 'The local model failed (local-engine-failed: no WebGPU and no WASM); cloud-big answered instead.']);
+
+    const unsure = fakeWorker({ chosen: () => 'local', confidence: () => -9 }).worker;
+    const degraded = await new EdgeRouter({ worker: unsure, cloud: fakeCloud({ fails: true }).cloud, localModel: 'local', cloudModels, mode: 'cascade' }).chat.completions.create(ask('q'));
+    expect(degraded.edgeroute.degraded).toBe(true);
+    expect(degraded.edgeroute.notes).toEqual([expect.stringMatching(/the cloud failed \(cloud-failed: unreachable after 3 retries\); the local answer is returned/)]);
+  });
+
+  it('answers from the cloud when routing itself fails, except for bad input and local-only', async () => {
+    const dead = fakeWorker({ chosen: () => 'local', routeFails: new EdgeRouteError('worker-failed', 'the worker stopped') }).worker;
+    const { cloud, calls } = fakeCloud();
+    const answer = await new EdgeRouter({ worker: dead, cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q'));
+    expect(answer.edgeroute).toMatchObject({ model: 'cloud-small', routedTo: 'cloud-small', clusterProbabilities: [] });
+    expect(answer.edgeroute.notes).toEqual(['Routing failed (worker-failed: the worker stopped); cloud-small was chosen without a routing decision.']);
+    const streamed: string[] = [];
+    for await (const chunk of await new EdgeRouter({ worker: dead, cloud, localModel: 'local', cloudModels }).chat.completions.create({ ...ask('q'), stream: true })) {
+      streamed.push(chunk.choices[0]?.delta.content ?? '');
+    }
+    expect(streamed.join('')).toBe('Hello');
+    expect(calls).toEqual(['cloud-small', 'stream cloud-small']);
+    await expect(new EdgeRouter({ worker: dead, cloud, localModel: 'local', cloudModels, mode: 'local-only' }).chat.completions.create(ask('q')))
+      .rejects.toMatchObject({ code: 'worker-failed' });
+    const bad = fakeWorker({ chosen: () => 'local', routeFails: new EdgeRouteError('invalid-input', 'no') }).worker;
+    await expect(new EdgeRouter({ worker: bad, cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q')))
+      .rejects.toMatchObject({ code: 'invalid-input' });
+  });
+
+  it('rejects empty, whitespace-only and malformed requests with invalid-input, and keeps answering', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels });
+    const bad: unknown[] = [
+      ask(''), ask('   \n\t '), { messages: [] }, { messages: 'hi' }, { messages: [{ role: 'robot', content: 'x' }] },
+      { messages: [{ role: 'user', content: ['parts'] }] }, { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] },
+      { ...ask('q'), temperature: Number.NaN }, { ...ask('q'), max_tokens: -1 }, { ...ask('q'), stream: 'yes' }, null,
+    ];
+    for (const request of bad) {
+      const error = await router.chat.completions.create(request as never).then(() => undefined, (e: unknown) => e);
+      expect(error, JSON.stringify(request)).toBeInstanceOf(EdgeRouteError);
+      expect(error).toMatchObject({ code: 'invalid-input' });
+    }
+    expect((await router.chat.completions.create(ask('easy'))).choices[0]!.message.content).toBe('local says easy');
   });
 
   it('streams cloud answers as they come, with the report on the last chunk', async () => {

