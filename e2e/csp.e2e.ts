@@ -5,7 +5,7 @@
  *   into the chat box (local model and embedder on ONNX Runtime's WASM provider);
  * - createRouter with the local model on the WebGPU provider answers, and one with the USE-lite
  *   embedder (TF.js WASM) routes;
- * - the demo site (dist-site/) starts its worker and runs its WebGPU check.
+ * - the demo site (dist-site/) starts its router and runs its WebGPU check.
  * No violation may be reported: not as a `securitypolicyviolation` event in the page, not as a
  * report to the policy's report-uri (the worker's violations arrive only there), not as a console
  * line (Chromium files CSP violations as DevTools issues, so that check is a backstop). A final
@@ -43,7 +43,7 @@ async function reportCollector(): Promise<{ server: Server; url: string; reports
 }
 
 test('the drop-in page, createRouter (WASM, WebGPU, USE-lite) and the demo run under script-src \'self\' \'wasm-unsafe-eval\' with no violation', async ({ page, cloud }) => {
-  test.setTimeout(90_000);
+  test.setTimeout(240_000);
   const collector = await reportCollector();
   let site: StaticServer | undefined;
   try {
@@ -120,9 +120,10 @@ test('the drop-in page, createRouter (WASM, WebGPU, USE-lite) and the demo run u
     expect(use.clusters).toBeGreaterThan(0);
     const pageViolations = await page.evaluate(() => (window as unknown as { violations: string[] }).violations);
 
-    // 3. The demo site.
+    // 3. The demo site: its router starts with the offline defaults (USE-lite, the tiny local LM).
     await page.goto(`${site.url}/demo/`);
-    await expect(page.locator('#status')).toHaveAttribute('data-state', /^(webgpu|no-webgpu)$/, { timeout: 30_000 });
+    await expect(page.locator('#router-status')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+    await expect(page.locator('#gpu-status')).toHaveAttribute('data-state', /^(webgpu|wasm)$/, { timeout: 30_000 });
     console.log(`demo under CSP: ${await page.locator('#status').textContent()}`);
     const demoViolations = await page.evaluate(() => (window as unknown as { violations: string[] }).violations);
 
