@@ -263,11 +263,16 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
   record('random', randomRouterCurve(test, models, { seed }),
     pairPool ? randomRouterCurve(test, pairPool, { seed, cheapId: spec.pair!.weak, strongId: spec.pair!.strong }) : undefined);
   record('zero-router', zeroRouterCurve(test, models), pairPool ? zeroRouterCurve(test, pairPool) : undefined);
+  // Every operating point is kept: thinning by index (the evaluator's default of 256) drops the
+  // few points of a sparse stretch of λ, e.g. the whole stretch where a confidence router sends its
+  // non-local prompts to one mid-priced model, and so under-states the area of routers whose
+  // per-prompt errors give many breakpoints.
+  const everyPoint = { maxPoints: Infinity };
   for (const [name, make] of Object.entries(factories)) {
     const full = make(models);
-    const curve = evaluatePredictions(predictAll(full, test), test, models);
+    const curve = evaluatePredictions(predictAll(full, test), test, models, undefined, everyPoint);
     const samePool = pairPool?.length === models.length;
-    const pairCurve = pairPool ? (samePool ? curve : evaluateRouter(make(pairPool), test)) : undefined;
+    const pairCurve = pairPool ? (samePool ? curve : evaluateRouter(make(pairPool), test, undefined, everyPoint)) : undefined;
     record(name, curve, pairCurve);
   }
   return {
