@@ -8,26 +8,29 @@
  * Pure: embedded prompts in, curves and metrics out. No I/O, so it is unit-tested on synthetic data.
  */
 import {
+  ConditionalHybridRouter,
   ConfidenceCascadeRouter,
   ConfidenceKnnRouter,
   ConfidenceMlpRouter,
-  HybridRouter,
   KnnRouter,
   MlpSufficiencyPredictor,
   OracleRouter,
   UniRouteRouter,
   apgr,
   buildProfile,
+  clusterPriorHelps,
   cpt,
   createRng,
+  DEFAULT_SHRINKAGE,
   deferralArea,
   evaluatePredictions,
   evaluateRouter,
-  fitClusterPriorCalibrator,
+  fitConditionalErrors,
   fitLearnedClusterMap,
   fitPlatt,
   hardClusterMap,
   kmeans,
+  outOfFoldClusterErrors,
   predictAll,
   qnc,
   randomRouterCurve,
@@ -36,6 +39,8 @@ import {
   validationMeanErrors,
   zeroRouterCurve,
   type ClusterMap,
+  type ConditionalErrorSample,
+  type ConfidenceScale,
   type DeferralCurve,
   type LabelledPrompt,
   type ModelSpec,
@@ -53,6 +58,8 @@ export interface SetSpec {
   readonly pair?: { readonly weak: string; readonly strong: string };
   /** The on-device model of a cascade block: cost 0, its own confidence recorded per prompt. */
   readonly localModel?: string;
+  /** What the local model's recorded confidence is (see ConfidenceScale); default 'raw'. */
+  readonly confidenceScale?: ConfidenceScale;
   /** Prompts with the same key land in the same split (MT-Bench's two turns of one question). */
   readonly groupKey?: (prompt: LabelledPrompt) => string;
 }
@@ -229,23 +236,29 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
   if (spec.localModel) {
     const local = spec.localModel;
     // The local model ships with the app, so its confidences and correctness on training and
-    // validation prompts are known: both calibrations below use them all.
+    // validation prompts are known: the calibrations below use them all.
     const known = (x: LabelledPrompt): boolean => Number.isFinite(x.confidences?.[local]) && x.scores[local] !== undefined;
     const calibration = [...train.filter(known), ...validation.filter(known)];
     const platt = fitPlatt(calibration.map((x) => x.confidences![local]!), calibration.map((x) => x.scores[local]!));
     factories['confidence-only'] = (pool) => new ConfidenceCascadeRouter({ models: pool, localModelId: local, calibrator: platt, meanErrors: validationMeanErrors(evidence, pool) });
-    // Hybrid: the local model's confidence and its cluster prior (its accuracy in the prompt's
-    // clusters) in one logistic calibration. Training prompts enter with leave-one-out priors,
-    // so the prior's weight is not fitted on its own in-sample optimism.
-    for (const [name, map] of [['hybrid-kmeans', kmeansMap], ['hybrid-learned-map', learned]] as const) {
-      const calibrator = fitClusterPriorCalibrator(
-        clusterPriorSamples(train.filter(known), validation.filter(known), map, local),
-        localClusterAccuracy(train.filter(known), map, local),
-      );
-      factories[name] = (pool) => new HybridRouter({
-        name, models: pool, localModelId: local, clusterMap: map, calibrator,
-        psi: buildProfile({ validation: evidence, models: pool, clusterMap: map }).featureVectors,
+    // Conditional hybrid (conditional-errors.ts): the local confidence conditions every model's
+    // predicted error, each fitted on the prompts its Ψ is built from. The cloud models share one
+    // slope on the confidence, from which each moves as far as its own prompts justify. The local
+    // model's own cluster prior is kept only if it predicts its correctness beyond the confidence
+    // on held-out training and validation prompts; the test uses k-means clusters for both maps,
+    // since the learned map was fitted to those very prompts' labels and would pass it too easily.
+    const cloud = models.filter((m) => m.id !== local).map((m) => m.id);
+    const scale = spec.confidenceScale ?? 'raw';
+    const samplesOf = (map: ClusterMap) => conditionalSamples(evidence, models, map, local);
+    const kmeansSamples = samplesOf(kmeansMap);
+    const priorTest = clusterPriorHelps(kmeansSamples[local]!, { scale });
+    for (const [name, map] of [['hybrid-conditional-kmeans', kmeansMap], ['hybrid-conditional-learned-map', learned]] as const) {
+      const profile = buildProfile({ validation: evidence, models, clusterMap: map });
+      const psi = Object.fromEntries(models.map((m, h) => [m.id, profile.featureVectors[h]!]));
+      const errorModel = fitConditionalErrors(map === kmeansMap ? kmeansSamples : samplesOf(map), {
+        scale, groups: [cloud], confidenceOnly: priorTest.helps ? [] : [local],
       });
+      factories[name] = (pool) => new ConditionalHybridRouter({ name, models: pool, clusterMap: map, psi, errorModel });
     }
   }
 
@@ -263,11 +276,16 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
   record('random', randomRouterCurve(test, models, { seed }),
     pairPool ? randomRouterCurve(test, pairPool, { seed, cheapId: spec.pair!.weak, strongId: spec.pair!.strong }) : undefined);
   record('zero-router', zeroRouterCurve(test, models), pairPool ? zeroRouterCurve(test, pairPool) : undefined);
+  // Every operating point is kept: thinning by index (the evaluator's default of 256) drops the
+  // few points of a sparse stretch of λ, e.g. the whole stretch where a confidence router sends its
+  // non-local prompts to one mid-priced model, and so under-states the area of routers whose
+  // per-prompt errors give many breakpoints.
+  const everyPoint = { maxPoints: Infinity };
   for (const [name, make] of Object.entries(factories)) {
     const full = make(models);
-    const curve = evaluatePredictions(predictAll(full, test), test, models);
+    const curve = evaluatePredictions(predictAll(full, test), test, models, undefined, everyPoint);
     const samePool = pairPool?.length === models.length;
-    const pairCurve = pairPool ? (samePool ? curve : evaluateRouter(make(pairPool), test)) : undefined;
+    const pairCurve = pairPool ? (samePool ? curve : evaluateRouter(make(pairPool), test, undefined, everyPoint)) : undefined;
     record(name, curve, pairCurve);
   }
   return {
@@ -284,53 +302,22 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
   };
 }
 
-/** Shrinkage pseudo-count of the local model's per-cluster accuracy (as for Ψ). */
-const PRIOR_SHRINKAGE = 5;
-
-/** Soft per-cluster sums of the local model's correctness on `prompts`. */
-function clusterSums(prompts: readonly LabelledPrompt[], map: ClusterMap, local: string) {
-  const K = map.numClusters;
-  const weight = new Float64Array(K);
-  const right = new Float64Array(K);
-  const probs = prompts.map((x) => map.probabilities(x.embedding));
-  let total = 0;
-  prompts.forEach((x, i) => {
-    const y = x.scores[local]!;
-    total += y;
-    for (let k = 0; k < K; k++) {
-      weight[k] += probs[i]![k]!;
-      right[k] += probs[i]![k]! * y;
-    }
-  });
-  return { weight, right, probs, global: prompts.length > 0 ? total / prompts.length : 0.5 };
-}
-
-/** The local model's accuracy per cluster on the training prompts, shrunk toward its global accuracy. */
-function localClusterAccuracy(train: readonly LabelledPrompt[], map: ClusterMap, local: string): Float64Array {
-  const { weight, right, global } = clusterSums(train, map, local);
-  return weight.map((w, k) => (right[k]! + PRIOR_SHRINKAGE * global) / (w + PRIOR_SHRINKAGE));
-}
-
-/** Calibration samples: training prompts with leave-one-out priors, validation prompts with the training prior. */
-function clusterPriorSamples(train: readonly LabelledPrompt[], validation: readonly LabelledPrompt[], map: ClusterMap, local: string) {
-  const { weight, right, probs, global } = clusterSums(train, map, local);
-  const accuracy = localClusterAccuracy(train, map, local);
-  const sample = (x: LabelledPrompt, clusterProbs: Float64Array, prior: number) => ({
-    clusterProbs, confidence: x.confidences![local]!, correct: x.scores[local]! >= 0.5 ? 1 : 0, prior,
-  });
-  return [
-    ...train.map((x, i) => {
-      const p = probs[i]!;
-      const y = x.scores[local]!;
-      let prior = 0;
-      for (let k = 0; k < p.length; k++) prior += p[k]! * (right[k]! - p[k]! * y + PRIOR_SHRINKAGE * global) / (weight[k]! - p[k]! + PRIOR_SHRINKAGE);
-      return sample(x, p, prior);
-    }),
-    ...validation.map((x) => {
-      const p = map.probabilities(x.embedding);
-      return sample(x, p, p.reduce((a, w, k) => a + w * accuracy[k]!, 0));
-    }),
-  ];
+/**
+ * Per model, the prompts its Ψ is built from (`evidence` where it has a score), each with
+ * UniRoute's prediction from Ψ built on the other folds and the local model's confidence there.
+ */
+function conditionalSamples(
+  evidence: readonly LabelledPrompt[], models: readonly ModelSpec[], map: ClusterMap, local: string,
+): Record<string, ConditionalErrorSample[]> {
+  const probs = evidence.map((x) => map.probabilities(x.embedding));
+  return Object.fromEntries(models.map((m) => {
+    const errors = evidence.map((x) => (x.scores[m.id] === undefined ? NaN : 1 - x.scores[m.id]!));
+    const oof = outOfFoldClusterErrors(probs, errors, DEFAULT_SHRINKAGE);
+    const samples = evidence.flatMap((x, i) => (Number.isFinite(errors[i]) ? [{
+      psiError: oof[i]!, confidence: x.confidences?.[local] ?? NaN, correct: x.scores[m.id]!,
+    }] : []));
+    return [m.id, samples];
+  }));
 }
 
 function bestOnTrain(train: readonly LabelledPrompt[], models: readonly ModelSpec[]): string {

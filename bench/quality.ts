@@ -46,7 +46,9 @@ function blocksOf(set: LoadedSet, prompts: readonly LabelledPrompt[]): { name: s
       const models: ModelSpec[] = set.models.map((m) => (m.id === local ? { id: m.id, cost: 0 } : m));
       // The recorded per-call API price of the local model does not apply on the user's device.
       const free = prompts.map((p) => ({ ...p, costs: p.costs ? { ...p.costs, [local]: 0 } : undefined }));
-      return { name: `${set.name}@${local}`, spec: { name: `${set.name}@${local}`, models, localModel: local, pair: { weak: local, strong } }, prompts: free };
+      // The cascade cards record each answer's confidence as the log-probability of its letter.
+      const spec: SetSpec = { name: `${set.name}@${local}`, models, localModel: local, pair: { weak: local, strong }, confidenceScale: 'log-probability' };
+      return { name: spec.name, spec, prompts: free };
     });
   }
   const pair = card.weak && card.strong ? { weak: card.weak, strong: card.strong } : undefined;

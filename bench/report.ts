@@ -130,8 +130,8 @@ const COLORS: Record<string, string> = {
   'confidence-knn': '#9467bd',
   'confidence-mlp': '#8c564b',
   'confidence-only': '#e377c2',
-  'hybrid-kmeans': '#2ca02c',
-  'hybrid-learned-map': '#bcbd22',
+  'hybrid-conditional-kmeans': '#2ca02c',
+  'hybrid-conditional-learned-map': '#bcbd22',
   oracle: '#1f77b4',
 };
 

@@ -495,26 +495,35 @@ export function fitClusterPriorCalibrator(
   });
 }
 
-/** Logistic regression by Newton's method with an L2 penalty (on every weight); small dimensions only. */
-export function fitLogisticNewton(rows: readonly (readonly number[])[], y: readonly number[], l2: number): number[] {
-  const d = rows[0]?.length ?? 0;
-  const w = new Array<number>(d).fill(0);
+/**
+ * Logistic regression by Newton's method, P(y = 1) = σ(w·x + offset), with an L2 penalty
+ * (l2/2)·‖w − prior‖² on every weight (prior 0 by default; offset 0 by default: a fixed term per
+ * row, e.g. another model's logit that is trusted as it is); small dimensions only.
+ * Without rows the prior is returned.
+ */
+export function fitLogisticNewton(
+  rows: readonly (readonly number[])[], y: readonly number[], l2: number, prior?: readonly number[], offset?: readonly number[],
+): number[] {
+  const d = prior?.length ?? rows[0]?.length ?? 0;
+  const centre = prior ?? new Array<number>(d).fill(0);
+  if (offset && offset.length !== rows.length) throw new RangeError(`${offset.length} offsets for ${rows.length} rows`);
+  const w = [...centre];
   if (rows.length === 0) return w;
   const loss = (v: readonly number[]): number => {
     let l = 0;
     rows.forEach((x, i) => {
-      let s = 0;
+      let s = offset ? offset[i]! : 0;
       for (let j = 0; j < d; j++) s += v[j]! * x[j]!;
       l += bceWithLogit(s, y[i]!);
     });
-    return l + (l2 / 2) * v.reduce((a, b) => a + b * b, 0);
+    return l + (l2 / 2) * v.reduce((a, b, j) => a + (b - centre[j]!) ** 2, 0);
   };
   let f = loss(w);
   for (let iter = 0; iter < 100; iter++) {
-    const g = w.map((v) => l2 * v);
+    const g = w.map((v, j) => l2 * (v - centre[j]!));
     const H = Array.from({ length: d }, (_, a) => Array.from({ length: d }, (_, b) => (a === b ? l2 : 0)));
     rows.forEach((x, i) => {
-      let s = 0;
+      let s = offset ? offset[i]! : 0;
       for (let j = 0; j < d; j++) s += w[j]! * x[j]!;
       const p = sigmoid(s);
       const h = p * (1 - p);

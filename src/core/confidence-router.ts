@@ -18,6 +18,7 @@
 
 import type { Embedding, LabelledPrompt, ModelSpec, Router, RoutingInput } from './types';
 import type { ClusterAwareCalibrator, ConfidenceCalibrator } from './confidence-calibration';
+import type { ConditionalErrorModel } from './conditional-errors';
 import { createRng } from './random';
 
 // ---------------------------------------------------------------------------------------------
@@ -649,5 +650,51 @@ export class HybridRouter implements Router {
     }
     out[this.local] = 1 - this.calibrator.predict(probs, input.localConfidence ?? NaN);
     return out;
+  }
+}
+
+export interface ConditionalHybridRouterOptions {
+  readonly models: readonly ModelSpec[];
+  readonly clusterMap: ClusterMapLike;
+  /** UniRoute feature vectors Ψ(h) of every model in the pool (the local one included), by model id. */
+  readonly psi: Readonly<Record<string, Float64Array>>;
+  /** Per-model P(right | ψ_h(x), local confidence), e.g. `fitConditionalErrors(...)`. */
+  readonly errorModel: ConditionalErrorModel;
+  readonly name?: string;
+}
+
+/**
+ * Hybrid in which the local answer's confidence conditions every model's predicted error, not
+ * just the local one's: err_h = 1 − σ(w₀ + w_c·z(conf) + w_ψ·logit(1 − Σ_k P(k|x)·Ψ_k(h))) (see
+ * conditional-errors.ts). A confident local answer marks an easy prompt, on which a cheap cloud
+ * model is likely right as well; an unsure one marks a hard prompt, on which only the strongest are.
+ */
+export class ConditionalHybridRouter implements Router {
+  readonly name: string;
+  readonly models: readonly ModelSpec[];
+  private readonly psi: Float64Array[];
+
+  constructor(private readonly options: ConditionalHybridRouterOptions) {
+    this.name = options.name ?? 'hybrid-conditional';
+    this.models = options.models;
+    const K = options.clusterMap.numClusters;
+    this.psi = options.models.map((m) => {
+      const v = options.psi[m.id];
+      if (!v) throw new Error(`no Ψ for model ${m.id}`);
+      if (v.length !== K) throw new RangeError(`Ψ of ${m.id} has ${v.length} entries, expected ${K}`);
+      if (!options.errorModel.has(m.id)) throw new Error(`no conditional error coefficients for model ${m.id}`);
+      return v;
+    });
+  }
+
+  predictErrors(input: RoutingInput): Float64Array {
+    const probs = this.options.clusterMap.probabilities(input.embedding);
+    const confidence = input.localConfidence ?? NaN;
+    return Float64Array.from(this.models, (m, h) => {
+      const v = this.psi[h]!;
+      let e = 0;
+      for (let k = 0; k < probs.length; k++) e += probs[k]! * v[k]!;
+      return this.options.errorModel.predictError(m.id, e, confidence);
+    });
   }
 }

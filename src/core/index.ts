@@ -9,5 +9,6 @@ export * from './lambda-calibration';
 export * from './metrics';
 export * from './confidence';
 export * from './confidence-calibration';
+export * from './conditional-errors';
 export * from './confidence-router';
 export * from './grading';

@@ -74,7 +74,7 @@ describe('quality benchmark protocol', () => {
     const r = result.routers;
     expect(result.singleModels.find((s) => s.modelId === 'small')!.cost).toBe(0);
     expect(r['confidence-only']!.area).toBeGreaterThan(r['zero-router']!.area);
-    expect(r['hybrid-kmeans']!.area).toBeGreaterThanOrEqual(r['confidence-only']!.area - 0.01);
-    expect(r['hybrid-kmeans']!.area).toBeGreaterThanOrEqual(r['uniroute-kmeans']!.area - 0.01);
+    expect(r['hybrid-conditional-kmeans']!.area).toBeGreaterThanOrEqual(r['confidence-only']!.area - 0.01);
+    expect(r['hybrid-conditional-kmeans']!.area).toBeGreaterThanOrEqual(r['uniroute-kmeans']!.area - 0.01);
   });
 });
