@@ -4,6 +4,7 @@
  * page, and move λ or a target to watch the operating point travel along the deferral curves.
  */
 import type { CalibrationTarget } from '../core/lambda-calibration';
+import { paretoClean } from '../core/metrics';
 import type { DeferralPoint, LabelledPrompt, ModelSpec } from '../core/types';
 import { textForEmbedding } from '../engines/prompt-text';
 import { lambdaRange, LAMBDA_ROUTERS, operatingPoint, pointForTarget, runRoutingLab, type LambdaRouterName, type RoutingLab } from '../lab/routing-lab';
@@ -181,8 +182,10 @@ export function mountLab(context: LabContext): void {
   }
 
   function draw(result: RoutingLab, point: DeferralPoint, label: string): void {
+    // Pareto-cleaned, as the areas in the table are: a point beaten on both cost and quality is
+    // never an operating point anyone would pick.
     const series: ChartSeries[] = Object.entries(result.routers).map(([name, r]) => ({
-      name, curve: r.curve, color: COLORS[name] ?? '#000', dashed: name === 'oracle' || name === 'zero-router' || name === 'random',
+      name, curve: paretoClean(r.curve), color: COLORS[name] ?? '#000', dashed: name === 'oracle' || name === 'zero-router' || name === 'random',
     }));
     chart.innerHTML = deferralChartSvg({ series, singles: result.singles, maxCost: result.maxCost, point: { cost: point.cost, quality: point.quality, label } });
     const cloud = Object.entries(point.shares ?? {})
