@@ -4,9 +4,8 @@
  * model's price is estimated from its per-token prices, the prompt and the answer length (4
  * characters a token, the rule the cloud client uses when a provider sends no usage).
  */
+import { cloudCostUsd, tokensForChars } from '../engines/cloud-client';
 import type { DemoCloudModel } from './settings';
-
-const CHARS_PER_TOKEN = 4;
 
 export interface SavingsTotals {
   readonly answers: number;
@@ -29,9 +28,7 @@ export interface AnswerCost {
 }
 
 export function estimateCallUsd(model: DemoCloudModel, promptChars: number, answerChars: number): number {
-  const inTokens = Math.ceil(promptChars / CHARS_PER_TOKEN);
-  const outTokens = Math.ceil(answerChars / CHARS_PER_TOKEN);
-  return (inTokens * model.usdPerMTokIn + outTokens * model.usdPerMTokOut) / 1e6;
+  return cloudCostUsd(model, tokensForChars(promptChars), tokensForChars(answerChars));
 }
 
 export function addAnswer(totals: SavingsTotals, answer: AnswerCost, best: DemoCloudModel | undefined): SavingsTotals {

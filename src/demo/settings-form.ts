@@ -15,7 +15,6 @@ export function mountSettings(initial: DemoSettings, context: SettingsContext): 
   const form = byId<HTMLFormElement>('settings-form');
   const rows = byId<HTMLTableSectionElement>('set-cloud-rows');
   const problem = byId('settings-problem');
-  const field = <T extends HTMLElement = HTMLInputElement>(id: string): T => byId<T>(id);
 
   function cloudRow(m: DemoCloudModel): HTMLTableRowElement {
     const input = (name: string, value: string, type = 'text'): HTMLTableCellElement =>
@@ -29,49 +28,49 @@ export function mountSettings(initial: DemoSettings, context: SettingsContext): 
   }
 
   function fill(s: DemoSettings): void {
-    field<HTMLInputElement>('set-cloud-url').value = s.cloudBaseUrl;
+    byId<HTMLInputElement>('set-cloud-url').value = s.cloudBaseUrl;
     rows.replaceChildren(...s.cloudModels.map(cloudRow));
-    field<HTMLSelectElement>('set-local-kind').value = s.local.kind;
-    field<HTMLInputElement>('set-local-model').value = 'model' in s.local ? s.local.model : '';
-    field<HTMLInputElement>('set-local-profile').value = 'profileId' in s.local ? s.local.profileId : '';
-    field<HTMLSelectElement>('set-embedder').value = s.embedder.kind;
-    field<HTMLInputElement>('set-embedder-model').value = s.embedder.kind === 'transformers' ? s.embedder.model : 'edgeroute-tiny-embed';
-    field<HTMLInputElement>('set-remote').checked = s.allowRemoteModels;
-    field<HTMLSelectElement>('set-device').value = s.device;
-    field<HTMLSelectElement>('set-mode').value = s.mode;
-    field<HTMLInputElement>('set-share').value = String(Math.round(s.cloudShare * 100));
-    field<HTMLInputElement>('set-max-tokens').value = String(s.maxTokens);
+    byId<HTMLSelectElement>('set-local-kind').value = s.local.kind;
+    byId<HTMLInputElement>('set-local-model').value = 'model' in s.local ? s.local.model : '';
+    byId<HTMLInputElement>('set-local-profile').value = 'profileId' in s.local ? s.local.profileId : '';
+    byId<HTMLSelectElement>('set-embedder').value = s.embedder.kind;
+    byId<HTMLInputElement>('set-embedder-model').value = s.embedder.kind === 'transformers' ? s.embedder.model : 'edgeroute-tiny-embed';
+    byId<HTMLInputElement>('set-remote').checked = s.allowRemoteModels;
+    byId<HTMLSelectElement>('set-device').value = s.device;
+    byId<HTMLSelectElement>('set-mode').value = s.mode;
+    byId<HTMLInputElement>('set-share').value = String(Math.round(s.cloudShare * 100));
+    byId<HTMLInputElement>('set-max-tokens').value = String(s.maxTokens);
     syncVisibility();
   }
 
   function syncVisibility(): void {
-    const kind = field<HTMLSelectElement>('set-local-kind').value;
-    field('set-local-model-row').hidden = kind === 'none' || kind === 'prompt-api';
-    field('set-local-profile-row').hidden = kind === 'none';
-    field('set-embedder-model-row').hidden = field<HTMLSelectElement>('set-embedder').value !== 'transformers';
-    field('set-share-value').textContent = `${field<HTMLInputElement>('set-share').value}%`;
+    const kind = byId<HTMLSelectElement>('set-local-kind').value;
+    byId('set-local-model-row').hidden = kind === 'none' || kind === 'prompt-api';
+    byId('set-local-profile-row').hidden = kind === 'none';
+    byId('set-embedder-model-row').hidden = byId<HTMLSelectElement>('set-embedder').value !== 'transformers';
+    byId('set-share-value').textContent = `${byId<HTMLInputElement>('set-share').value}%`;
   }
 
   /** The form as the raw object parseSettings checks. */
   function read(): unknown {
-    const kind = field<HTMLSelectElement>('set-local-kind').value;
+    const kind = byId<HTMLSelectElement>('set-local-kind').value;
     const cell = (row: Element, name: string): string => (row.querySelector<HTMLInputElement>(`input[name="${name}"]`)?.value ?? '');
     return {
-      cloudBaseUrl: field<HTMLInputElement>('set-cloud-url').value,
+      cloudBaseUrl: byId<HTMLInputElement>('set-cloud-url').value,
       cloudModels: [...rows.querySelectorAll('tr.cloud-model')].map((row) => ({
         id: cell(row, 'id'), model: cell(row, 'model'), usdPerMTokIn: cell(row, 'usdPerMTokIn'), usdPerMTokOut: cell(row, 'usdPerMTokOut'),
       })),
-      local: { kind, model: field<HTMLInputElement>('set-local-model').value, profileId: field<HTMLInputElement>('set-local-profile').value },
-      embedder: { kind: field<HTMLSelectElement>('set-embedder').value, model: field<HTMLInputElement>('set-embedder-model').value },
-      allowRemoteModels: field<HTMLInputElement>('set-remote').checked,
-      device: field<HTMLSelectElement>('set-device').value,
-      mode: field<HTMLSelectElement>('set-mode').value,
-      cloudShare: Number(field<HTMLInputElement>('set-share').value) / 100,
-      maxTokens: field<HTMLInputElement>('set-max-tokens').value,
+      local: { kind, model: byId<HTMLInputElement>('set-local-model').value, profileId: byId<HTMLInputElement>('set-local-profile').value },
+      embedder: { kind: byId<HTMLSelectElement>('set-embedder').value, model: byId<HTMLInputElement>('set-embedder-model').value },
+      allowRemoteModels: byId<HTMLInputElement>('set-remote').checked,
+      device: byId<HTMLSelectElement>('set-device').value,
+      mode: byId<HTMLSelectElement>('set-mode').value,
+      cloudShare: Number(byId<HTMLInputElement>('set-share').value) / 100,
+      maxTokens: byId<HTMLInputElement>('set-max-tokens').value,
     };
   }
 
-  field<HTMLSelectElement>('set-mode').replaceChildren(...MODES.map((m) => h('option', { value: m }, m)));
+  byId<HTMLSelectElement>('set-mode').replaceChildren(...MODES.map((m) => h('option', { value: m }, m)));
   fill(initial);
   form.addEventListener('input', syncVisibility);
   byId('set-cloud-add').addEventListener('click', () => rows.append(cloudRow({ id: '', model: '', usdPerMTokIn: 0, usdPerMTokOut: 0 })));
@@ -90,7 +89,7 @@ export function mountSettings(initial: DemoSettings, context: SettingsContext): 
       problem.dataset.state = 'error';
       return;
     }
-    const key = field<HTMLInputElement>('set-api-key').value.trim();
+    const key = byId<HTMLInputElement>('set-api-key').value.trim();
     problem.textContent = 'Applying: restarting the router…';
     problem.dataset.state = 'applying';
     context.apply(settings, key === '' ? undefined : key).then(

@@ -259,8 +259,12 @@ export interface CloudCost {
 export type CloudChatResult = ChatCompletion & { readonly edgerouteCost: CloudCost; readonly attempts: number };
 
 /** Rough token count when the provider reports none: about 4 characters per token for English. */
+export function tokensForChars(chars: number): number {
+  return Math.ceil(chars / 4);
+}
+
 export function estimateTokens(text: string): number {
-  return Math.ceil(text.length / 4);
+  return tokensForChars(text.length);
 }
 
 export function cloudCostUsd(model: Pick<CloudModelConfig, 'usdPerMTokIn' | 'usdPerMTokOut'>, inputTokens: number, outputTokens: number): number {
@@ -272,8 +276,8 @@ function promptChars(request: ChatCompletionRequest): number {
 }
 
 function costOf(model: CloudModelConfig, usage: CompletionUsage | undefined, request: ChatCompletionRequest, outputChars: number): CloudCost {
-  const inputTokens = usage ? usage.prompt_tokens : Math.ceil(promptChars(request) / 4);
-  const outputTokens = usage ? usage.completion_tokens : Math.ceil(outputChars / 4);
+  const inputTokens = usage ? usage.prompt_tokens : tokensForChars(promptChars(request));
+  const outputTokens = usage ? usage.completion_tokens : tokensForChars(outputChars);
   return { usd: cloudCostUsd(model, inputTokens, outputTokens), inputTokens, outputTokens, estimated: !usage };
 }
 
