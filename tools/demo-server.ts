@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadLabCatalog } from './lab-sets';
 import { startReplayCloud } from './replay-cloud';
-import { loadReplaySets } from './replay-data';
+import { listSets, loadSet } from '../bench/data';
+import { loadReplaySets, replaySetOf, type ReplaySet } from './replay-data';
 import { startStaticServer, type StaticServer } from './static-server';
 
 const root = resolve(import.meta.dirname, '..');
@@ -40,11 +41,16 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
   const sample = resolve(root, 'test/fixtures/replay-sample.jsonl');
   const full = options.data !== undefined && existsSync(options.data) ? options.data : undefined;
   const replayData = full ?? sample;
-  const sets = await loadReplaySets(replayData);
+  // Each set is read once: the lab shows every full set; the replay cloud answers for those
+  // with recorded responses (or for the committed sample when there is no data folder).
+  const sampleSets = await loadReplaySets(sample);
+  const fullSets = full ? await Promise.all((await listSets(full)).map((name) => loadSet(full, name))) : undefined;
+  const sets = fullSets ? fullSets.map(replaySetOf).filter((s): s is ReplaySet => s !== undefined) : sampleSets;
+  if (sets.length === 0) throw new Error(`${replayData} holds no set with recorded responses`);
   const catalog = await loadLabCatalog({
     profiles: [resolve(root, 'public/profiles/default-validation.json')],
-    sample,
-    ...(full ? { data: full } : {}),
+    sample: sampleSets,
+    ...(fullSets && full ? { full: fullSets, dataDir: full } : {}),
   });
   const examples = sets.flatMap((s) => s.items.slice(0, EXAMPLES_PER_SET).map((it) => ({ set: s.name, models: Object.keys(it.responses), prompt: it.prompt })));
   const cloud = await startReplayCloud({ sets, port: 0 });

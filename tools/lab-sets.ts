@@ -6,12 +6,11 @@
  * prompt it is given.
  */
 import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { listSets, loadSet, modelCosts, type DataItem, type SetCard } from '../bench/data';
+import { modelCosts, type DataItem, type LoadedSet, type SetCard } from '../bench/data';
 import { createRng } from '../src/core/random';
 import type { ValidationModel, ValidationPrompt, ValidationSet } from '../src/router/validation-set';
 import { validateValidationSet } from '../src/router/validation-set';
-import { loadReplaySets } from './replay-data';
+import type { ReplaySet } from './replay-data';
 
 /** A validation set whose prompts may carry each model's recorded cost of that call. */
 export interface LabSet extends ValidationSet {
@@ -34,11 +33,14 @@ export interface LabCatalog {
   get(id: string, limit: number): LabSet | undefined;
 }
 
+/** Sets the caller has loaded already (the demo server shares them with its replay cloud). */
 export interface LabSources {
-  /** The committed replay sample (.jsonl). */
-  readonly sample?: string;
-  /** A data folder in the ../shared/data layout. */
-  readonly data?: string;
+  /** The committed replay sample's sets (tools/replay-data.ts loadReplaySets). */
+  readonly sample?: readonly ReplaySet[];
+  /** The full sets of a data folder in the ../shared/data layout (bench/data.ts loadSet). */
+  readonly full?: readonly LoadedSet[];
+  /** Where the full sets were read from, for their labels. */
+  readonly dataDir?: string;
   /** Validation-set JSON files the package ships (e.g. public/profiles/default-validation.json). */
   readonly profiles?: readonly string[];
 }
@@ -90,16 +92,11 @@ export async function loadLabCatalog(sources: LabSources): Promise<LabCatalog> {
     const set = validateValidationSet(JSON.parse(await readFile(file, 'utf8')));
     add(`profile:${set.name}`, `${set.name} — the profile the package ships`, { ...set, totalPrompts: set.prompts.length });
   }
-  if (sources.sample && existsSync(sources.sample)) {
-    for (const s of await loadReplaySets(sources.sample)) {
-      add(`sample:${s.name}`, `${s.name} — committed sample`, fromItems(s.card, s.items, 'sample'));
-    }
+  for (const s of sources.sample ?? []) {
+    add(`sample:${s.name}`, `${s.name} — committed sample`, fromItems(s.card, s.items, 'sample'));
   }
-  if (sources.data && existsSync(sources.data)) {
-    for (const name of await listSets(sources.data)) {
-      const set = await loadSet(sources.data, name);
-      add(`full:${name}`, `${name} — full set from ${sources.data}`, fromItems(set.card, set.items, 'full'));
-    }
+  for (const set of sources.full ?? []) {
+    add(`full:${set.name}`, `${set.name} — full set from ${sources.dataDir ?? set.dir}`, fromItems(set.card, set.items, 'full'));
   }
   const byId = new Map(loaded.map((l) => [l.entry.id, l.set]));
   return {

@@ -8,7 +8,7 @@
  *   {"set": "<name>", "id", "task", "prompt", "scores", "costs"?, "responses"}   one per item
  */
 import { readFile, stat } from 'node:fs/promises';
-import { listSets, loadSet, type SetCard } from '../bench/data';
+import { listSets, loadSet, type LoadedSet, type SetCard } from '../bench/data';
 
 export interface ReplayItem {
   readonly set: string;
@@ -60,20 +60,25 @@ export function recordedText(raw: string): string {
   return unescapePython(body);
 }
 
+/** The items of a loaded set that have recorded responses, as a replay set; undefined when none have. */
+export function replaySetOf(loaded: LoadedSet): ReplaySet | undefined {
+  const items: ReplayItem[] = [];
+  for (const it of loaded.items) {
+    if (!it.responses) continue;
+    items.push({
+      set: loaded.name, id: it.id, task: it.task, prompt: it.prompt, scores: it.scores,
+      ...(it.costs ? { costs: it.costs } : {}), responses: it.responses,
+    });
+  }
+  return items.length > 0 ? { name: loaded.name, card: loaded.card, items } : undefined;
+}
+
 async function loadDir(dir: string, only?: ReadonlySet<string>): Promise<ReplaySet[]> {
   const sets: ReplaySet[] = [];
   for (const name of await listSets(dir)) {
     if (only && !only.has(name)) continue;
-    const loaded = await loadSet(dir, name);
-    const items: ReplayItem[] = [];
-    for (const it of loaded.items) {
-      if (!it.responses) continue;
-      items.push({
-        set: name, id: it.id, task: it.task, prompt: it.prompt, scores: it.scores,
-        ...(it.costs ? { costs: it.costs } : {}), responses: it.responses,
-      });
-    }
-    if (items.length > 0) sets.push({ name, card: loaded.card, items });
+    const set = replaySetOf(await loadSet(dir, name));
+    if (set) sets.push(set);
   }
   return sets;
 }

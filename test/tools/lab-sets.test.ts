@@ -1,15 +1,15 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadLabCatalog } from '../../tools/lab-sets';
+import { loadReplaySets } from '../../tools/replay-data';
 import { validateValidationSet } from '../../src/router/validation-set';
 
 const root = resolve(import.meta.dirname, '../..');
 
 describe('lab sets', async () => {
   const catalog = await loadLabCatalog({
-    sample: resolve(root, 'test/fixtures/replay-sample.jsonl'),
+    sample: await loadReplaySets(resolve(root, 'test/fixtures/replay-sample.jsonl')),
     profiles: [resolve(root, 'public/profiles/default-validation.json')],
-    data: resolve(root, 'no-such-folder'),
   });
 
   it('offers the shipped profile and each committed sample set', () => {
