@@ -10,14 +10,9 @@
  * The replay cloud knows only recorded prompts, so the one novel (100k) prompt is answered by a
  * Playwright route that stands in for the provider.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { expect, test } from './fixtures';
+import { expect, shortestRecordedPrompts, test } from './fixtures';
 
-const recorded = readFileSync(resolve(import.meta.dirname, '../test/fixtures/replay-sample.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })
-  .filter((x) => x.set === 'cascade-mmlu' && x.prompt).map((x) => x.prompt!)
-  .sort((a, b) => a.length - b.length)[0]!;
+const recorded = shortestRecordedPrompts[0]!;
 
 const CONFIG = {
   embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },

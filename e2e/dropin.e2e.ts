@@ -1,13 +1,10 @@
 /** A plain HTML page with only the edgeroute <script> tag and <edgeroute-chat> gets a routed answer. */
-import { readFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { expect, test } from './fixtures';
+import { expect, recordedPrompts, test } from './fixtures';
 
 const root = resolve(import.meta.dirname, '..');
-const prompt = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })
-  .find((x) => x.set === 'cascade-mmlu' && x.prompt)!.prompt!;
+const prompt = recordedPrompts[0]!;
 
 test('the script tag alone creates a router and <edgeroute-chat> shows a routed answer', async ({ page, site }) => {
   test.setTimeout(120_000);

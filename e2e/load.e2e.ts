@@ -18,7 +18,7 @@ import { loadReplaySets, recordedText } from '../tools/replay-data';
 import { startReplayCloud } from '../tools/replay-cloud';
 import { startStaticServer } from '../tools/static-server';
 import { CHROMIUM_ARGS, requireChromium } from './browser';
-import { expect, test } from './fixtures';
+import { expect, siteMounts, test } from './fixtures';
 
 const root = resolve(import.meta.dirname, '..');
 const REQUESTS = 1_000;
@@ -84,12 +84,7 @@ test('1,000 concurrent routed requests, a third streamed: all answered, every st
   const prompts = Object.keys(expected);
   const cloud = await startReplayCloud({ sets: [{ ...mmlu!, name: 'load-mix', items }], port: 0, seed: 7, jitterMs: 20, chunkDelayMs: 2 });
   const site = await startStaticServer({
-    mounts: [
-      { prefix: '/dist/', dir: resolve(root, 'dist') },
-      { prefix: '/models/', dir: resolve(root, 'public/models') },
-      { prefix: '/profiles/', dir: resolve(root, 'public/profiles') },
-      { prefix: '/', dir: resolve(root, 'e2e/pages') },
-    ],
+    mounts: siteMounts(),
     proxies: [{ prefix: '/api/llm/', target: new URL('/', cloud.url).href }],
   });
   const pageErrors: string[] = [];

@@ -4,13 +4,9 @@
  * same-origin proxy (/api/llm/). Prompts are cascade-mmlu items the replay cloud has recorded
  * answers for (23 of the 200 also happen to be in the default profile's validation prompts).
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { expect, test } from './fixtures';
+import { expect, recordedPrompts, test } from './fixtures';
 
-const prompts = readFileSync(resolve(import.meta.dirname, '../test/fixtures/replay-sample.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })
-  .filter((x) => x.set === 'cascade-mmlu' && x.prompt).map((x) => x.prompt!);
+const prompts = recordedPrompts;
 
 const CONFIG = {
   embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },

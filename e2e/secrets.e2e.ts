@@ -11,13 +11,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { expect, test } from './fixtures';
+import { expect, shortestRecordedPrompts, test } from './fixtures';
 
 const root = resolve(import.meta.dirname, '..');
-const prompts = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })
-  .filter((x) => x.set === 'cascade-mmlu' && x.prompt).map((x) => x.prompt!)
-  .sort((a, b) => a.length - b.length).slice(0, 12);
+const prompts = shortestRecordedPrompts.slice(0, 12);
 
 test('an API key given to the router is in no storage, no console output, no error, and goes only to its baseURL', async ({ page, site }) => {
   test.setTimeout(60_000);

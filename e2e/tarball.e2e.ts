@@ -13,14 +13,12 @@ import { promisify } from 'node:util';
 import type { Page } from '@playwright/test';
 import { createLogger, createServer, type Logger } from 'vite';
 import { startStaticServer, type StaticServer } from '../tools/static-server';
-import { expect, test } from './fixtures';
+import { expect, recordedPrompts, test } from './fixtures';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '..');
 const template = resolve(import.meta.dirname, 'fixtures/vite-app');
-const prompt = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })
-  .find((x) => x.set === 'cascade-mmlu' && x.prompt)!.prompt!;
+const prompt = recordedPrompts[0]!;
 const viteVersion = (JSON.parse(readFileSync(resolve(root, 'node_modules/vite/package.json'), 'utf8')) as { version: string }).version;
 
 /**

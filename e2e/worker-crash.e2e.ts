@@ -9,15 +9,10 @@
  * e2e/pages/fault-worker.js?fault=capture-gpu, which keeps each GPUDevice it creates so the test
  * can destroy it; the worker itself is edgeroute's, unchanged.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Page, Worker } from '@playwright/test';
-import { expect, test } from './fixtures';
+import { expect, shortestRecordedPrompts, test } from './fixtures';
 
-const prompt = readFileSync(resolve(import.meta.dirname, '../test/fixtures/replay-sample.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })
-  .filter((x) => x.set === 'cascade-mmlu' && x.prompt).map((x) => x.prompt!)
-  .sort((a, b) => a.length - b.length)[0]!;
+const prompt = shortestRecordedPrompts[0]!;
 
 const config = (mode: string, device: 'wasm' | 'webgpu') => ({
   embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },
