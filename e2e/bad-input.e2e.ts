@@ -10,13 +10,12 @@
  * The replay cloud knows only recorded prompts, so the one novel (100k) prompt is answered by a
  * Playwright route that stands in for the provider.
  */
-import { expect, shortestRecordedPrompts, test } from './fixtures';
+import { expect, shortestRecordedPrompts, test, TINY_WASM_ENGINES } from './fixtures';
 
 const recorded = shortestRecordedPrompts[0]!;
 
 const CONFIG = {
-  embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },
-  local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', localModelPath: '/models/', device: 'wasm', profileId: 'llama3.2-1b' },
+  ...TINY_WASM_ENGINES,
   cloud: [{ id: 'gpt-4o', model: 'gpt-4o', baseURL: '/api/llm/v1', usdPerMTokIn: 2.5, usdPerMTokOut: 10 }],
   profile: '/fixtures/tiny-validation.json',
   mode: 'hybrid',

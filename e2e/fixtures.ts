@@ -28,6 +28,12 @@ export function siteMounts(extra: readonly StaticMount[] = []): StaticMount[] {
   ];
 }
 
+/** The repo's tiny offline models on WASM, as most browser tests configure createRouter. */
+export const TINY_WASM_ENGINES = {
+  embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },
+  local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', localModelPath: '/models/', device: 'wasm', profileId: 'llama3.2-1b' },
+} as const;
+
 /** The cascade-mmlu prompts of the committed replay sample (the replay cloud knows their answers), in file order. */
 export const recordedPrompts: readonly string[] = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8')
   .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })

@@ -6,13 +6,12 @@
  */
 import { resolve } from 'node:path';
 import type { Page } from '@playwright/test';
-import { expect, shortestRecordedPrompts, test } from './fixtures';
+import { expect, shortestRecordedPrompts, test, TINY_WASM_ENGINES } from './fixtures';
 
 const prompts = shortestRecordedPrompts.slice(0, 40);
 
 const CONFIG = {
-  embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },
-  local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', localModelPath: '/models/', device: 'wasm', profileId: 'llama3.2-1b' },
+  ...TINY_WASM_ENGINES,
   cloud: [{ id: 'gpt-4o', model: 'gpt-4o', baseURL: '/api/llm/v1', usdPerMTokIn: 2.5, usdPerMTokOut: 10 }],
   profile: '/fixtures/tiny-validation.json',
   mode: 'hybrid',

@@ -4,13 +4,12 @@
  * same-origin proxy (/api/llm/). Prompts are cascade-mmlu items the replay cloud has recorded
  * answers for (23 of the 200 also happen to be in the default profile's validation prompts).
  */
-import { expect, recordedPrompts, test } from './fixtures';
+import { expect, recordedPrompts, test, TINY_WASM_ENGINES } from './fixtures';
 
 const prompts = recordedPrompts;
 
 const CONFIG = {
-  embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },
-  local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', localModelPath: '/models/', device: 'wasm', profileId: 'llama3.2-1b' },
+  ...TINY_WASM_ENGINES,
   cloud: [
     { id: 'gpt-4o-mini', model: 'gpt-4o-mini', baseURL: '/api/llm/v1', usdPerMTokIn: 0.15, usdPerMTokOut: 0.6 },
     { id: 'gpt-4o', model: 'gpt-4o', baseURL: '/api/llm/v1', usdPerMTokIn: 2.5, usdPerMTokOut: 10 },
