@@ -14,7 +14,7 @@ const root = import.meta.dirname;
 const WORKER_URL = "new URL('./edgeroute.worker.js', import.meta.url)";
 
 /**
- * src/worker-client.ts names the worker as `new URL('./edgeroute.worker.js', import.meta.url)`.
+ * src/page/worker-client.ts names the worker as `new URL('./edgeroute.worker.js', import.meta.url)`.
  * For the npm build that exact text must survive, because it is what Vite and webpack detect in
  * a user's app to bundle the worker; Vite itself would try to resolve it at build time. The IIFE
  * has no import.meta and resolves the worker beside its own <script>; the demo points at the
@@ -24,13 +24,13 @@ function workerUrl(target: 'lib' | 'iife' | 'app'): Plugin {
   const replacement = {
     lib: "new URL('./edgeroute.worker.js', import.meta.__edgerouteUrl)",
     iife: "new URL('./edgeroute.worker.js', getScriptBase())",
-    app: "new URL('../workers/edgeroute.worker.ts', import.meta.url)",
+    app: "new URL('../../workers/edgeroute.worker.ts', import.meta.url)",
   }[target];
   return {
     name: 'edgeroute-worker-url',
     enforce: 'pre',
     transform(code, id) {
-      if (!id.endsWith('src/worker-client.ts') || !code.includes(WORKER_URL)) return null;
+      if (!id.endsWith('src/page/worker-client.ts') || !code.includes(WORKER_URL)) return null;
       return { code: code.replace(WORKER_URL, replacement), map: null };
     },
     renderChunk(code) {
@@ -117,7 +117,7 @@ const libraryBuild = (entry: string, lib: LibOptions, extra: UserConfig['build']
 
 export default defineConfig(({ mode }) => {
   const test = {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'bench/**/*.test.ts', 'tools/**/*.test.ts'],
+    include: ['test/**/*.test.ts'],
     environment: 'node' as const,
     testTimeout: 60_000,
   };

@@ -46,8 +46,8 @@ import {
   type ModelSpec,
   type Router,
   type SufficiencyExample,
-} from '../src/core/index';
-import { splitModels, splitPrompts } from './data';
+} from '../research/index';
+import { splitModels, splitPrompts } from '../dev/data';
 
 /** What the protocol needs to know about a set beyond its prompts. */
 export interface SetSpec {

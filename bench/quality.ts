@@ -11,10 +11,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { LabelledPrompt, ModelSpec } from '../src/core/index';
-import { DEFAULT_DATA_DIR, listSets, loadSet, type LoadedSet } from './data';
-import { DEFAULT_CACHE_DIR, embedSet } from './embedding-cache';
-import { createNodeUseEmbedder, setupNodeBackend } from './node-use';
+import type { LabelledPrompt, ModelSpec } from '../research/index';
+import { DEFAULT_DATA_DIR, listSets, loadSet, type LoadedSet } from '../dev/data';
+import { DEFAULT_CACHE_DIR, embedSet } from '../dev/embedding-cache';
+import { createNodeUseEmbedder, setupNodeBackend } from '../dev/node-use';
 import { runSeed, type SeedResult, type SetSpec } from './protocol';
 import { deferralCurvesSvg, formatSetTable, summariseSet, type QualityReport, type SetSummary } from './report';
 

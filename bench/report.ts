@@ -2,7 +2,7 @@
  * Aggregation and presentation of the quality benchmark: mean ± std over seeds, a text table
  * per set, the JSON report other tools read, and an SVG of the deferral curves.
  */
-import { normalisedFrontier } from '../src/core/index';
+import { normalisedFrontier } from '../research/index';
 import type { SeedResult } from './protocol';
 
 export interface Stat {

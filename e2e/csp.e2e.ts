@@ -14,7 +14,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
-import { startStaticServer, type StaticServer } from '../tools/static-server';
+import { startStaticServer, type StaticServer } from '../dev/static-server';
 import { expect, shortestRecordedPrompts, siteMounts, test } from './fixtures';
 
 const root = resolve(import.meta.dirname, '..');

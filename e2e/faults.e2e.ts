@@ -5,8 +5,8 @@
  * typed error, none may hang past its time bound, and nothing may reject unhandled.
  */
 import { resolve } from 'node:path';
-import { startReplayCloud } from '../tools/replay-cloud';
-import { startStaticServer } from '../tools/static-server';
+import { startReplayCloud } from '../dev/replay-cloud';
+import { startStaticServer } from '../dev/static-server';
 import { expect, recordedPrompts, siteMounts, test } from './fixtures';
 
 const root = resolve(import.meta.dirname, '..');

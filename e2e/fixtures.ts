@@ -6,8 +6,8 @@
 import { test as base } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { startReplayCloud, type ReplayCloud } from '../tools/replay-cloud';
-import { startStaticServer, type StaticMount, type StaticServer } from '../tools/static-server';
+import { startReplayCloud, type ReplayCloud } from '../dev/replay-cloud';
+import { startStaticServer, type StaticMount, type StaticServer } from '../dev/static-server';
 
 const root = resolve(import.meta.dirname, '..');
 

@@ -14,9 +14,9 @@
  */
 import { resolve } from 'node:path';
 import type { Page, Worker } from '@playwright/test';
-import { loadReplaySets, recordedText } from '../tools/replay-data';
-import { startReplayCloud } from '../tools/replay-cloud';
-import { startStaticServer } from '../tools/static-server';
+import { loadReplaySets, recordedText } from '../dev/replay-data';
+import { startReplayCloud } from '../dev/replay-cloud';
+import { startStaticServer } from '../dev/static-server';
 import { CHROMIUM_ARGS, requireChromium } from './browser';
 import { expect, siteMounts, test } from './fixtures';
 

@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Page } from '@playwright/test';
 import { createLogger, createServer, type Logger } from 'vite';
-import { startStaticServer, type StaticServer } from '../tools/static-server';
+import { startStaticServer, type StaticServer } from '../dev/static-server';
 import { expect, recordedPrompts, test } from './fixtures';
 
 const run = promisify(execFile);

@@ -5,10 +5,10 @@
  * With data-cloud-url and data-cloud-model on the tag, a ready router is created as
  * `EdgeRoute.router` (a promise), and <edgeroute-chat> is defined.
  */
-import { EdgeRouteChatElement } from './dropin/chat-element';
-import { routerConfigFromAttributes } from './dropin/script-config';
-import { createRouter, type Router } from './router/create-router';
-import { setScriptBase } from './script-base';
+import { EdgeRouteChatElement } from './page/dropin/chat-element';
+import { routerConfigFromAttributes } from './page/dropin/script-config';
+import { createRouter, type Router } from './page/create-router';
+import { setScriptBase } from './page/script-base';
 
 const current = typeof document !== 'undefined' ? document.currentScript : null;
 if (current instanceof HTMLScriptElement && current.src) setScriptBase(current.src);

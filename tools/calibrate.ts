@@ -21,11 +21,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_DATA_DIR } from '../bench/data';
+import { DEFAULT_DATA_DIR } from '../dev/data';
 import { extractChoiceLetter, extractFinalNumber, gradeAnswer, type GradingKind } from '../src/core/grading';
-import type { ChatCompletion, ChatCompletionRequest, ChatMessage } from '../src/protocol/openai';
-import { validateValidationSet } from '../src/router/validation-set';
-import { loadReplaySets, recordedText, type ReplayItem } from './replay-data';
+import type { ChatCompletion, ChatCompletionRequest, ChatMessage } from '../src/common/openai';
+import { validateValidationSet } from '../src/common/validation-set';
+import { loadReplaySets, recordedText, type ReplayItem } from '../dev/replay-data';
 
 // ---------------------------------------------------------------------------------------------
 // Reference inference

@@ -9,10 +9,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadLabCatalog } from './lab-sets';
-import { startReplayCloud } from './replay-cloud';
-import { listSets, loadSet } from '../bench/data';
-import { loadReplaySets, replaySetOf, type ReplaySet } from './replay-data';
-import { startStaticServer, type StaticServer } from './static-server';
+import { startReplayCloud } from '../dev/replay-cloud';
+import { listSets, loadSet } from '../dev/data';
+import { loadReplaySets, replaySetOf, type ReplaySet } from '../dev/replay-data';
+import { startStaticServer, type StaticServer } from '../dev/static-server';
 
 const root = resolve(import.meta.dirname, '..');
 

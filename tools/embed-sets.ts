@@ -6,10 +6,10 @@
  *                    [--batch 32] [--backend wasm|cpu]
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_DATA_DIR, listSets, loadSet } from '../bench/data';
-import { DEFAULT_CACHE_DIR, embedSet, type EmbedProgress } from '../bench/embedding-cache';
-import { createNodeUseEmbedder, setupNodeBackend } from '../bench/node-use';
-import { findSharedLines } from '../src/engines/prompt-text';
+import { DEFAULT_DATA_DIR, listSets, loadSet } from '../dev/data';
+import { DEFAULT_CACHE_DIR, embedSet, type EmbedProgress } from '../dev/embedding-cache';
+import { createNodeUseEmbedder, setupNodeBackend } from '../dev/node-use';
+import { findSharedLines } from '../src/core/prompt-text';
 
 const { values } = parseArgs({
   options: {

@@ -6,11 +6,11 @@
  * prompt it is given.
  */
 import { readFile } from 'node:fs/promises';
-import { modelCosts, type DataItem, type LoadedSet, type SetCard } from '../bench/data';
+import { modelCosts, type DataItem, type LoadedSet, type SetCard } from '../dev/data';
 import { createRng } from '../src/core/random';
-import type { ValidationModel, ValidationPrompt, ValidationSet } from '../src/router/validation-set';
-import { validateValidationSet } from '../src/router/validation-set';
-import type { ReplaySet } from './replay-data';
+import type { ValidationModel, ValidationPrompt, ValidationSet } from '../src/common/validation-set';
+import { validateValidationSet } from '../src/common/validation-set';
+import type { ReplaySet } from '../dev/replay-data';
 
 /** A validation set whose prompts may carry each model's recorded cost of that call. */
 export interface LabSet extends ValidationSet {
@@ -35,9 +35,9 @@ export interface LabCatalog {
 
 /** Sets the caller has loaded already (the demo server shares them with its replay cloud). */
 export interface LabSources {
-  /** The committed replay sample's sets (tools/replay-data.ts loadReplaySets). */
+  /** The committed replay sample's sets (dev/replay-data.ts loadReplaySets). */
   readonly sample?: readonly ReplaySet[];
-  /** The full sets of a data folder in the ../shared/data layout (bench/data.ts loadSet). */
+  /** The full sets of a data folder in the ../shared/data layout (dev/data.ts loadSet). */
   readonly full?: readonly LoadedSet[];
   /** Where the full sets were read from, for their labels. */
   readonly dataDir?: string;

@@ -14,11 +14,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_DATA_DIR, loadSet, type DataItem, type LoadedSet } from '../bench/data';
+import { DEFAULT_DATA_DIR, loadSet, type DataItem, type LoadedSet } from '../dev/data';
 import { createRng } from '../src/core/random';
 import {
   validateValidationSet, validationSetHash, type ValidationModel, type ValidationPrompt, type ValidationSet,
-} from '../src/router/validation-set';
+} from '../src/common/validation-set';
 
 const SETS = ['cascade-mmlu', 'cascade-medmcqa'] as const;
 /** On the user's device via web-llm: cost 0 per call. */

@@ -7,15 +7,15 @@
  *   npx tsx tools/make-replay-sample.ts [--data ../shared/data] [--seed 7] [--per-set 200]
  *       [--sets routerbench-mix,routellm-gsm8k,cascade-mmlu] [--out test/fixtures/replay-sample.jsonl]
  *
- * Format (read by tools/replay-data.ts): per set one `{"set", "card"}` line, then its items
+ * Format (read by dev/replay-data.ts): per set one `{"set", "card"}` line, then its items
  * `{"set", "id", "task", "prompt", "scores", "costs"?, "responses"}`, responses exactly as recorded.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_DATA_DIR } from '../bench/data';
+import { DEFAULT_DATA_DIR } from '../dev/data';
 import { createRng } from '../src/core/random';
-import { loadReplaySets, type ReplayItem } from './replay-data';
+import { loadReplaySets, type ReplayItem } from '../dev/replay-data';
 
 const { values } = parseArgs({
   options: {

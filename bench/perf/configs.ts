@@ -1,5 +1,5 @@
 /** The embedders and backends the benchmark runs, as the worker is configured for each (browser and Node). */
-import type { EmbedderConfig } from '../../src/worker-api';
+import type { EmbedderConfig } from '../../src/worker/protocol';
 
 export type EmbedderKey = 'tiny-webgpu' | 'tiny-wasm' | 'use-wasm';
 

@@ -10,7 +10,7 @@
 import {
   buildProfile, createRng, decide, expectedErrors, fitLearnedClusterMap, hardClusterMap, kmeans,
   type ClusterMap, type Embedding, type LabelledPrompt, type ModelSpec, type Rng, type UniRouteProfile,
-} from '../../src/core/index';
+} from '../../research/index';
 import { distribution, timerResolutionMillis, type Distribution } from './stats';
 
 export interface DecisionBenchOptions {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Tokenizer } from '@tensorflow-models/universal-sentence-encoder';
-import { USE_MAX_TOKENS, type UseVocabulary } from '../../src/engines/use-embedder';
+import { USE_MAX_TOKENS, type UseVocabulary } from '../../src/worker/embedders/use-embedder';
 
 export interface BertConfig {
   readonly num_hidden_layers: number;

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { textForEmbedding } from '../../src/engines/prompt-text';
+import { textForEmbedding } from '../../src/core/prompt-text';
 
 export interface BenchPrompt {
   readonly source: string;

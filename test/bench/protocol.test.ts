@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createRng, type LabelledPrompt } from '../../src/core/index';
+import { createRng, type LabelledPrompt } from '../../research/index';
 import { runSeed } from '../../bench/protocol';
-import { splitModels, splitPrompts } from '../../bench/data';
+import { splitModels, splitPrompts } from '../../dev/data';
 
 /**
  * Two tasks in embedding space. 'small' is right on task A and wrong on task B; 'large' is right

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractChoiceLetter, extractFinalNumber, gradeAnswer } from '../../src/core/index';
+import { extractChoiceLetter, extractFinalNumber, gradeAnswer } from '../../research/index';
 
 describe('grading', () => {
   it('reads the chosen letter in the forms models write it', () => {

@@ -3,7 +3,7 @@ import {
   addModel, buildProfile, decide, decisionPath, DEFAULT_SHRINKAGE, evaluatePredictions, evaluateRouter, expectedErrors,
   fitLearnedClusterMap, hardClusterMap, LearnedClusterMap, learnedMapGradient, learnedMapLogLoss,
   operatingPieces, route, sweepLambdas, UniRouteRouter,
-} from '../../src/core/uniroute';
+} from '../../research/index';
 import { kmeans } from '../../src/core/kmeans';
 import { createRng } from '../../src/core/random';
 import type { LabelledPrompt, ModelSpec } from '../../src/core/types';

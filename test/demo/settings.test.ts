@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { EdgeRouteError } from '../../src/errors';
-import { deferralChartSvg, escapeXml } from '../../src/demo/deferral-chart';
-import { addAnswer, bestCloudModel, estimateCallUsd, NO_SAVINGS } from '../../src/demo/savings';
-import { assetsFor, DEFAULT_SETTINGS, loadSettings, parseSettings, saveSettings, toRouterConfig } from '../../src/demo/settings';
+import { EdgeRouteError } from '../../src/common/errors';
+import { deferralChartSvg, escapeXml } from '../../demo/deferral-chart';
+import { addAnswer, bestCloudModel, estimateCallUsd, NO_SAVINGS } from '../../demo/savings';
+import { assetsFor, DEFAULT_SETTINGS, loadSettings, parseSettings, saveSettings, toRouterConfig } from '../../demo/settings';
 
 function memoryStorage(): { getItem(k: string): string | null; setItem(k: string, v: string): void; data: Map<string, string> } {
   const data = new Map<string, string>();

@@ -3,8 +3,8 @@
  * dimensions with a sign, and the counts are normalised. Texts sharing words land close
  * together, so k-means finds real structure, and it runs in microseconds.
  */
-import type { Embedder, EmbedOptions } from '../../src/engines/embedder';
-import { EmbedderError } from '../../src/engines/embedder';
+import type { Embedder, EmbedOptions } from '../../src/worker/embedders/embedder';
+import { EmbedderError } from '../../src/worker/embedders/embedder';
 
 function fnv1a(word: string): number {
   let h = 0x811c9dc5;

@@ -2,12 +2,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateValidationSet, type ValidationSet } from '../../src/router/validation-set';
+import { validateValidationSet, type ValidationSet } from '../../src/common/validation-set';
 import {
   gradingKindFor, inferReference, main, optionLetters, runCalibration, type CalibrationReport,
 } from '../../tools/calibrate';
-import { startReplayCloud, type ReplayCloud } from '../../tools/replay-cloud';
-import { loadReplaySets, type ReplayItem, type ReplaySet } from '../../tools/replay-data';
+import { startReplayCloud, type ReplayCloud } from '../../dev/replay-cloud';
+import { loadReplaySets, type ReplayItem, type ReplaySet } from '../../dev/replay-data';
 
 const SAMPLE = 'test/fixtures/replay-sample.jsonl';
 

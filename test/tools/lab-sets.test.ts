@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadLabCatalog } from '../../tools/lab-sets';
-import { loadReplaySets } from '../../tools/replay-data';
-import { validateValidationSet } from '../../src/router/validation-set';
+import { loadReplaySets } from '../../dev/replay-data';
+import { validateValidationSet } from '../../src/common/validation-set';
 
 const root = resolve(import.meta.dirname, '../..');
 

@@ -2,7 +2,7 @@
  * The worker's memory as the page can see it. Bundled into the benchmark pages (not written
  * inline in page.evaluate) so the Node side's transpiler helpers never reach the browser.
  */
-import type { EdgeWorker } from '../../../src/worker-client';
+import type { EdgeWorker } from '../../../src/page/worker-client';
 
 export interface MemoryReading {
   readonly method: 'measureUserAgentSpecificMemory' | 'performance.memory' | 'none';

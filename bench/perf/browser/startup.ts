@@ -4,8 +4,8 @@
  * of each step since navigation start (performance.now()'s origin). The worker stays open on
  * window.__perfWorker for the routing and memory measurements that follow on the same page.
  */
-import type { EdgeWorker } from '../../../src/worker-client';
-import type { EmbedderStatus, ProfileSummary, RouteResult } from '../../../src/worker-api';
+import type { EdgeWorker } from '../../../src/page/worker-client';
+import type { EmbedderStatus, ProfileSummary, RouteResult } from '../../../src/worker/protocol';
 import { FIRST_PROMPT, VALIDATION_SET_URL, embedderCase, type EmbedderKey } from '../configs';
 import { exposeMeasureMemory } from './memory';
 

@@ -1,0 +1,219 @@
+/**
+ * The routing lab tab: pick a data set, embed its prompts with the router's own embedder (in the
+ * worker; cached in IndexedDB), run every router and baseline with the routing core in this
+ * page, and move λ or a target to watch the operating point travel along the deferral curves.
+ */
+import type { CalibrationTarget } from '../src/core/lambda-calibration';
+import { paretoClean } from '../research/metrics';
+import type { DeferralPoint, LabelledPrompt, ModelSpec } from '../src/core/types';
+import { textForEmbedding } from '../src/core/prompt-text';
+import { lambdaRange, LAMBDA_ROUTERS, operatingPoint, pointForTarget, runRoutingLab, type LambdaRouterName, type RoutingLab } from '../research/routing-lab';
+import type { Router } from '../src/page/create-router';
+import type { ValidationPrompt, ValidationSet } from '../src/common/validation-set';
+import { validationSetHash } from '../src/common/validation-set';
+import { kvGet, kvSet, openKvStore, type KvStore } from '../src/worker/storage/kv';
+import { deferralChartSvg, type ChartSeries } from './deferral-chart';
+import { byId, errorText, h } from './dom';
+
+export interface LabContext {
+  router(): Promise<Router>;
+}
+
+interface LabEntry {
+  readonly id: string;
+  readonly label: string;
+  readonly prompts: number;
+  readonly models: number;
+}
+
+type LabSetJson = Omit<ValidationSet, 'prompts'> & { readonly prompts: readonly (ValidationPrompt & { readonly costs?: Record<string, number> })[] };
+
+const COLORS: Readonly<Record<string, string>> = {
+  'uniroute-kmeans': '#1f77b4',
+  'uniroute-learned-map': '#2ca02c',
+  knn: '#9467bd',
+  'zero-router': '#7f7f7f',
+  random: '#bcbd22',
+  oracle: '#ff7f0e',
+};
+const SHIPPED_PROFILE: LabEntry = { id: 'profile:edgeroute-default', label: 'edgeroute-default — the profile the package ships', prompts: 400, models: 9 };
+const EMBED_BATCH = 16;
+const SLIDER_STEPS = 1000;
+
+export function mountLab(context: LabContext): void {
+  const setSelect = byId<HTMLSelectElement>('lab-set');
+  const limitSelect = byId<HTMLSelectElement>('lab-limit');
+  const kSelect = byId<HTMLSelectElement>('lab-k');
+  const runButton = byId<HTMLButtonElement>('lab-run');
+  const progress = byId<HTMLProgressElement>('lab-progress');
+  const message = byId('lab-message');
+  const routerSelect = byId<HTMLSelectElement>('lab-router');
+  const lambdaSlider = byId<HTMLInputElement>('lab-lambda');
+  const targetSlider = byId<HTMLInputElement>('lab-target');
+  const lambdaOut = byId('lab-lambda-value');
+  const targetLabel = byId('lab-target-label');
+  const targetOut = byId('lab-target-value');
+  const pointOut = byId('lab-point');
+  const chart = byId('lab-chart');
+  const table = byId<HTMLTableSectionElement>('lab-table-body');
+  let store: KvStore | undefined;
+  let lab: RoutingLab | undefined;
+  let running: AbortController | undefined;
+
+  for (const name of LAMBDA_ROUTERS) routerSelect.append(h('option', { value: name }, name));
+
+  void loadCatalog();
+
+  async function loadCatalog(): Promise<void> {
+    let entries: LabEntry[] = [];
+    try {
+      const response = await fetch(new URL('lab/sets.json', location.href));
+      if (response.ok) entries = ((await response.json()) as { sets: LabEntry[] }).sets;
+    } catch {
+      // A static copy of the demo has no lab server: the shipped profile is still there.
+    }
+    if (entries.length === 0) entries = [SHIPPED_PROFILE];
+    setSelect.replaceChildren(...entries.map((e) => h('option', { value: e.id }, `${e.label} (${e.prompts} prompts, ${e.models} models)`)));
+    runButton.disabled = false;
+  }
+
+  async function fetchSet(id: string, limit: number): Promise<LabSetJson> {
+    const url = id === SHIPPED_PROFILE.id && setSelect.options.length === 1
+      ? new URL('profiles/default-validation.json', location.href)
+      : new URL(`lab/set.json?id=${encodeURIComponent(id)}&limit=${limit}`, location.href);
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`The lab could not load ${id}: HTTP ${response.status}.`);
+    const set = (await response.json()) as LabSetJson;
+    return set.prompts.length > limit ? { ...set, prompts: set.prompts.slice(0, limit) } : set;
+  }
+
+  /** Embeddings of the set's prompts, from IndexedDB when this embedder has seen the set before. */
+  async function embed(router: Router, set: LabSetJson, signal: AbortSignal): Promise<Float32Array[]> {
+    const key = `lab:${router.profile.embedderId}:${await validationSetHash(set)}`;
+    try {
+      store ??= openKvStore('edgeroute-demo', 'lab-embeddings');
+      const cached = await kvGet<Float32Array[]>(store, key);
+      if (cached?.length === set.prompts.length) return cached;
+    } catch {
+      store = undefined; // no IndexedDB: embed every time
+    }
+    const out: Float32Array[] = [];
+    progress.max = set.prompts.length;
+    for (let i = 0; i < set.prompts.length; i += EMBED_BATCH) {
+      if (signal.aborted) throw new Error('Stopped.');
+      const batch = set.prompts.slice(i, i + EMBED_BATCH).map((p) => textForEmbedding(p.prompt));
+      out.push(...(await router.worker.api.embed(batch)).embeddings);
+      progress.value = out.length;
+      message.textContent = `Embedding prompts with ${router.profile.embedderId}: ${out.length} / ${set.prompts.length}`;
+    }
+    if (store) await kvSet(store, key, out).catch(() => undefined);
+    return out;
+  }
+
+  runButton.addEventListener('click', () => {
+    if (running) {
+      running.abort();
+      return;
+    }
+    void run();
+  });
+
+  async function run(): Promise<void> {
+    running = new AbortController();
+    runButton.textContent = 'Stop';
+    progress.value = 0;
+    chart.dataset.state = 'running';
+    try {
+      message.textContent = 'Loading the set…';
+      const set = await fetchSet(setSelect.value, Number(limitSelect.value));
+      message.textContent = 'Waiting for the router (embedder)…';
+      const router = await context.router();
+      const embeddings = await embed(router, set, running.signal);
+      const models: ModelSpec[] = set.models.map((m) => ({ id: m.id, cost: m.cost }));
+      const prompts: LabelledPrompt[] = set.prompts.map((p, i) => ({
+        id: p.id, embedding: embeddings[i]!, scores: p.scores, ...(p.costs ? { costs: p.costs } : {}),
+      }));
+      message.textContent = 'Running the routers…';
+      await new Promise((r) => setTimeout(r, 0)); // let the message paint before the work
+      lab = runRoutingLab(prompts, models, { k: Number(kSelect.value), seed: 1 });
+      const free = models.some((m) => m.cost === 0);
+      targetLabel.textContent = free ? 'Target cloud share' : 'Target budget (share of the priciest model\'s cost)';
+      message.textContent = `${set.name}: ${lab.sizes.fit} prompts to fit (k-means K=${lab.k}, Ψ, k-NN, λ calibration), ${lab.sizes.test} to test; computed in this page in ${Math.round(lab.millis)} ms.`;
+      fillTable(lab);
+      fromTarget();
+      chart.dataset.state = 'ready';
+    } catch (error) {
+      message.textContent = errorText(error);
+      chart.dataset.state = 'error';
+    } finally {
+      running = undefined;
+      runButton.textContent = 'Run';
+    }
+  }
+
+  function fillTable(result: RoutingLab): void {
+    const rows = Object.entries(result.routers).sort((a, b) => b[1].area - a[1].area);
+    table.replaceChildren(...rows.map(([name, r]) => h('tr', { 'data-router': name },
+      h('td', {}, name), h('td', {}, r.area.toFixed(4)), h('td', {}, Number.isFinite(r.qnc) ? r.qnc.toFixed(3) : '—'))));
+    table.append(...result.singles.map((s) => h('tr', { class: 'single' },
+      h('td', {}, `${s.modelId} alone`), h('td', {}, `quality ${s.quality.toFixed(3)}`), h('td', {}, `cost ${(s.cost / result.maxCost).toFixed(3)}`))));
+  }
+
+  const routerName = (): LambdaRouterName => routerSelect.value as LambdaRouterName;
+
+  function lambdaFromSlider(result: RoutingLab): number {
+    const v = Number(lambdaSlider.value);
+    if (v === 0) return 0;
+    const { min, max } = lambdaRange(result);
+    return min * Math.pow(max / min, v / SLIDER_STEPS);
+  }
+
+  function sliderFromLambda(result: RoutingLab, lambda: number): number {
+    const { min, max } = lambdaRange(result);
+    if (lambda <= min) return 0;
+    return Math.min(SLIDER_STEPS, Math.round(SLIDER_STEPS * Math.log(lambda / min) / Math.log(max / min)));
+  }
+
+  function target(result: RoutingLab): CalibrationTarget {
+    const share = Number(targetSlider.value) / 100;
+    if (result.models.some((m) => m.cost === 0)) return { kind: 'cloudShare', share };
+    const priciest = Math.max(...result.models.map((m) => m.cost));
+    return { kind: 'budget', usdPer1000: share * priciest * 1000 };
+  }
+
+  function draw(result: RoutingLab, point: DeferralPoint, label: string): void {
+    // Pareto-cleaned, as the areas in the table are: a point beaten on both cost and quality is
+    // never an operating point anyone would pick.
+    const series: ChartSeries[] = Object.entries(result.routers).map(([name, r]) => ({
+      name, curve: paretoClean(r.curve), color: COLORS[name] ?? '#000', dashed: name === 'oracle' || name === 'zero-router' || name === 'random',
+    }));
+    chart.innerHTML = deferralChartSvg({ series, singles: result.singles, maxCost: result.maxCost, point: { cost: point.cost, quality: point.quality, label } });
+    const cloud = Object.entries(point.shares ?? {})
+      .filter(([id]) => (result.models.find((m) => m.id === id)?.cost ?? 0) > 0)
+      .reduce((s, [, v]) => s + v, 0);
+    pointOut.textContent = `${label}: quality ${point.quality.toFixed(3)}, cost ${(point.cost / result.maxCost).toFixed(3)} of the priciest model, cloud share ${(100 * cloud).toFixed(1)}%`;
+    pointOut.dataset.quality = point.quality.toFixed(4);
+  }
+
+  function fromLambda(): void {
+    if (!lab) return;
+    const lambda = lambdaFromSlider(lab);
+    lambdaOut.textContent = lambda.toPrecision(3);
+    draw(lab, operatingPoint(lab, routerName(), lambda), `${routerName()} at λ = ${lambda.toPrecision(3)}`);
+  }
+
+  function fromTarget(): void {
+    if (!lab) return;
+    const t = target(lab);
+    const p = pointForTarget(lab, routerName(), t);
+    lambdaSlider.value = String(sliderFromLambda(lab, p.lambda));
+    lambdaOut.textContent = p.lambda.toPrecision(3);
+    targetOut.textContent = `${targetSlider.value}%${p.feasible ? '' : ' (not reachable; closest point)'}`;
+    draw(lab, p.test, `${routerName()} calibrated to ${targetSlider.value}% on the fit prompts (λ = ${p.lambda.toPrecision(3)})`);
+  }
+
+  lambdaSlider.max = String(SLIDER_STEPS);
+  lambdaSlider.addEventListener('input', fromLambda);
+  targetSlider.addEventListener('input', fromTarget);
+  routerSelect.addEventListener('change', fromTarget);
+}

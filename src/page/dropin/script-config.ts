@@ -1,0 +1,56 @@
+/**
+ * The drop-in <script> tag's configuration, read from its data-* attributes:
+ *
+ *   <script src="/edgeroute/edgeroute.iife.js"
+ *           data-cloud-url="/api/llm/v1" data-cloud-model="gpt-4o"
+ *           data-profile="/profiles/default-validation.json"></script>
+ *
+ * Pure: attributes in, RouterConfig out, with precise errors for what is missing or malformed.
+ */
+import { EdgeRouteError } from '../../common/errors';
+import type { RouterConfig } from '../create-router';
+import type { RouterMode } from '../router';
+
+const MODES: readonly RouterMode[] = ['hybrid', 'route', 'cascade', 'local-only', 'cloud-only'];
+
+function numberAttr(attrs: Readonly<Record<string, string | undefined>>, name: string, fallback: number): number {
+  const raw = attrs[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new EdgeRouteError('invalid-config', `data-${name}="${raw}" must be a finite number ≥ 0`);
+  return value;
+}
+
+/** `attrs` are the script's dataset entries by attribute name without "data-" (e.g. 'cloud-url'). */
+export function routerConfigFromAttributes(attrs: Readonly<Record<string, string | undefined>>, scriptUrl: string): RouterConfig | undefined {
+  const cloudUrl = attrs['cloud-url'];
+  const cloudModel = attrs['cloud-model'];
+  if (!cloudUrl && !cloudModel) return undefined; // a plain include: the page builds its own router
+  if (!cloudUrl || !cloudModel) {
+    throw new EdgeRouteError('invalid-config', 'The edgeroute <script> tag needs both data-cloud-url (an OpenAI-compatible base URL, ideally a same-origin proxy like /api/llm/v1) and data-cloud-model.');
+  }
+  const mode = (attrs['mode'] ?? 'hybrid') as RouterMode;
+  if (!MODES.includes(mode)) throw new EdgeRouteError('invalid-config', `data-mode="${mode}" is not one of ${MODES.join(', ')}`);
+  const base = new URL('./', scriptUrl);
+  const modelPath = attrs['model-path'] ?? '/models/';
+  const localModel = attrs['local-model'];
+  const share = attrs['cloud-share'];
+  const device = attrs['device'] ?? 'auto';
+  if (device !== 'auto' && device !== 'webgpu' && device !== 'wasm') throw new EdgeRouteError('invalid-config', `data-device="${device}" must be auto, webgpu or wasm`);
+  return {
+    embedder: { kind: 'transformers', model: attrs['embedder'] ?? 'Xenova/all-MiniLM-L6-v2', localModelPath: modelPath, allowRemoteModels: attrs['allow-remote-models'] === 'true', device },
+    ...(localModel && mode !== 'cloud-only'
+      ? { local: { kind: 'transformers' as const, model: localModel, localModelPath: modelPath, device, profileId: attrs['local-profile-id'] ?? 'llama3.2-1b' } }
+      : {}),
+    cloud: [{
+      id: attrs['cloud-id'] ?? cloudModel,
+      model: cloudModel,
+      baseURL: cloudUrl,
+      usdPerMTokIn: numberAttr(attrs, 'cloud-price-in', 0),
+      usdPerMTokOut: numberAttr(attrs, 'cloud-price-out', 0),
+    }],
+    profile: attrs['profile'] ?? new URL('profiles/default-validation.json', base).href,
+    mode: localModel ? mode : 'cloud-only',
+    ...(share !== undefined ? { lambda: { kind: 'cloudShare' as const, share: numberAttr(attrs, 'cloud-share', 0.3) } } : {}),
+  };
+}

@@ -1,0 +1,443 @@
+/**
+ * The public router: OpenAI-shaped `chat.completions.create`, deciding per prompt between the
+ * on-device model (in the worker) and a pool of cloud models.
+ *
+ * Modes (the papers' two methods and their combination):
+ * - 'route'      UniRoute decides before generating: argmin_h Σ_k P(k|x)·Ψ_k(h) + λ·cost(h).
+ * - 'cascade'    the local model always answers first; a low confidence escalates to the cloud.
+ * - 'hybrid'     (default) skip the local model when UniRoute predicts it fails, else cascade.
+ * - 'local-only', 'cloud-only'.
+ *
+ * Written against two small interfaces (the worker's API and the cloud client) so the decision
+ * logic is tested with fakes in Node and for real in the browser.
+ */
+import { EdgeRouteError, errorCode } from '../common/errors';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../common/openai';
+import { validateChatRequest } from '../common/openai';
+import type { GenerateResult, LambdaTarget, RouteResult } from '../worker/protocol';
+
+export type RouterMode = 'route' | 'cascade' | 'hybrid' | 'local-only' | 'cloud-only';
+
+/** What the router needs of the worker. */
+export interface RouterWorker {
+  route(prompt: string, lambda: number, candidates?: readonly string[]): Promise<RouteResult>;
+  calibrateLambda(target: LambdaTarget, candidates?: readonly string[]): Promise<{ lambda: number; achieved: number; feasible: boolean }>;
+  generate(request: ChatCompletionRequest, options?: { jobId?: string }): Promise<GenerateResult>;
+  cancel(jobId: string): void;
+}
+
+/** What the router needs of the cloud client. */
+export interface RouterCloud {
+  chat(modelId: string, request: ChatCompletionRequest, options?: { signal?: AbortSignal }): Promise<ChatCompletion & { edgerouteCost?: { usd: number } }>;
+  stream(modelId: string, request: ChatCompletionRequest, options?: { signal?: AbortSignal }): AsyncIterable<ChatCompletionChunk>;
+}
+
+export interface RouterOptions {
+  readonly worker: RouterWorker;
+  readonly cloud: RouterCloud;
+  /** Profile id of the on-device model (its Ψ in the validation set); undefined = no local model. */
+  readonly localModel?: string;
+  /** Profile ids of the cloud models the page can call, with USD per call for the cost report. */
+  readonly cloudModels: readonly { readonly id: string; readonly cost: number }[];
+  readonly mode?: RouterMode;
+  /** λ, or a target the router calibrates λ to on the validation prompts. */
+  readonly lambda?: number | LambdaTarget;
+  /**
+   * Cascade threshold on the local answer's confidence (mean token log-prob, or the share of
+   * agreeing samples): below it, escalate. Default −1.5 for log-probs. In hybrid mode with a
+   * cloud-share target the threshold is instead adapted online (see EscalationController).
+   */
+  readonly confidenceThreshold?: number;
+  /**
+   * Hybrid with a cloud-share target: the part of the target spent by UniRoute before
+   * generation (default 0.5); the rest goes to escalations of low-confidence local answers.
+   */
+  readonly preRouteShare?: number;
+}
+
+/**
+ * Holds a hybrid router's overall cloud share at a target. UniRoute's λ is calibrated to send
+ * `preRouteShare` of the target to the cloud before generation; of the prompts answered
+ * locally, those whose confidence falls in the lowest quantile q of the confidences seen so far
+ * escalate, with q chosen so that pre-routed + escalated ≈ target. The local model's confidence
+ * scale is unknown in advance (it depends on the model and the prompt mix), hence online.
+ */
+/** How hard the controller pulls the realised share back to the target (3: a 1-point drift moves q by 3 points). */
+const CONTROLLER_GAIN = 3;
+
+export class EscalationController {
+  private readonly confidences: number[] = [];
+  private total = 0;
+  private preRouted = 0;
+  private escalated = 0;
+  private fallbacks = 0;
+
+  constructor(readonly target: number) {}
+
+  recordPreRouted(toCloud: boolean): void {
+    this.total++;
+    if (toCloud) this.preRouted++;
+  }
+
+  /** A local-routed prompt the cloud answered anyway (the local engine failed). */
+  recordFallback(): void {
+    this.fallbacks++;
+  }
+
+  /** Records a local answer's confidence; true when it should escalate. */
+  escalate(confidence: number): boolean {
+    // Pre-routed prompts and local failures go to the cloud whatever the threshold says.
+    const pre = this.total > 0 ? (this.preRouted + this.fallbacks) / this.total : 0;
+    const realised = this.total > 0 ? (this.preRouted + this.fallbacks + this.escalated) / this.total : this.target;
+    // The quantile that meets the target on average, corrected by how far the realised share
+    // has drifted from it (a proportional controller on top of the feed-forward term).
+    const q = pre >= 1 ? 0 : Math.min(1, Math.max(0, (this.target - pre + CONTROLLER_GAIN * (this.target - realised)) / (1 - pre)));
+    this.confidences.push(confidence);
+    let escalate = !Number.isFinite(confidence);
+    if (!escalate) {
+      const sorted = this.confidences.filter(Number.isFinite);
+      // Rank of this answer among all local answers so far: escalate the lowest q.
+      const below = sorted.filter((c) => c < confidence).length + 0.5 * (sorted.filter((c) => c === confidence).length - 1);
+      escalate = (below + 0.5) / sorted.length <= q;
+    }
+    if (escalate) this.escalated++;
+    return escalate;
+  }
+}
+
+/** What every answer carries besides the OpenAI fields. */
+export interface RoutingReport {
+  readonly mode: RouterMode;
+  /** The model whose answer is returned. */
+  readonly model: string;
+  readonly lambda: number;
+  readonly predictedErrors: Readonly<Record<string, number>>;
+  readonly clusterProbabilities: readonly number[];
+  /** UniRoute's choice before generation. */
+  readonly routedTo: string;
+  readonly localConfidence?: number;
+  readonly escalated: boolean;
+  /** The cloud failed and the local answer is returned instead. */
+  readonly degraded: boolean;
+  readonly costUsd: number;
+  /** embed, cluster (P(k|x)) and decide (Σ P·Ψ and the argmin) as timed in the worker; total as seen by the page. */
+  readonly latencyMs: {
+    readonly embed: number; readonly cluster: number; readonly decide: number; readonly local: number; readonly cloud: number; readonly total: number;
+  };
+  /**
+   * The prompt was longer than the embedder's window: the decision was made on its head and
+   * tail only (see `notes`). The models themselves are sent the whole prompt.
+   */
+  readonly truncated: boolean;
+  /**
+   * What else the caller should know, in words: a truncated prompt, a local model that failed
+   * and the cloud that answered for it, a cloud failure behind a degraded answer, a worker that
+   * was restarted, a routing failure the cloud answered around. Empty when nothing happened.
+   */
+  readonly notes: readonly string[];
+}
+
+export type RoutedCompletion = ChatCompletion & { readonly edgeroute: RoutingReport };
+export type RoutedChunk = ChatCompletionChunk & { readonly edgeroute?: RoutingReport };
+
+export interface CreateOptions {
+  readonly signal?: AbortSignal;
+}
+
+const DEFAULT_CONFIDENCE_THRESHOLD = -1.5;
+let jobCounter = 0;
+
+export class EdgeRouter {
+  readonly chat: {
+    readonly completions: {
+      create(request: ChatCompletionRequest & { stream?: false | null }, options?: CreateOptions): Promise<RoutedCompletion>;
+      create(request: ChatCompletionRequest & { stream: true }, options?: CreateOptions): Promise<AsyncIterable<RoutedChunk>>;
+    };
+  };
+
+  private readonly options: RouterOptions;
+  private readonly mode: RouterMode;
+  private lambdaValue: Promise<number>;
+  private readonly controller: EscalationController | undefined;
+  /** The single local engine answers one request at a time, in arrival order. */
+  private localQueue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: RouterOptions) {
+    this.options = options;
+    this.mode = options.mode ?? 'hybrid';
+    if (!['route', 'cascade', 'hybrid', 'local-only', 'cloud-only'].includes(this.mode)) {
+      throw new EdgeRouteError('invalid-config', `unknown mode "${String(this.mode)}": use route, cascade, hybrid, local-only or cloud-only`);
+    }
+    if (this.mode !== 'cloud-only' && !options.localModel) {
+      throw new EdgeRouteError('invalid-config', `mode "${this.mode}" needs a local model; configure one or use mode "cloud-only"`);
+    }
+    if (this.mode !== 'local-only' && options.cloudModels.length === 0) {
+      throw new EdgeRouteError('invalid-config', `mode "${this.mode}" needs at least one cloud model; configure one or use mode "local-only"`);
+    }
+    for (const m of options.cloudModels) {
+      if (!(Number.isFinite(m.cost) && m.cost >= 0)) throw new EdgeRouteError('invalid-config', `cloud model "${m.id}": cost must be a finite number ≥ 0 USD per call, got ${m.cost}`);
+    }
+    const lambda = options.lambda ?? 0;
+    if (typeof lambda === 'number' && !(lambda >= 0)) throw new EdgeRouteError('invalid-config', `lambda must be a number ≥ 0, got ${lambda}`);
+    const adaptive = this.mode === 'hybrid' && typeof lambda !== 'number' && lambda.kind === 'cloudShare';
+    const preRouteShare = options.preRouteShare ?? 0.5;
+    if (!(preRouteShare >= 0 && preRouteShare <= 1)) throw new EdgeRouteError('invalid-config', `preRouteShare must be in [0, 1], got ${preRouteShare}`);
+    this.controller = adaptive ? new EscalationController(lambda.share) : undefined;
+    this.lambdaValue = typeof lambda === 'number'
+      ? Promise.resolve(lambda)
+      : this.calibrate(adaptive ? { kind: 'cloudShare', share: lambda.share * preRouteShare } : lambda);
+    // `?.`: a null or non-object request must reach validation's typed error, not a TypeError here.
+    const create = ((request: ChatCompletionRequest, createOptions?: CreateOptions | null) =>
+      (request as Partial<ChatCompletionRequest> | null | undefined)?.stream === true
+        ? this.createStream(request, createOptions ?? {})
+        : this.createCompletion(request, createOptions ?? {})) as EdgeRouter['chat']['completions']['create'];
+    this.chat = { completions: { create } };
+  }
+
+  /** The λ in use (after calibration, when a target was given). */
+  lambda(): Promise<number> {
+    return this.lambdaValue;
+  }
+
+  /** Re-calibrates λ to a new target (a cloud-call share, a budget per 1,000 prompts, or a quality floor). */
+  setTarget(target: number | LambdaTarget): Promise<number> {
+    this.lambdaValue = typeof target === 'number' ? Promise.resolve(target) : this.calibrate(target);
+    return this.lambdaValue;
+  }
+
+  private candidates(): string[] {
+    const local = this.mode === 'cloud-only' || !this.options.localModel ? [] : [this.options.localModel];
+    const cloud = this.mode === 'local-only' ? [] : this.options.cloudModels.map((m) => m.id);
+    return [...local, ...cloud];
+  }
+
+  private async calibrate(target: LambdaTarget): Promise<number> {
+    const result = await this.options.worker.calibrateLambda(target, this.candidates());
+    return result.lambda;
+  }
+
+  private costOf(id: string): number {
+    return this.options.cloudModels.find((m) => m.id === id)?.cost ?? 0;
+  }
+
+  /** Runs `work` on the local engine after the requests before it; abort while waiting skips it. */
+  private queueLocal<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const run = this.localQueue.then(() => {
+      if (signal?.aborted) throw new EdgeRouteError('aborted', 'the request was aborted before the local model got to it');
+      return work();
+    });
+    this.localQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async generateLocally(request: ChatCompletionRequest, signal?: AbortSignal): Promise<GenerateResult> {
+    const jobId = `router-${++jobCounter}`;
+    const onAbort = (): void => this.options.worker.cancel(jobId);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.queueLocal(() => this.options.worker.generate(request, { jobId }), signal);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async createCompletion(
+    request: ChatCompletionRequest, { signal }: CreateOptions, decided?: { route: RouteResult; lambda: number; started: number },
+  ): Promise<RoutedCompletion> {
+    validateChatRequest(request);
+    const started = decided?.started ?? performance.now();
+    const lambda = decided?.lambda ?? await this.lambdaValue;
+    const route = decided?.route ?? await this.decide(request, lambda, signal);
+    const latency = { embed: route.embedMillis, cluster: route.clusterMillis, decide: route.decideMillis, local: 0, cloud: 0, total: 0 };
+    const cloudChoice = this.bestCloud(route, lambda);
+    const notes = [...route.notes];
+    const report = (model: string, extra: Partial<RoutingReport>): RoutingReport => ({
+      mode: this.mode, model, lambda,
+      predictedErrors: route.predictedErrors, clusterProbabilities: route.clusterProbabilities,
+      routedTo: route.chosenModel, escalated: false, degraded: false, costUsd: 0,
+      ...extra,
+      truncated: route.truncated,
+      notes,
+      latencyMs: { ...latency, total: performance.now() - started },
+    });
+
+    const askCloud = async (): Promise<ChatCompletion & { edgerouteCost?: { usd: number } }> => {
+      const t = performance.now();
+      try {
+        return await this.options.cloud.chat(cloudChoice, request, signal ? { signal } : {});
+      } finally {
+        latency.cloud = performance.now() - t;
+      }
+    };
+
+    const goLocal = this.mode === 'local-only' || this.mode === 'cascade'
+      || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel === this.options.localModel);
+    this.controller?.recordPreRouted(!goLocal);
+    if (!goLocal) {
+      const answer = await askCloud();
+      return { ...answer, edgeroute: report(cloudChoice, { costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }) };
+    }
+
+    let local: GenerateResult | undefined;
+    let localError: unknown;
+    const t = performance.now();
+    try {
+      local = await this.generateLocally(request, signal);
+    } catch (error) {
+      if (signal?.aborted || (error as { code?: string }).code === 'aborted') throw asAborted(error);
+      localError = error;
+    }
+    latency.local = performance.now() - t;
+
+    if (!local) {
+      // No local answer (engine failed): the cloud answers, unless there is none.
+      if (this.mode === 'local-only') throw localError;
+      this.controller?.recordFallback();
+      notes.push(`The local model failed (${describeError(localError)}); ${cloudChoice} answered instead.`);
+      try {
+        const answer = await askCloud();
+        return { ...answer, edgeroute: report(cloudChoice, { escalated: true, costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }) };
+      } catch (cloudError) {
+        throw unavailable(localError, cloudError);
+      }
+    }
+
+    const confidence = local.confidence.score;
+    const threshold = this.options.confidenceThreshold ?? DEFAULT_CONFIDENCE_THRESHOLD;
+    const escalate = this.controller
+      ? this.controller.escalate(confidence)
+      : (this.mode === 'cascade' || this.mode === 'hybrid') && !(confidence >= threshold);
+    if (!escalate) {
+      return { ...local.completion, edgeroute: report(this.options.localModel!, { localConfidence: confidence }) };
+    }
+    try {
+      const answer = await askCloud();
+      return {
+        ...answer,
+        edgeroute: report(cloudChoice, { localConfidence: confidence, escalated: true, costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }),
+      };
+    } catch (cloudError) {
+      if (signal?.aborted || (cloudError as { code?: string }).code === 'aborted') throw asAborted(cloudError);
+      // The cloud is unreachable after its retries: the local answer, marked degraded, beats nothing.
+      notes.push(`The local answer was not confident enough, but the cloud failed (${describeError(cloudError)}); the local answer is returned.`);
+      return { ...local.completion, edgeroute: report(this.options.localModel!, { localConfidence: confidence, escalated: true, degraded: true }) };
+    }
+  }
+
+  /**
+   * Streaming: a cloud answer is streamed as the provider sends it; a local answer is only
+   * known to be kept once it is complete (its confidence needs every token), so it arrives as
+   * one chunk. The last chunk carries the routing report.
+   */
+  private async createStream(request: ChatCompletionRequest, options: CreateOptions): Promise<AsyncIterable<RoutedChunk>> {
+    validateChatRequest(request);
+    const started = performance.now();
+    const lambda = await this.lambdaValue;
+    const route = await this.decide(request, lambda, options.signal);
+    const cloudChoice = this.bestCloud(route, lambda);
+    const direct = this.mode === 'cloud-only' || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel !== this.options.localModel);
+    if (direct) {
+      this.controller?.recordPreRouted(true);
+      return this.streamCloud(cloudChoice, request, route, lambda, options.signal);
+    }
+    // The decision is made: the local path reuses it rather than embedding the prompt again.
+    const completion = await this.createCompletion({ ...request, stream: false }, options, { route, lambda, started });
+    return (async function* single(): AsyncIterable<RoutedChunk> {
+      const choice = completion.choices[0]!;
+      yield {
+        id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model,
+        choices: [{ index: 0, delta: { role: 'assistant', content: choice.message.content ?? '' }, finish_reason: choice.finish_reason, logprobs: choice.logprobs ?? null }],
+        edgeroute: completion.edgeroute,
+      } as RoutedChunk;
+    })();
+  }
+
+  private async *streamCloud(model: string, request: ChatCompletionRequest, route: RouteResult, lambda: number, signal?: AbortSignal): AsyncIterable<RoutedChunk> {
+    const started = performance.now();
+    let last: ChatCompletionChunk | undefined;
+    for await (const chunk of this.options.cloud.stream(model, request, signal ? { signal } : {})) {
+      if (last) yield last;
+      last = chunk;
+    }
+    const report: RoutingReport = {
+      mode: this.mode, model, lambda, predictedErrors: route.predictedErrors, clusterProbabilities: route.clusterProbabilities,
+      routedTo: route.chosenModel, escalated: false, degraded: false, costUsd: this.costOf(model),
+      latencyMs: {
+        embed: route.embedMillis, cluster: route.clusterMillis, decide: route.decideMillis, local: 0, cloud: performance.now() - started,
+        total: performance.now() - started + route.embedMillis + route.clusterMillis + route.decideMillis,
+      },
+      truncated: route.truncated,
+      notes: route.notes,
+    };
+    if (last) yield { ...last, edgeroute: report };
+  }
+
+  /**
+   * UniRoute's decision for the request's prompt. When the worker cannot give one (it died and
+   * could not be restarted, its embedder failed), the request is not lost: outside local-only
+   * mode the cloud answers, picked by λ·cost alone, and a note says why. Bad input, a missing
+   * profile and the caller's abort still fail the request.
+   */
+  private async decide(request: ChatCompletionRequest, lambda: number, signal: AbortSignal | undefined): Promise<RouteResult> {
+    const prompt = lastUserText(request);
+    try {
+      return await this.options.worker.route(prompt, lambda, this.candidates());
+    } catch (error) {
+      if (signal?.aborted) throw asAborted(error);
+      const code = errorCode(error);
+      if (this.mode === 'local-only' || code === 'invalid-input' || code === 'invalid-config' || code === 'aborted') throw error;
+      const none: RouteResult = {
+        clusterProbabilities: [], predictedErrors: {}, chosenModel: '', lambda, embedMillis: 0, clusterMillis: 0, decideMillis: 0,
+        promptChars: prompt.length, embeddedChars: 0, truncated: false, notes: [],
+      };
+      const cloud = this.bestCloud(none, lambda);
+      return { ...none, chosenModel: cloud, notes: [`Routing failed (${describeError(error)}); ${cloud} was chosen without a routing decision.`] };
+    }
+  }
+
+  /**
+   * The cloud model to use when the cloud answers: UniRoute's choice when it chose a cloud
+   * model, else argmin err + λ·cost among the cloud models.
+   */
+  private bestCloud(route: RouteResult, lambda: number): string {
+    if (this.options.cloudModels.some((m) => m.id === route.chosenModel)) return route.chosenModel;
+    let best = this.options.cloudModels[0]?.id ?? '';
+    let bestScore = Infinity;
+    for (const m of this.options.cloudModels) {
+      const score = (route.predictedErrors[m.id] ?? 1) + lambda * m.cost;
+      if (score < bestScore) {
+        best = m.id;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+}
+
+function lastUserText(request: ChatCompletionRequest): string {
+  const last = [...request.messages].reverse().find((m) => m.role === 'user');
+  return typeof last?.content === 'string' ? last.content : '';
+}
+
+/** "code: message" of an error, for a note. */
+function describeError(error: unknown): string {
+  const code = errorCode(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return code ? `${code}: ${message}` : message;
+}
+
+function asAborted(error: unknown): EdgeRouteError {
+  return error instanceof EdgeRouteError && error.code === 'aborted'
+    ? error
+    : new EdgeRouteError('aborted', 'the request was aborted by the caller', { cause: error });
+}
+
+function unavailable(localError: unknown, cloudError: unknown): EdgeRouteError {
+  const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+  return new EdgeRouteError(
+    'no-model-available',
+    `No model could answer: the local model failed (${message(localError)}) and the cloud failed (${message(cloudError)}). ` +
+      'Check the network and the cloud endpoint; the local model needs WebGPU or WASM and its files.',
+    { cause: cloudError },
+  );
+}

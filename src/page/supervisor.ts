@@ -1,0 +1,167 @@
+/**
+ * Keeps a router's worker alive across crashes. The router talks to a WorkerSupervisor (a
+ * RouterWorker) instead of the worker itself; the supervisor
+ * - runs each call through EdgeWorker.call, so a worker that dies mid-call (terminate(), a
+ *   crash, its own close()) fails that call with 'worker-failed' instead of leaving it pending;
+ * - retires a worker that died or reported 'device-lost' (its GPU state cannot come back) and
+ *   starts a fresh one for the next call: configure, load the embedder, prepare the profile
+ *   (from the IndexedDB cache when it is there, else computed again); the local model loads
+ *   on its first generation as usual;
+ * - retries once, on the fresh worker, the calls that are safe to repeat (route, λ
+ *   calibration). A generation is not repeated: the router answers it from the cloud.
+ * Concurrent calls share one restart; a restart that fails fails the calls waiting for it, and
+ * the next call tries again.
+ */
+import { EdgeRouteError, errorCode } from '../common/errors';
+import type { ChatCompletionRequest } from '../common/openai';
+import type { EdgeWorker } from './worker-client';
+import type { GenerateResult, LambdaTarget, ProfileSummary, RouteResult } from '../worker/protocol';
+import type { RouterWorker } from './router';
+
+export interface SupervisorOptions {
+  /** Starts a bare worker. */
+  readonly start: () => Promise<EdgeWorker>;
+  /** Makes a started worker ready to route (configure, embedder, profile); returns the profile. */
+  readonly setup: (worker: EdgeWorker) => Promise<ProfileSummary>;
+  /** Told after each restart (tests, logging). */
+  readonly onRestart?: (event: { readonly restarts: number; readonly reason: string }) => void;
+}
+
+export class WorkerSupervisor implements RouterWorker {
+  private worker: EdgeWorker;
+  private summary: ProfileSummary;
+  private restarting: Promise<{ worker: EdgeWorker; reason: string }> | undefined;
+  private retiredReason = '';
+  private closed = false;
+  private restartCount = 0;
+
+  private constructor(private readonly options: SupervisorOptions, worker: EdgeWorker, summary: ProfileSummary) {
+    this.worker = worker;
+    this.summary = summary;
+  }
+
+  /** Starts and sets up the first worker; a failure there is createRouter's failure. */
+  static async create(options: SupervisorOptions): Promise<WorkerSupervisor> {
+    const worker = await options.start();
+    try {
+      return new WorkerSupervisor(options, worker, await options.setup(worker));
+    } catch (error) {
+      worker.terminate();
+      throw error;
+    }
+  }
+
+  /** The worker in use now (a new one after a restart). */
+  get current(): EdgeWorker {
+    return this.worker;
+  }
+
+  /** The profile as the current worker prepared it. */
+  get profile(): ProfileSummary {
+    return this.summary;
+  }
+
+  /** Workers started to replace one that died. */
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  async route(prompt: string, lambda: number, candidates?: readonly string[]): Promise<RouteResult> {
+    const { value, restartedAfter } = await this.run((w) => w.call((api) => api.route(prompt, lambda, candidates)), true);
+    return restartedAfter === undefined
+      ? value
+      : { ...value, notes: [...value.notes, `The worker had stopped (${restartedAfter}); a new one was started for this request.`] };
+  }
+
+  async calibrateLambda(target: LambdaTarget, candidates?: readonly string[]): Promise<{ lambda: number; achieved: number; feasible: boolean }> {
+    return (await this.run((w) => w.call((api) => api.calibrateLambda(target, candidates)), true)).value;
+  }
+
+  async generate(request: ChatCompletionRequest, options?: { jobId?: string }): Promise<GenerateResult> {
+    return (await this.run((w) => w.call((api) => api.generate(request, options)), false)).value;
+  }
+
+  cancel(jobId: string): void {
+    const worker = this.worker;
+    if (!worker.alive) return;
+    worker.call((api) => api.cancel(jobId)).catch(() => undefined);
+  }
+
+  /** Stops the worker for good; later calls fail with 'worker-failed'. */
+  close(): void {
+    this.closed = true;
+    this.worker.terminate();
+  }
+
+  /**
+   * Runs `fn` on a live worker. When the worker dies under it (or loses its GPU) and the call
+   * is `repeatable`, runs it once more on a fresh worker. `restartedAfter`: why the worker this
+   * call ended on replaced another, if it did.
+   */
+  private async run<T>(fn: (worker: EdgeWorker) => Promise<T>, repeatable: boolean): Promise<{ value: T; restartedAfter?: string }> {
+    let restartedAfter: string | undefined;
+    for (let attempt = 0; ; attempt++) {
+      const { worker, restartedAfter: reason } = await this.ready();
+      restartedAfter ??= reason;
+      try {
+        const value = await fn(worker);
+        return restartedAfter === undefined ? { value } : { value, restartedAfter };
+      } catch (error) {
+        const lostGpu = errorCode(error) === 'device-lost';
+        if (lostGpu) this.retire(worker, 'its GPU device was lost');
+        const gone = lostGpu || !worker.alive;
+        if (!gone || !repeatable || attempt > 0 || this.closed) throw error;
+      }
+    }
+  }
+
+  /** Ends a worker that cannot go on; the next call starts another. */
+  private retire(worker: EdgeWorker, reason: string): void {
+    if (worker !== this.worker || !worker.alive) return;
+    this.retiredReason = reason;
+    worker.terminate();
+  }
+
+  /** The current worker if it lives, else a fresh one (one restart shared by concurrent callers). */
+  private async ready(): Promise<{ worker: EdgeWorker; restartedAfter?: string }> {
+    if (this.closed) throw new EdgeRouteError('worker-failed', 'This router was closed (router.close()); create a new one with createRouter.');
+    if (this.worker.alive) return { worker: this.worker };
+    if (!this.restarting) {
+      const reason = this.retiredReason || 'it crashed, closed itself or was terminated';
+      this.restarting = this.restart(reason).then(
+        (worker) => ({ worker, reason }),
+      ).finally(() => {
+        this.restarting = undefined;
+      });
+    }
+    const { worker, reason } = await this.restarting;
+    return { worker, restartedAfter: reason };
+  }
+
+  private async restart(reason: string): Promise<EdgeWorker> {
+    let worker: EdgeWorker;
+    try {
+      worker = await this.options.start();
+    } catch (cause) {
+      throw new EdgeRouteError('worker-failed', `The edgeroute worker stopped (${reason}) and a new one could not start: ${messageOf(cause)}`, { cause });
+    }
+    try {
+      const summary = await this.options.setup(worker);
+      if (this.closed) throw new EdgeRouteError('worker-failed', 'This router was closed while its worker restarted.');
+      this.worker = worker;
+      this.summary = summary;
+      this.retiredReason = '';
+      this.restartCount++;
+      this.options.onRestart?.({ restarts: this.restartCount, reason });
+      return worker;
+    } catch (error) {
+      worker.terminate();
+      if (errorCode(error) === 'worker-failed') throw error;
+      throw new EdgeRouteError('worker-failed', `The edgeroute worker stopped (${reason}) and the new one could not be set up: ${messageOf(error)}`, { cause: error });
+    }
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,164 @@
+/**
+ * WorkerSupervisor with scripted workers: a worker that dies mid-call fails that call (or, for a
+ * route, repeats it on a fresh worker), a lost GPU retires the worker, concurrent callers share
+ * one restart, a failed restart is a typed error and the next call tries again.
+ */
+import { describe, expect, it } from 'vitest';
+import { EdgeRouteError } from '../../src/common/errors';
+import type { ChatCompletionRequest } from '../../src/common/openai';
+import { WorkerSupervisor } from '../../src/page/supervisor';
+import type { EdgeWorker, WorkerExit } from '../../src/page/worker-client';
+import type { GenerateResult, ProfileSummary, RouteResult } from '../../src/worker/protocol';
+
+interface FakeWorker extends EdgeWorker {
+  readonly id: number;
+  /** Simulates a crash: calls in flight fail, `alive` turns false. */
+  crash(): void;
+  setupCalls: number;
+}
+
+type Behaviour = {
+  route?: (worker: FakeWorker) => Promise<RouteResult>;
+  generate?: (worker: FakeWorker) => Promise<GenerateResult>;
+};
+
+const routeResult = (worker: FakeWorker): RouteResult => ({
+  clusterProbabilities: [1], predictedErrors: { local: 0.2 }, chosenModel: 'local', lambda: 0, embedMillis: 0, clusterMillis: 0, decideMillis: 0,
+  promptChars: 1, embeddedChars: 1, truncated: false, notes: [`worker ${worker.id}`],
+});
+
+/** A worker with EdgeWorker's exit semantics: calls in flight reject with 'worker-failed' at exit. */
+function fakeWorker(id: number, behaviour: Behaviour): FakeWorker {
+  let exit: WorkerExit | undefined;
+  const pending = new Set<(e: WorkerExit) => void>();
+  let settle: (e: WorkerExit) => void = () => undefined;
+  const exited = new Promise<WorkerExit>((r) => {
+    settle = r;
+  });
+  const end = (e: WorkerExit): void => {
+    if (exit) return;
+    exit = e;
+    for (const fail of pending) fail(e);
+    settle(e);
+  };
+  const self: FakeWorker = {
+    id,
+    setupCalls: 0,
+    api: {
+      route: () => (behaviour.route ?? (async (w: FakeWorker) => routeResult(w)))(self),
+      calibrateLambda: async () => ({ lambda: 0.5, achieved: 0.3, feasible: true }),
+      generate: () => (behaviour.generate ?? (async () => { throw new Error('no generate'); }))(self),
+      cancel: async () => undefined,
+    } as unknown as EdgeWorker['api'],
+    exited,
+    get alive() {
+      return exit === undefined;
+    },
+    watched: true,
+    call<T>(fn: (api: EdgeWorker['api']) => Promise<T>): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        if (exit) return reject(new EdgeRouteError('worker-failed', exit.message));
+        const onExit = (e: WorkerExit): void => reject(new EdgeRouteError('worker-failed', e.message));
+        pending.add(onExit);
+        fn(self.api).then(resolve, reject).finally(() => pending.delete(onExit));
+      });
+    },
+    terminate: () => end({ reason: 'terminated', message: 'terminated' }),
+    crash: () => end({ reason: 'lost', message: 'crashed' }),
+  };
+  return self;
+}
+
+const summary = { prompts: 40 } as unknown as ProfileSummary;
+const request: ChatCompletionRequest = { messages: [{ role: 'user', content: 'q' }] };
+
+function harness(behaviour: (id: number) => Behaviour, options: { failStarts?: number } = {}) {
+  const workers: FakeWorker[] = [];
+  let failStarts = options.failStarts ?? 0;
+  const create = () => WorkerSupervisor.create({
+    start: async () => {
+      if (workers.length > 0 && failStarts > 0) {
+        failStarts--;
+        throw new EdgeRouteError('worker-failed', 'the worker script could not load');
+      }
+      const w = fakeWorker(workers.length + 1, behaviour(workers.length + 1));
+      workers.push(w);
+      return w;
+    },
+    setup: async (w) => {
+      (w as FakeWorker).setupCalls++;
+      return summary;
+    },
+  });
+  return { workers, create };
+}
+
+describe('WorkerSupervisor', () => {
+  it('repeats a route on a fresh, set-up worker when the worker dies under it, and says so', async () => {
+    const { workers, create } = harness((id) => ({
+      route: id === 1 ? (w) => new Promise<RouteResult>(() => queueMicrotask(() => w.crash())) : undefined,
+    }));
+    const supervisor = await create();
+    const result = await supervisor.route('q', 0);
+    expect(result.notes).toEqual(['worker 2', expect.stringMatching(/worker had stopped .*; a new one was started/)]);
+    expect(workers.map((w) => [w.id, w.alive, w.setupCalls])).toEqual([[1, false, 1], [2, true, 1]]);
+    expect(supervisor.restarts).toBe(1);
+    expect(supervisor.current).toBe(workers[1]);
+  });
+
+  it('does not repeat a generation: it fails with worker-failed, and the next call runs on a new worker', async () => {
+    const { workers, create } = harness((id) => ({
+      generate: id === 1 ? (w) => new Promise<GenerateResult>(() => setTimeout(() => w.crash(), 5)) : undefined,
+    }));
+    const supervisor = await create();
+    await expect(supervisor.generate(request)).rejects.toMatchObject({ name: 'EdgeRouteError', code: 'worker-failed' });
+    expect(workers).toHaveLength(1);
+    expect((await supervisor.route('q', 0)).notes[0]).toBe('worker 2');
+  });
+
+  it('retires a worker whose GPU was lost; concurrent callers share one restart', async () => {
+    const { workers, create } = harness((id) => ({
+      generate: id === 1 ? async () => { throw new EdgeRouteError('device-lost', 'lost'); } : undefined,
+    }));
+    const supervisor = await create();
+    await expect(supervisor.generate(request)).rejects.toMatchObject({ code: 'device-lost' });
+    expect(workers[0]!.alive).toBe(false);
+    const routes = await Promise.all(Array.from({ length: 5 }, () => supervisor.route('q', 0)));
+    expect(workers).toHaveLength(2);
+    for (const r of routes) expect(r.notes).toEqual(['worker 2', expect.stringMatching(/GPU device was lost/)]);
+  });
+
+  it('a restart that fails is a typed error; the next call tries again', async () => {
+    const { workers, create } = harness(() => ({}), { failStarts: 1 });
+    const supervisor = await create();
+    workers[0]!.crash();
+    await expect(supervisor.route('q', 0)).rejects.toMatchObject({ code: 'worker-failed', message: /could not start: the worker script could not load/ });
+    expect((await supervisor.route('q', 0)).notes[0]).toBe('worker 2');
+  });
+
+  it('other errors pass through untouched and keep the worker', async () => {
+    const { workers, create } = harness(() => ({ route: async () => { throw new EdgeRouteError('invalid-input', 'bad prompt'); } }));
+    const supervisor = await create();
+    await expect(supervisor.route('q', 0)).rejects.toMatchObject({ code: 'invalid-input' });
+    expect(workers).toHaveLength(1);
+    expect(workers[0]!.alive).toBe(true);
+  });
+
+  it('after close(), calls fail and nothing restarts', async () => {
+    const { workers, create } = harness(() => ({}));
+    const supervisor = await create();
+    supervisor.close();
+    await expect(supervisor.route('q', 0)).rejects.toMatchObject({ code: 'worker-failed', message: /closed/ });
+    expect(workers).toHaveLength(1);
+  });
+
+  it('a first worker that cannot be set up is terminated and the error surfaces', async () => {
+    let started: FakeWorker | undefined;
+    await expect(WorkerSupervisor.create({
+      start: async () => (started = fakeWorker(1, {})),
+      setup: async () => { throw new EdgeRouteError('embedder-failed', 'no model'); },
+    })).rejects.toMatchObject({ code: 'embedder-failed' });
+    expect(started?.alive).toBe(false);
+  });
+});
+

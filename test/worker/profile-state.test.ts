@@ -1,0 +1,297 @@
+import 'fake-indexeddb/auto';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { EdgeRouteError } from '../../src/common/errors';
+import { kvGet, kvKeys, kvSet, openKvStore, type KvStore } from '../../src/worker/storage/kv';
+import { UniRouteState, autoClusterCount, type PrepareProgress } from '../../src/worker/profile-state';
+import { validateValidationSet, type ValidationSet } from '../../src/common/validation-set';
+import type { ProfileEntry } from '../../src/worker/storage/profile-cache';
+import { createFakeEmbedder } from '../helpers/fake-embedder';
+
+const tiny = validateValidationSet(JSON.parse(readFileSync('test/fixtures/tiny-validation.json', 'utf8')));
+let dbCount = 0;
+const freshStore = (): KvStore => openKvStore(`uniroute-state-test-${dbCount++}`, 'cache');
+
+/** The set without `modelId`, as if the site had never scored it. */
+function without(set: ValidationSet, modelId: string): ValidationSet {
+  return {
+    ...set,
+    models: set.models.filter((m) => m.id !== modelId),
+    prompts: set.prompts.map((p) => {
+      const { [modelId]: _s, ...scores } = p.scores;
+      const { [modelId]: _c, ...confidences } = p.confidences ?? {};
+      return { ...p, scores, confidences };
+    }),
+  };
+}
+
+async function embed(text: string): Promise<Float32Array> {
+  return (await createFakeEmbedder().embed([text]))[0]!;
+}
+
+describe('autoClusterCount', () => {
+  it('is round(√(n/2)), at most n/10 and 32, at least 1', () => {
+    expect(autoClusterCount(400)).toBe(14);
+    expect(autoClusterCount(40)).toBe(4);
+    expect(autoClusterCount(19)).toBe(1);
+    expect(autoClusterCount(100_000)).toBe(32);
+  });
+});
+
+describe('UniRouteState.prepare and the IndexedDB cache', () => {
+  it('computes and caches on first load; a fresh instance then computes nothing', async () => {
+    const store = freshStore();
+    const embedder = createFakeEmbedder();
+    const progress: PrepareProgress[] = [];
+    const first = await UniRouteState.prepare({ embedder, validationSet: tiny, store, batchSize: 16, onProgress: (p) => progress.push(p) });
+    expect(first.counters).toMatchObject({ validationPromptsEmbedded: 40, profilesComputed: 1, cacheHits: 0, cacheWrites: 1 });
+    expect(embedder.calls).toEqual({ texts: 40, batches: 3 });
+    expect(progress.filter((p) => p.phase === 'embedding').map((p) => p.done)).toEqual([0, 16, 32, 40]);
+    expect(progress.at(-1)?.phase).toBe('ready');
+    const summary = first.summary();
+    expect(summary).toMatchObject({ k: 4, prompts: 40, source: 'computed', embedderId: 'fake-hash-64', validationSet: 'edgeroute-tiny' });
+    expect(summary.models.map((m) => m.id)).toEqual(['llama3.2-1b', 'gpt-4o-mini', 'gpt-4o']);
+    expect(await kvKeys(store)).toEqual([summary.cacheKey]);
+    expect(summary.cacheKey).toMatch(/^uniroute:v1:fake-hash-64:[0-9a-f]{64}:k4$/);
+
+    const embedder2 = createFakeEmbedder();
+    const second = await UniRouteState.prepare({ embedder: embedder2, validationSet: tiny, store });
+    expect(second.counters).toMatchObject({ validationPromptsEmbedded: 0, profilesComputed: 0, cacheHits: 1, cacheWrites: 0 });
+    expect(embedder2.calls.texts).toBe(0);
+    expect(second.summary().source).toBe('hit');
+    const x = await embed('Which drug is a soft steroid used in bronchial asthma?');
+    expect(second.predictErrors(x)).toEqual(first.predictErrors(x));
+    expect(second.clusterProbabilities(x)).toEqual(first.clusterProbabilities(x));
+    expect(JSON.parse(JSON.stringify(second)).counters.cacheHits).toBe(1);
+  });
+
+  it('rebuilds a corrupted entry once, then hits again', async () => {
+    const store = freshStore();
+    const first = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store });
+    const key = first.summary().cacheKey;
+    const stored = (await kvGet<ProfileEntry>(store, key))!;
+    await kvSet(store, key, { ...stored, featureVectors: stored.featureVectors.map((f) => f.map(() => NaN)) });
+
+    const rebuilt = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store });
+    expect(rebuilt.counters).toMatchObject({ profilesComputed: 1, validationPromptsEmbedded: 40, cacheRebuilds: { corrupt: 1, stale: 0, otherEmbedder: 0 } });
+    const again = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store });
+    expect(again.counters).toMatchObject({ cacheHits: 1, profilesComputed: 0, validationPromptsEmbedded: 0 });
+
+    await kvSet(store, key, 'garbage');
+    const fromGarbage = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store });
+    expect(fromGarbage.counters.cacheRebuilds.corrupt).toBe(1);
+  });
+
+  it('replaces the entry of another embedder and of an older schema', async () => {
+    const store = freshStore();
+    const a = await UniRouteState.prepare({ embedder: createFakeEmbedder({ id: 'embedder-a' }), validationSet: tiny, store });
+    const b = await UniRouteState.prepare({ embedder: createFakeEmbedder({ id: 'embedder-b' }), validationSet: tiny, store });
+    expect(b.counters).toMatchObject({ profilesComputed: 1, cacheRebuilds: { otherEmbedder: 1, stale: 0, corrupt: 0 } });
+    expect(await kvKeys(store)).toEqual([b.summary().cacheKey]);
+    expect(a.summary().cacheKey).not.toBe(b.summary().cacheKey);
+
+    const old = b.summary().cacheKey.replace(/^uniroute:v\d+:/, 'uniroute:v0:');
+    await kvSet(store, old, { schemaVersion: 0 });
+    await kvSet(store, b.summary().cacheKey, undefined);
+    const c = await UniRouteState.prepare({ embedder: createFakeEmbedder({ id: 'embedder-b' }), validationSet: tiny, store });
+    expect(c.counters.cacheRebuilds).toEqual({ stale: 1, corrupt: 0, otherEmbedder: 0 });
+    expect(await kvKeys(store)).toEqual([c.summary().cacheKey]);
+  });
+
+  it('keys the cache by K and by validation content', async () => {
+    const store = freshStore();
+    const k4 = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store });
+    const k2 = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store, k: 2 });
+    expect(k2.counters.profilesComputed).toBe(1);
+    expect(k2.summary().clusters).toBe(2);
+    const edited = { ...tiny, prompts: tiny.prompts.slice(1) };
+    const e = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: edited, store });
+    expect(e.counters.profilesComputed).toBe(1);
+    expect(new Set([k4, k2, e].map((s) => s.summary().cacheKey)).size).toBe(3);
+  });
+
+  it('keeps routing in memory when the store refuses writes (quota) or everything', async () => {
+    const real = freshStore();
+    const quota: KvStore = {
+      ...real,
+      use: (mode, callback) => (mode === 'readwrite'
+        ? Promise.reject(new DOMException('full', 'QuotaExceededError'))
+        : real.use(mode, callback)),
+    };
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store: quota });
+    expect(state.counters).toMatchObject({ profilesComputed: 1, cacheWrites: 0, storageFailures: 1 });
+    expect(state.summary().lastStorageError).toMatch(/quota exceeded/);
+    const x = await embed('a question about algebra');
+    expect(state.decide(x, 0).modelId).toBeTypeOf('string');
+    await state.addModel({ id: 'extra', cost: 0.01, scores: { [tiny.prompts[0]!.id]: 1 } });
+    expect(state.counters.storageFailures).toBe(2);
+
+    const broken: KvStore = { ...real, use: () => Promise.reject(new Error('blocked')) };
+    const mem = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store: broken });
+    expect(mem.counters).toMatchObject({ profilesComputed: 1, storageFailures: 2 });
+    const noStore = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny });
+    expect(noStore.summary().source).toBe('memory');
+  });
+
+  it('rejects bad input with EdgeRouteError and honours an aborted signal', async () => {
+    await expect(UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: { ...tiny, prompts: [] } }))
+      .rejects.toMatchObject({ code: 'invalid-config' });
+    await expect(UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, k: 0 }))
+      .rejects.toMatchObject({ code: 'invalid-config' });
+    const controller = new AbortController();
+    controller.abort();
+    await expect(UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, signal: controller.signal }))
+      .rejects.toMatchObject({ code: 'aborted' });
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny });
+    expect(() => state.predictErrors(new Float32Array(3))).toThrow(EdgeRouteError);
+    expect(() => state.decide(new Float32Array(64).fill(0.125), -1)).toThrow(/lambda/);
+    expect(() => state.decide(new Float32Array(64).fill(0.125), 0, ['nope'])).toThrow(/unknown model "nope"/);
+  });
+});
+
+describe('routing with the state', () => {
+  it('decides with core rules, over a chosen pool of candidates', async () => {
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny });
+    const x = await embed('Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field.');
+    const errors = state.predictErrors(x);
+    const cheapest = state.decide(x, Infinity);
+    expect(cheapest.modelId).toBe('llama3.2-1b');
+    const best = state.decide(x, 0);
+    expect(errors[best.modelId]).toBe(Math.min(...Object.values(errors)));
+    const cloudOnly = state.decide(x, Infinity, ['gpt-4o', 'gpt-4o-mini']);
+    expect(cloudOnly.modelId).toBe('gpt-4o-mini');
+    expect(cloudOnly.modelIndex).toBe(1);
+    expect(cloudOnly.predictedErrors).toHaveLength(3);
+  });
+
+  it('decideTimed gives the same decision with P(k|x) and the time of each step', async () => {
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny });
+    const x = await embed('What is 17 × 23?');
+    const timed = state.decideTimed(x, 0.5, ['llama3.2-1b', 'gpt-4o']);
+    const { clusterProbabilities, clusterMillis, decideMillis, ...decision } = timed;
+    expect(decision).toEqual(state.decide(x, 0.5, ['llama3.2-1b', 'gpt-4o']));
+    expect(Array.from(clusterProbabilities)).toEqual(Array.from(state.clusterProbabilities(x)));
+    expect(state.byModelId(timed.predictedErrors)).toEqual(state.predictErrors(x));
+    expect(clusterMillis).toBeGreaterThanOrEqual(0);
+    expect(decideMillis).toBeGreaterThanOrEqual(0);
+    expect(() => state.decideTimed(new Float32Array(3), 0)).toThrow(EdgeRouteError);
+  });
+
+  it('calibrates λ on the validation prompts from cached clusters', async () => {
+    const store = freshStore();
+    await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store });
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store });
+    expect(state.counters.cacheHits).toBe(1);
+    const none = state.calibrateLambda({ kind: 'cloudShare', share: 0 });
+    expect(none.feasible).toBe(true);
+    expect(none.shares['llama3.2-1b']).toBe(1);
+    const half = state.calibrateLambda({ kind: 'cloudShare', share: 0.5 });
+    expect(half.achieved).toBeLessThanOrEqual(0.5);
+    expect(half.lambda).toBeLessThanOrEqual(none.lambda);
+    const floor = state.calibrateLambda({ kind: 'qualityFloor', quality: 0.6 });
+    expect(floor.quality).toBeGreaterThanOrEqual(0.6);
+  });
+});
+
+describe('adding a model the set did not score', () => {
+  it('addModel from validation scores equals building with the model from scratch, and persists', async () => {
+    const store = freshStore();
+    const withAll = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store });
+    const partial = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: without(tiny, 'gpt-4o'), store });
+    const scores = Object.fromEntries(tiny.prompts.map((p) => [p.id, p.scores['gpt-4o']!]));
+    const added = await partial.addModel({ id: 'gpt-4o', cost: tiny.models.find((m) => m.id === 'gpt-4o')!.cost, scores });
+    expect(added.origin).toBe('added');
+    expect(added.globalError).toBeCloseTo(withAll.models.find((m) => m.id === 'gpt-4o')!.globalError, 12);
+    for (const text of tiny.prompts.slice(0, 10).map((p) => p.prompt).concat('unrelated words entirely')) {
+      const x = await embed(text);
+      const a = partial.predictErrors(x);
+      const b = withAll.predictErrors(x);
+      for (const id of Object.keys(b)) expect(a[id], `${id} on ${text.slice(0, 30)}`).toBeCloseTo(b[id]!, 12);
+      expect(partial.decide(x, 1000).modelId).toBe(withAll.decide(x, 1000).modelId);
+    }
+    expect(partial.calibrateLambda({ kind: 'qualityFloor', quality: 0.7 }).quality)
+      .toBeCloseTo(withAll.calibrateLambda({ kind: 'qualityFloor', quality: 0.7 }).quality, 12);
+
+    const reloaded = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: without(tiny, 'gpt-4o'), store });
+    expect(reloaded.counters).toMatchObject({ cacheHits: 1, profilesComputed: 0 });
+    expect(reloaded.models.map((m) => `${m.id}:${m.origin}`)).toEqual(['llama3.2-1b:validation-set', 'gpt-4o-mini:validation-set', 'gpt-4o:added']);
+  });
+
+  it('addModel rejects duplicates, unknown prompts and bad scores', async () => {
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny });
+    const id0 = tiny.prompts[0]!.id;
+    await expect(state.addModel({ id: 'gpt-4o', cost: 1, scores: { [id0]: 1 } })).rejects.toThrow(/already in the profile/);
+    await expect(state.addModel({ id: 'm', cost: 1, scores: { nope: 1 } })).rejects.toThrow(/unknown validation prompt "nope"/);
+    await expect(state.addModel({ id: 'm', cost: 1, scores: { [id0]: 2 } })).rejects.toThrow(/not in \[0, 1\]/);
+    await expect(state.addModel({ id: 'm', cost: NaN, scores: { [id0]: 1 } })).rejects.toThrow(/cost/);
+    await expect(state.addModel({ id: 'm', cost: 0.1, local: true, scores: { [id0]: 1 } })).rejects.toThrow(/local/);
+    await expect(state.addModel({ id: 'm', cost: 1, scores: {} })).rejects.toThrow(/no scores/);
+    expect(state.models).toHaveLength(3);
+  });
+
+  it('measureModel grades answers, reports progress, and adds the model', async () => {
+    const store = freshStore();
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store });
+    const gradable = tiny.prompts.filter((p) => p.reference !== undefined);
+    const byPrompt = new Map(gradable.map((p, i) => [p.prompt, { p, right: i % 3 !== 0 }]));
+    // Right on two prompts in three, answering the way chat models do.
+    const answer = async (prompt: string): Promise<string> => {
+      const { p, right } = byPrompt.get(prompt)!;
+      const letter = right ? p.reference! : 'ABCD'.replace(p.reference!, '')[0]!;
+      return `The answer is (${letter}).`;
+    };
+    const progress: { done: number; total: number; correct: number }[] = [];
+    const result = await state.measureModel({ id: 'phi-3.5-mini', cost: 0, local: true, answer, onProgress: (p) => progress.push(p), concurrency: 3 });
+    const expected = gradable.filter((_, i) => i % 3 !== 0).length;
+    expect(result).toMatchObject({ id: 'phi-3.5-mini', total: gradable.length, correct: expected });
+    expect(progress).toHaveLength(gradable.length);
+    expect(progress.at(-1)).toEqual({ done: gradable.length, total: gradable.length, correct: expected });
+    expect(progress.map((p) => p.done)).toEqual(gradable.map((_, i) => i + 1));
+    const model = state.models.find((m) => m.id === 'phi-3.5-mini')!;
+    expect(model).toMatchObject({ origin: 'added', local: true, cost: 0 });
+    expect(model.globalError).toBeCloseTo(1 - expected / gradable.length, 12);
+    const reloaded = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store });
+    expect(reloaded.models.map((m) => m.id)).toContain('phi-3.5-mini');
+  });
+
+  it('cancelling measureModel mid-way rejects with aborted and persists nothing', async () => {
+    const store = freshStore();
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store });
+    const key = state.summary().cacheKey;
+    const before = await kvGet<ProfileEntry>(store, key);
+    const controller = new AbortController();
+    let calls = 0;
+    let sawAbort = false;
+    // Never settles by itself after the 5th call: the abort must not wait for it.
+    const answer = (_prompt: string, signal: AbortSignal): Promise<string> => {
+      calls++;
+      if (calls === 5) {
+        signal.addEventListener('abort', () => { sawAbort = true; });
+        queueMicrotask(() => controller.abort(new Error('user pressed stop')));
+        return new Promise(() => undefined);
+      }
+      return Promise.resolve('A');
+    };
+    const progress: number[] = [];
+    await expect(state.measureModel({ id: 'slow', cost: 0.001, answer, signal: controller.signal, onProgress: (p) => progress.push(p.done) }))
+      .rejects.toMatchObject({ code: 'aborted' });
+    expect(sawAbort).toBe(true);
+    expect(progress).toEqual([1, 2, 3, 4]);
+    expect(state.models.map((m) => m.id)).not.toContain('slow');
+    const after = await kvGet<ProfileEntry>(store, key);
+    expect(after!.models.map((m) => m.id)).toEqual(before!.models.map((m) => m.id));
+    expect(after!.createdAt).toBe(before!.createdAt);
+  });
+
+  it('a failing answer rejects with measurement-failed and adds nothing', async () => {
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny });
+    let calls = 0;
+    const answer = async (): Promise<string> => {
+      if (++calls === 3) throw new Error('HTTP 500');
+      return 'B';
+    };
+    await expect(state.measureModel({ id: 'flaky', cost: 0.001, answer, concurrency: 2 }))
+      .rejects.toMatchObject({ code: 'measurement-failed', message: expect.stringMatching(/HTTP 500/) });
+    expect(state.models.map((m) => m.id)).not.toContain('flaky');
+  });
+});
