@@ -10,10 +10,9 @@
 import { proxy } from 'comlink';
 import { CloudClient, validateCloudModelConfig, type CloudModelConfig } from './cloud-client';
 import { EdgeRouteError } from '../common/errors';
-import type { LoadProgress } from '../worker/engines/local-engine';
 import { startEdgeWorker, type EdgeWorker, type EdgeWorkerOptions } from './worker-client';
-import type { EmbedderConfig, LambdaTarget, LocalEngineConfig, ProfileSummary } from '../worker/protocol';
-import { EdgeRouter, type RouterMode } from './router';
+import type { EmbedderConfig, JobProgress, LambdaTarget, LoadProgress, LocalEngineConfig, ProfileSummary } from '../worker/protocol';
+import { EdgeRouter, type LocalReadiness, type RouterMode } from './router';
 import { validateValidationSet, type ValidationSet } from '../common/validation-set';
 import { WorkerSupervisor } from './supervisor';
 
@@ -31,10 +30,34 @@ export interface RouterConfig {
   readonly worker?: EdgeWorkerOptions;
   /** Where the worker finds ort/ and tfjs/ (default: beside the worker script). */
   readonly runtimeBaseUrl?: string;
-  readonly onProgress?: (progress: LoadProgress & { readonly stage: 'embedder' | 'profile' | 'local' }) => void;
+  /**
+   * Each long start-up step as it goes: 'embedder' (loading it), 'profile' (embedding the
+   * validation prompts, skipped when IndexedDB has the profile), 'local' (the local model's
+   * download and load).
+   */
+  readonly onProgress?: (progress: StartProgress) => void;
+  /**
+   * Progressive start (default true): createRouter resolves once routing is ready and the local
+   * model loads in the background; until it is ready the cloud answers the prompts routed to it
+   * (each report's notes say so). False: the first local request waits for the whole load.
+   * Offline (navigator.onLine false) and in 'local-only' mode requests always wait for it.
+   */
+  readonly progressiveStart?: boolean;
 }
 
-export interface Router extends EdgeRouter {
+/** One progress event of a start-up step; `progress` in [0, 1]. */
+export interface StartProgress extends LoadProgress {
+  readonly stage: 'embedder' | 'profile' | 'local';
+}
+
+export interface Router {
+  readonly chat: EdgeRouter['chat'];
+  /** The λ in use (after calibration, when a target was given). */
+  lambda(): Promise<number>;
+  /** Re-calibrates λ to a new target (a cloud-call share, a budget per 1,000 prompts, or a quality floor). */
+  setTarget(target: number | LambdaTarget): Promise<number>;
+  /** Whether the local model is loaded yet (progressive start), or how far its load is. */
+  localReadiness(): LocalReadiness;
   /** The worker in use now: after a crash, the one started to replace it. */
   readonly worker: EdgeWorker;
   /** The routing profile as the current worker prepared it. */
@@ -53,7 +76,20 @@ async function loadProfile(source: ValidationSet | string): Promise<ValidationSe
     throw new EdgeRouteError('invalid-config', `Could not fetch the routing profile from ${source}: ${String(cause)}`, { cause });
   }
   if (!response.ok) throw new EdgeRouteError('invalid-config', `The routing profile at ${source} answered HTTP ${response.status}; serve the validation-set JSON there.`);
-  return validateValidationSet(await response.json());
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // Typically a dev server's index.html fallback for a path that does not exist.
+    const type = response.headers.get('content-type') ?? 'no content type';
+    throw new EdgeRouteError(
+      'invalid-config',
+      `The routing profile at ${source} is not JSON (${type}; it starts with ${JSON.stringify(text.slice(0, 40))}). ` +
+        'Serve the validation-set JSON at that URL (npx edgeroute copy-assets copies the default one).',
+    );
+  }
+  return validateValidationSet(json);
 }
 
 /** Checks the parts of the configuration that need no network, with messages that say what to fix. */
@@ -90,6 +126,8 @@ export async function createRouter(config: RouterConfig): Promise<Router> {
   };
   const report = config.onProgress;
   let first = true;
+  let firstLocal = true;
+  const preload = config.local !== undefined && config.progressiveStart !== false && config.mode !== 'cloud-only';
   const supervisor = await WorkerSupervisor.create({
     start: () => startEdgeWorker(config.worker ?? {}),
     // The same steps for the first worker and for any that replaces it; progress is reported
@@ -98,9 +136,20 @@ export async function createRouter(config: RouterConfig): Promise<Router> {
       const progress = first && report;
       first = false;
       await worker.api.configure(workerConfig);
-      await worker.api.loadEmbedder(progress ? proxyProgress((p) => progress({ ...p, stage: 'embedder' })) : undefined);
-      return worker.api.prepareProfile(set);
+      await worker.api.loadEmbedder(progress ? proxy((p: LoadProgress) => progress({ ...p, stage: 'embedder' })) : undefined);
+      const onProfile = progress ? proxy((p: JobProgress) => progress(profileProgress(p))) : undefined;
+      return worker.api.prepareProfile(set, {}, onProfile);
     },
+    ...(preload ? {
+      preloadLocal: (worker: EdgeWorker, onProgress: (p: LoadProgress) => void) => {
+        const progress = firstLocal && report;
+        firstLocal = false;
+        return worker.call((api) => api.loadLocal(proxy((p: LoadProgress) => {
+          onProgress(p);
+          if (progress) progress({ ...p, stage: 'local' });
+        })));
+      },
+    } : {}),
   });
   try {
     const costs = new Map(set.models.map((m) => [m.id, m.cost]));
@@ -114,20 +163,33 @@ export async function createRouter(config: RouterConfig): Promise<Router> {
       ...(config.confidenceThreshold !== undefined ? { confidenceThreshold: config.confidenceThreshold } : {}),
     });
     await router.lambda();
-    Object.defineProperties(router, {
-      worker: { get: () => supervisor.current, enumerable: true },
-      profile: { get: () => supervisor.profile, enumerable: true },
-      workerRestarts: { get: () => supervisor.restarts, enumerable: true },
-      close: { value: () => supervisor.close(), enumerable: true },
-    });
-    return router as Router;
+    return {
+      chat: router.chat,
+      lambda: () => router.lambda(),
+      setTarget: (target) => router.setTarget(target),
+      localReadiness: () => supervisor.localReadiness(),
+      get worker() {
+        return supervisor.current;
+      },
+      get profile() {
+        return supervisor.profile;
+      },
+      get workerRestarts() {
+        return supervisor.restarts;
+      },
+      close: () => supervisor.close(),
+    };
   } catch (error) {
     supervisor.close();
     throw error;
   }
 }
 
-/** Callbacks cross the worker boundary as comlink proxies. */
-function proxyProgress(fn: (p: LoadProgress) => void): (p: LoadProgress) => void {
-  return proxy(fn);
+/** The worker's count of embedded validation prompts as a start-up progress event. */
+function profileProgress(p: JobProgress): StartProgress {
+  return {
+    stage: 'profile',
+    progress: p.total > 0 ? Math.min(1, p.done / p.total) : 1,
+    text: p.text ?? `embedding validation prompts: ${p.done} / ${p.total}`,
+  };
 }

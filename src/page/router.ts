@@ -11,12 +11,21 @@
  * Written against two small interfaces (the worker's API and the cloud client) so the decision
  * logic is tested with fakes in Node and for real in the browser.
  */
-import { EdgeRouteError, errorCode } from '../common/errors';
+import { EdgeRouteError, errorCode, isCloudErrorCode } from '../common/errors';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../common/openai';
 import { validateChatRequest } from '../common/openai';
 import type { GenerateResult, LambdaTarget, RouteResult } from '../worker/protocol';
 
 export type RouterMode = 'route' | 'cascade' | 'hybrid' | 'local-only' | 'cloud-only';
+
+/**
+ * Where the local model's load stands. 'loading' with a progress in [0, 1]; 'failed' with the
+ * reason (the next generation tries to load it again).
+ */
+export type LocalReadiness =
+  | { readonly state: 'loading'; readonly progress: number }
+  | { readonly state: 'ready' }
+  | { readonly state: 'failed'; readonly reason: string };
 
 /** What the router needs of the worker. */
 export interface RouterWorker {
@@ -24,7 +33,17 @@ export interface RouterWorker {
   calibrateLambda(target: LambdaTarget, candidates?: readonly string[]): Promise<{ lambda: number; achieved: number; feasible: boolean }>;
   generate(request: ChatCompletionRequest, options?: { jobId?: string }): Promise<GenerateResult>;
   cancel(jobId: string): void;
+  /**
+   * Whether the local model is loaded. Without it (a worker that loads on first use), every
+   * local request waits for the load.
+   */
+  localReadiness?(): LocalReadiness;
 }
+
+/** Whether the browser says it is offline (navigator.onLine false); unknown counts as online. */
+export type OnlineCheck = () => boolean;
+
+const browserOnline: OnlineCheck = () => typeof navigator === 'undefined' || navigator.onLine !== false;
 
 /** What the router needs of the cloud client. */
 export interface RouterCloud {
@@ -53,6 +72,8 @@ export interface RouterOptions {
    * generation (default 0.5); the rest goes to escalations of low-confidence local answers.
    */
   readonly preRouteShare?: number;
+  /** Default: navigator.onLine. Offline, the local model answers everything it can. */
+  readonly online?: OnlineCheck;
 }
 
 /**
@@ -179,6 +200,9 @@ export class EdgeRouter {
     }
     const lambda = options.lambda ?? 0;
     if (typeof lambda === 'number' && !(lambda >= 0)) throw new EdgeRouteError('invalid-config', `lambda must be a number ≥ 0, got ${lambda}`);
+    if (typeof lambda !== 'number' && lambda.kind === 'cloudShare' && !(lambda.share >= 0 && lambda.share <= 1)) {
+      throw new EdgeRouteError('invalid-config', `lambda.share must be a fraction between 0 and 1 (0.3 sends 30% of prompts to the cloud), got ${lambda.share}`);
+    }
     const adaptive = this.mode === 'hybrid' && typeof lambda !== 'number' && lambda.kind === 'cloudShare';
     const preRouteShare = options.preRouteShare ?? 0.5;
     if (!(preRouteShare >= 0 && preRouteShare <= 1)) throw new EdgeRouteError('invalid-config', `preRouteShare must be in [0, 1], got ${preRouteShare}`);
@@ -213,7 +237,29 @@ export class EdgeRouter {
 
   private async calibrate(target: LambdaTarget): Promise<number> {
     const result = await this.options.worker.calibrateLambda(target, this.candidates());
+    if (!result.feasible) {
+      throw new EdgeRouteError(
+        'invalid-config',
+        `The lambda target ${describeTarget(target)} cannot be met on the routing profile's validation prompts: the closest ` +
+          `operating point reaches ${formatAchieved(target, result.achieved)} (λ = ${result.lambda}). Loosen the target, or pass a number for lambda.`,
+      );
+    }
     return result.lambda;
+  }
+
+  private online(): boolean {
+    return (this.options.online ?? browserOnline)();
+  }
+
+  /**
+   * Why the local model cannot answer now although it was chosen: still loading (progressive
+   * start: the cloud answers meanwhile) or undefined when it can. Offline or in local-only mode
+   * the request waits for the load instead.
+   */
+  private localNotReady(): string | undefined {
+    if (this.mode === 'local-only' || !this.online()) return undefined;
+    const readiness = this.options.worker.localReadiness?.();
+    return readiness?.state === 'loading' ? `the local model is still loading (${Math.round(readiness.progress * 100)}%)` : undefined;
   }
 
   private costOf(id: string): number {
@@ -238,6 +284,21 @@ export class EdgeRouter {
       return await this.queueLocal(() => this.options.worker.generate(request, { jobId }), signal);
     } finally {
       signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** The local answer after the cloud failed; when the local model fails too, neither could answer. */
+  private async answerLocallyAfterCloud(
+    request: ChatCompletionRequest, signal: AbortSignal | undefined, cloudError: unknown, latency: { local: number },
+  ): Promise<GenerateResult> {
+    const t = performance.now();
+    try {
+      return await this.generateLocally(request, signal);
+    } catch (localError) {
+      if (signal?.aborted || errorCode(localError) === 'aborted') throw asAborted(localError);
+      throw unavailable(localError, cloudError);
+    } finally {
+      latency.local = performance.now() - t;
     }
   }
 
@@ -270,12 +331,26 @@ export class EdgeRouter {
       }
     };
 
-    const goLocal = this.mode === 'local-only' || this.mode === 'cascade'
+    const offline = !this.online() && this.mode !== 'cloud-only' && this.options.localModel !== undefined;
+    const chosenLocal = this.mode === 'local-only' || this.mode === 'cascade'
       || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel === this.options.localModel);
+    const notReady = chosenLocal ? this.localNotReady() : undefined;
+    const goLocal = offline || (chosenLocal && notReady === undefined);
+    if (offline) notes.push(`The browser is offline: the local model answered${chosenLocal ? '' : ` instead of ${cloudChoice}`}, without a cloud escalation.`);
+    if (notReady) notes.push(`${capitalise(notReady)}; ${cloudChoice} answered meanwhile.`);
     this.controller?.recordPreRouted(!goLocal);
     if (!goLocal) {
-      const answer = await askCloud();
-      return { ...answer, edgeroute: report(cloudChoice, { costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }) };
+      try {
+        const answer = await askCloud();
+        return { ...answer, edgeroute: report(cloudChoice, { costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }) };
+      } catch (cloudError) {
+        if (signal?.aborted || errorCode(cloudError) === 'aborted') throw asAborted(cloudError);
+        // The README's promise: with a local model, a dead cloud degrades to the local answer.
+        if (!this.options.localModel || this.mode === 'cloud-only' || !isCloudFailure(cloudError)) throw cloudError;
+        notes.push(`${cloudChoice} failed (${describeError(cloudError)}); the local model answered instead.`);
+        const local = await this.answerLocallyAfterCloud(request, signal, cloudError, latency);
+        return { ...local.completion, edgeroute: report(this.options.localModel, { localConfidence: local.confidence.score, degraded: true }) };
+      }
     }
 
     let local: GenerateResult | undefined;
@@ -304,9 +379,9 @@ export class EdgeRouter {
 
     const confidence = local.confidence.score;
     const threshold = this.options.confidenceThreshold ?? DEFAULT_CONFIDENCE_THRESHOLD;
-    const escalate = this.controller
+    const escalate = !offline && (this.controller
       ? this.controller.escalate(confidence)
-      : (this.mode === 'cascade' || this.mode === 'hybrid') && !(confidence >= threshold);
+      : (this.mode === 'cascade' || this.mode === 'hybrid') && !(confidence >= threshold));
     if (!escalate) {
       return { ...local.completion, edgeroute: report(this.options.localModel!, { localConfidence: confidence }) };
     }
@@ -335,20 +410,58 @@ export class EdgeRouter {
     const lambda = await this.lambdaValue;
     const route = await this.decide(request, lambda, options.signal);
     const cloudChoice = this.bestCloud(route, lambda);
-    const direct = this.mode === 'cloud-only' || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel !== this.options.localModel);
-    if (direct) {
+    const offline = !this.online() && this.mode !== 'cloud-only' && this.options.localModel !== undefined;
+    const chosenLocal = this.mode === 'local-only' || this.mode === 'cascade'
+      || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel === this.options.localModel);
+    const notReady = chosenLocal ? this.localNotReady() : undefined;
+    if (!offline && (!chosenLocal || notReady !== undefined)) {
       this.controller?.recordPreRouted(true);
-      return this.streamCloud(cloudChoice, request, route, lambda, options.signal);
+      const stream = this.streamCloud(cloudChoice, request, notReady ? { ...route, notes: [...route.notes, `${capitalise(notReady)}; ${cloudChoice} answered meanwhile.`] } : route, lambda, options.signal);
+      return this.localModelAfterFailedStream(stream, request, options, { route, lambda, started });
     }
     // The decision is made: the local path reuses it rather than embedding the prompt again.
     const completion = await this.createCompletion({ ...request, stream: false }, options, { route, lambda, started });
-    return (async function* single(): AsyncIterable<RoutedChunk> {
-      const choice = completion.choices[0]!;
-      yield {
-        id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model,
-        choices: [{ index: 0, delta: { role: 'assistant', content: choice.message.content ?? '' }, finish_reason: choice.finish_reason, logprobs: choice.logprobs ?? null }],
-        edgeroute: completion.edgeroute,
-      } as RoutedChunk;
+    return singleChunk(completion);
+  }
+
+  /**
+   * A cloud stream that fails before its first chunk (the provider is unreachable after its
+   * retries) is answered by the local model, as one chunk marked degraded. Once chunks have
+   * been passed on, a failure ends the stream with the error.
+   */
+  private localModelAfterFailedStream(
+    stream: AsyncIterable<RoutedChunk>, request: ChatCompletionRequest, options: CreateOptions,
+    decided: { route: RouteResult; lambda: number; started: number },
+  ): AsyncIterable<RoutedChunk> {
+    if (!this.options.localModel || this.mode === 'cloud-only') return stream;
+    const fallback = async (cloudError: unknown): Promise<RoutedCompletion> => {
+      const notes = [...decided.route.notes, `${this.bestCloud(decided.route, decided.lambda)} failed (${describeError(cloudError)}); the local model answered instead.`];
+      const latency = { local: 0 };
+      const local = await this.answerLocallyAfterCloud(request, options.signal, cloudError, latency);
+      const report: RoutingReport = {
+        mode: this.mode, model: this.options.localModel!, lambda: decided.lambda,
+        predictedErrors: decided.route.predictedErrors, clusterProbabilities: decided.route.clusterProbabilities,
+        routedTo: decided.route.chosenModel, localConfidence: local.confidence.score, escalated: false, degraded: true, costUsd: 0,
+        latencyMs: {
+          embed: decided.route.embedMillis, cluster: decided.route.clusterMillis, decide: decided.route.decideMillis,
+          local: latency.local, cloud: 0, total: performance.now() - decided.started,
+        },
+        truncated: decided.route.truncated,
+        notes,
+      };
+      return { ...local.completion, edgeroute: report };
+    };
+    return (async function* guarded(): AsyncIterable<RoutedChunk> {
+      let yielded = false;
+      try {
+        for await (const chunk of stream) {
+          yielded = true;
+          yield chunk;
+        }
+      } catch (cloudError) {
+        if (yielded || options.signal?.aborted || errorCode(cloudError) === 'aborted' || !isCloudFailure(cloudError)) throw cloudError;
+        yield* singleChunk(await fallback(cloudError));
+      }
     })();
   }
 
@@ -411,6 +524,42 @@ export class EdgeRouter {
       }
     }
     return best;
+  }
+}
+
+/** A whole completion as a stream of one chunk that carries the report. */
+async function* singleChunk(completion: RoutedCompletion): AsyncIterable<RoutedChunk> {
+  const choice = completion.choices[0]!;
+  yield {
+    id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model,
+    choices: [{ index: 0, delta: { role: 'assistant', content: choice.message.content ?? '' }, finish_reason: choice.finish_reason, logprobs: choice.logprobs ?? null }],
+    edgeroute: completion.edgeroute,
+  } as RoutedChunk;
+}
+
+/** A cloud call that failed (any cloud code; an abort is not one): the local model can stand in. */
+function isCloudFailure(error: unknown): boolean {
+  const code = errorCode(error);
+  return code !== undefined && isCloudErrorCode(code);
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function describeTarget(target: LambdaTarget): string {
+  switch (target.kind) {
+    case 'cloudShare': return `cloudShare ${target.share}`;
+    case 'budget': return `budget ${target.usdPer1000} USD per 1,000 prompts`;
+    case 'qualityFloor': return `qualityFloor ${target.quality}`;
+  }
+}
+
+function formatAchieved(target: LambdaTarget, achieved: number): string {
+  switch (target.kind) {
+    case 'cloudShare': return `a cloud share of ${achieved.toFixed(3)}`;
+    case 'budget': return `${achieved.toFixed(4)} USD per 1,000 prompts`;
+    case 'qualityFloor': return `a quality of ${achieved.toFixed(3)}`;
   }
 }
 

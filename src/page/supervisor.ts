@@ -5,8 +5,9 @@
  *   crash, its own close()) fails that call with 'worker-failed' instead of leaving it pending;
  * - retires a worker that died or reported 'device-lost' (its GPU state cannot come back) and
  *   starts a fresh one for the next call: configure, load the embedder, prepare the profile
- *   (from the IndexedDB cache when it is there, else computed again); the local model loads
- *   on its first generation as usual;
+ *   (from the IndexedDB cache when it is there, else computed again); with `preloadLocal`
+ *   the local model starts loading in the background on every new worker (progressive start:
+ *   `localReadiness()` says how far it is), else it loads on its first generation;
  * - retries once, on the fresh worker, the calls that are safe to repeat (route, λ
  *   calibration). A generation is not repeated: the router answers it from the cloud.
  * Concurrent calls share one restart; a restart that fails fails the calls waiting for it, and
@@ -15,8 +16,8 @@
 import { EdgeRouteError, errorCode } from '../common/errors';
 import type { ChatCompletionRequest } from '../common/openai';
 import type { EdgeWorker } from './worker-client';
-import type { GenerateResult, LambdaTarget, ProfileSummary, RouteResult } from '../worker/protocol';
-import type { RouterWorker } from './router';
+import type { GenerateResult, LambdaTarget, LoadProgress, ProfileSummary, RouteResult } from '../worker/protocol';
+import type { LocalReadiness, RouterWorker } from './router';
 
 export interface SupervisorOptions {
   /** Starts a bare worker. */
@@ -25,6 +26,11 @@ export interface SupervisorOptions {
   readonly setup: (worker: EdgeWorker) => Promise<ProfileSummary>;
   /** Told after each restart (tests, logging). */
   readonly onRestart?: (event: { readonly restarts: number; readonly reason: string }) => void;
+  /**
+   * Starts loading the local model on a set-up worker, reporting progress; not awaited by
+   * create or a restart (the cloud answers local-routed requests meanwhile).
+   */
+  readonly preloadLocal?: (worker: EdgeWorker, onProgress: (progress: LoadProgress) => void) => Promise<unknown>;
 }
 
 export class WorkerSupervisor implements RouterWorker {
@@ -34,10 +40,35 @@ export class WorkerSupervisor implements RouterWorker {
   private retiredReason = '';
   private closed = false;
   private restartCount = 0;
+  /** The current worker's local model load; 'ready' when nothing preloads (it loads on first use). */
+  private readiness: LocalReadiness = { state: 'ready' };
 
   private constructor(private readonly options: SupervisorOptions, worker: EdgeWorker, summary: ProfileSummary) {
     this.worker = worker;
     this.summary = summary;
+    this.preload(worker);
+  }
+
+  /** Where the current worker's local model load stands. */
+  localReadiness(): LocalReadiness {
+    return this.readiness;
+  }
+
+  private preload(worker: EdgeWorker): void {
+    const { preloadLocal } = this.options;
+    if (!preloadLocal) return;
+    this.readiness = { state: 'loading', progress: 0 };
+    const current = (): boolean => worker === this.worker;
+    preloadLocal(worker, (p) => {
+      if (current() && this.readiness.state === 'loading') this.readiness = { state: 'loading', progress: Math.min(1, Math.max(0, p.progress)) };
+    }).then(
+      () => {
+        if (current()) this.readiness = { state: 'ready' };
+      },
+      (error: unknown) => {
+        if (current()) this.readiness = { state: 'failed', reason: messageOf(error) };
+      },
+    );
   }
 
   /** Starts and sets up the first worker; a failure there is createRouter's failure. */
@@ -152,6 +183,7 @@ export class WorkerSupervisor implements RouterWorker {
       this.summary = summary;
       this.retiredReason = '';
       this.restartCount++;
+      this.preload(worker);
       this.options.onRestart?.({ restarts: this.restartCount, reason });
       return worker;
     } catch (error) {

@@ -6,6 +6,7 @@
  */
 import type { GpuProbe } from './gpu/webgpu';
 import type { LoadProgress, LocalEngineStatus } from './engines/local-engine';
+export type { LoadProgress, LocalEngineStatus };
 import type { ChatCompletion, ChatCompletionRequest } from '../common/openai';
 import type { UniRouteSummary } from './profile-state';
 import type { ValidationSet } from '../common/validation-set';

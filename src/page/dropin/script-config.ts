@@ -21,6 +21,15 @@ function numberAttr(attrs: Readonly<Record<string, string | undefined>>, name: s
   return value;
 }
 
+/** data-cloud-share is a fraction of prompts: "30" is a typo for 0.3, not 30 times every prompt. */
+function shareAttr(raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new EdgeRouteError('invalid-config', `data-cloud-share="${raw}" must be a fraction between 0 and 1 (e.g. 0.3 for 30% of prompts to the cloud)`);
+  }
+  return value;
+}
+
 /** `attrs` are the script's dataset entries by attribute name without "data-" (e.g. 'cloud-url'). */
 export function routerConfigFromAttributes(attrs: Readonly<Record<string, string | undefined>>, scriptUrl: string): RouterConfig | undefined {
   const cloudUrl = attrs['cloud-url'];
@@ -51,6 +60,6 @@ export function routerConfigFromAttributes(attrs: Readonly<Record<string, string
     }],
     profile: attrs['profile'] ?? new URL('profiles/default-validation.json', base).href,
     mode: localModel ? mode : 'cloud-only',
-    ...(share !== undefined ? { lambda: { kind: 'cloudShare' as const, share: numberAttr(attrs, 'cloud-share', 0.3) } } : {}),
+    ...(share !== undefined ? { lambda: { kind: 'cloudShare' as const, share: shareAttr(share) } } : {}),
   };
 }
