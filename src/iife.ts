@@ -18,7 +18,7 @@ function scriptTagRouter(): Promise<Router> | undefined {
   // dataset keys are camelCase (cloudUrl); the attributes are data-cloud-url.
   const attrs = Object.fromEntries(Object.entries(current.dataset).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), v]));
   try {
-    const config = routerConfigFromAttributes(attrs, current.src);
+    const config = routerConfigFromAttributes(attrs);
     return config ? createRouter(config) : undefined;
   } catch (error) {
     return Promise.reject(error); // a bad attribute must not break the EdgeRoute global

@@ -14,21 +14,35 @@ import { startEdgeWorker, type EdgeWorker, type EdgeWorkerOptions } from './work
 import type { EmbedderConfig, JobProgress, LambdaTarget, LoadProgress, LocalEngineConfig, ProfileSummary } from '../worker/protocol';
 import { EdgeRouter, type LocalReadiness, type RouterMode } from './router';
 import { validateValidationSet, type ValidationSet } from '../common/validation-set';
+import { scriptBaseIfSet } from './script-base';
 import { WorkerSupervisor } from './supervisor';
 
 export interface RouterConfig {
-  readonly embedder: EmbedderConfig;
+  /**
+   * The sentence embedder. Default: Universal Sentence Encoder lite from
+   * `<runtimeBaseUrl>models/use-lite/` (what `npx edgeroute copy-assets` copies; nothing is
+   * fetched from a model hub).
+   */
+  readonly embedder?: EmbedderConfig;
   /** The on-device model, and which model of the profile stands for it (its feature vector Ψ). */
   readonly local?: LocalEngineConfig & { readonly profileId: string };
   /** Cloud models; each `id` must be a model of the profile. */
   readonly cloud: readonly CloudModelConfig[];
-  /** The validation set that defines the routing profile, or the URL of its JSON. */
-  readonly profile: ValidationSet | string;
+  /**
+   * The validation set that defines the routing profile, or the URL of its JSON. Default:
+   * `<runtimeBaseUrl>profiles/default-validation.json`, the profile the package ships.
+   */
+  readonly profile?: ValidationSet | string;
   readonly mode?: RouterMode;
   readonly lambda?: number | LambdaTarget;
   readonly confidenceThreshold?: number;
   readonly worker?: EdgeWorkerOptions;
-  /** Where the worker finds ort/ and tfjs/ (default: beside the worker script). */
+  /**
+   * Where `npx edgeroute copy-assets <dir>` put its files, as served (e.g. '/edgeroute/'): the
+   * worker finds ort/ and tfjs/ there, and the default embedder and profile come from it.
+   * Default: beside the worker script for ort/ and tfjs/, and beside the <script> tag's file
+   * for the defaults (an ESM import that relies on the defaults must set it).
+   */
   readonly runtimeBaseUrl?: string;
   /**
    * Each long start-up step as it goes: 'embedder' (loading it), 'profile' (embedding the
@@ -107,20 +121,56 @@ export function checkRouterConfig(config: RouterConfig, set: ValidationSet): voi
   if (config.local && !known.includes(config.local.profileId)) {
     throw new EdgeRouteError('invalid-config', `local.profileId "${config.local.profileId}" is not in the routing profile "${set.name}"; known models: ${known.join(', ')}.`);
   }
+  if (config.local?.kind === 'web-llm' && !config.local.appConfig && config.local.allowRemoteModels !== true) {
+    throw new EdgeRouteError(
+      'invalid-config',
+      `local web-llm model "${config.local.model}" has no appConfig, so web-llm would download it from the Hugging Face hub. ` +
+        'Pass appConfig with the URLs of self-hosted MLC weights, or allowRemoteModels: true to allow that download.',
+    );
+  }
   if (config.confidenceThreshold !== undefined && !Number.isFinite(config.confidenceThreshold)) {
     throw new EdgeRouteError('invalid-config', `confidenceThreshold must be a finite number, got ${config.confidenceThreshold}`);
   }
 }
 
+/**
+ * The base URL of the copied assets: runtimeBaseUrl (resolved against the page), else the
+ * <script> tag's folder; undefined for an ESM import without runtimeBaseUrl.
+ */
+function assetsBase(config: RouterConfig): string | undefined {
+  const page = typeof location !== 'undefined' ? location.href : undefined;
+  if (config.runtimeBaseUrl !== undefined) return new URL(config.runtimeBaseUrl, page).href;
+  const script = scriptBaseIfSet();
+  return script === undefined ? undefined : new URL('./', script).href;
+}
+
+/** The shipped default for `what`, under the assets' base; a clear error when there is no base. */
+function shippedAsset(base: string | undefined, path: string, what: string): string {
+  if (base === undefined) {
+    throw new EdgeRouteError(
+      'invalid-config',
+      `createRouter has no ${what} configured and no runtimeBaseUrl to find the shipped one: run \`npx edgeroute copy-assets public/edgeroute\` ` +
+        `and pass runtimeBaseUrl: '/edgeroute/' (or configure ${what} yourself).`,
+    );
+  }
+  return new URL(path, base).href;
+}
+
 export async function createRouter(config: RouterConfig): Promise<Router> {
   if (!config || typeof config !== 'object') throw new EdgeRouteError('invalid-config', 'createRouter needs a configuration object.');
   if (!Array.isArray(config.cloud)) throw new EdgeRouteError('invalid-config', 'config.cloud must be an array of cloud models (it may be empty with mode "local-only").');
-  const set = await loadProfile(config.profile);
+  const base = assetsBase(config);
+  const set = await loadProfile(config.profile ?? shippedAsset(base, 'profiles/default-validation.json', 'profile'));
   checkRouterConfig(config, set);
+  const embedder: EmbedderConfig = config.embedder ?? {
+    kind: 'use',
+    modelUrl: shippedAsset(base, 'models/use-lite/model.json', 'embedder'),
+    vocabUrl: shippedAsset(base, 'models/use-lite/vocab.json', 'embedder'),
+  };
 
   const { profileId: _profileId, ...local } = config.local ?? { profileId: '' };
   const workerConfig = {
-    embedder: config.embedder,
+    embedder,
     ...(config.local ? { local: local as LocalEngineConfig } : {}),
     ...(config.runtimeBaseUrl ? { runtimeBaseUrl: config.runtimeBaseUrl } : {}),
   };
@@ -158,7 +208,8 @@ export async function createRouter(config: RouterConfig): Promise<Router> {
       cloud: new CloudClient({ models: config.cloud }),
       ...(config.local ? { localModel: config.local.profileId } : {}),
       cloudModels: config.cloud.map((m) => ({ id: m.id, cost: costs.get(m.id) ?? 0 })),
-      ...(config.mode ? { mode: config.mode } : {}),
+      // Without a local model the only mode that can run is cloud-only (routing among the cloud models).
+      ...(config.mode ? { mode: config.mode } : config.local ? {} : { mode: 'cloud-only' as const }),
       ...(config.lambda !== undefined ? { lambda: config.lambda } : {}),
       ...(config.confidenceThreshold !== undefined ? { confidenceThreshold: config.confidenceThreshold } : {}),
     });
@@ -190,6 +241,6 @@ function profileProgress(p: JobProgress): StartProgress {
   return {
     stage: 'profile',
     progress: p.total > 0 ? Math.min(1, p.done / p.total) : 1,
-    text: p.text ?? `embedding validation prompts: ${p.done} / ${p.total}`,
+    text: `${p.text ?? 'profile'}: ${p.done} / ${p.total}`,
   };
 }

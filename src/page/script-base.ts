@@ -8,3 +8,8 @@ export function setScriptBase(url: string): void {
 export function getScriptBase(): string {
   return scriptBase ?? (typeof location !== 'undefined' ? location.href : '');
 }
+
+/** The <script> file's URL when the IIFE build set it, else undefined (an ESM import). */
+export function scriptBaseIfSet(): string | undefined {
+  return scriptBase;
+}

@@ -57,11 +57,6 @@ function deviceLostError(loss: GpuLoss, what: string): EdgeRouteError {
   );
 }
 
-void gpu.whenLost.then((loss) => {
-  const reason = deviceLostError(loss, 'a job was running');
-  for (const controller of running) controller.abort(reason);
-});
-
 /**
  * After a GPU call fails, whether the device is gone: the engine's error often arrives a moment
  * before the device's `lost` promise settles, hence the short wait (only on this failure path).
@@ -400,5 +395,9 @@ export function startWorkerHost(): void {
   installErrorTransfer();
   // Before any engine asks for a GPU device: a lost device poisons this worker (see gpu-watch.ts).
   gpu = watchGpuDevices();
+  void gpu.whenLost.then((loss) => {
+    const reason = deviceLostError(loss, 'a job was running');
+    for (const controller of running) controller.abort(reason);
+  });
   expose(api);
 }

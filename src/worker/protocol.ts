@@ -69,10 +69,12 @@ export type LocalEngineConfig =
       readonly model: string;
       /**
        * Where web-llm finds weights and WASM libraries: its model_list records (`model`,
-       * `model_id`, `model_lib` URLs) pointing at self-hosted copies. Default: web-llm's
-       * prebuilt list (Hugging Face and GitHub URLs).
+       * `model_id`, `model_lib` URLs) pointing at self-hosted copies. Without it web-llm's
+       * prebuilt list is used (Hugging Face and GitHub URLs), which needs allowRemoteModels.
        */
       readonly appConfig?: WebLlmAppConfig;
+      /** Opt-in to web-llm's prebuilt list, i.e. downloading weights from the Hugging Face hub. */
+      readonly allowRemoteModels?: boolean;
     }
   | { readonly kind: 'prompt-api' };
 

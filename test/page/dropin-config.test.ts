@@ -1,25 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { routerConfigFromAttributes } from '../../src/page/dropin/script-config';
 
-const script = 'https://example.com/static/edgeroute/edgeroute.iife.js';
-
 describe('the drop-in script tag configuration', () => {
   it('is absent for a plain include and complete for a configured tag', () => {
-    expect(routerConfigFromAttributes({}, script)).toBeUndefined();
-    const config = routerConfigFromAttributes({ 'cloud-url': '/api/llm/v1', 'cloud-model': 'gpt-4o', 'cloud-price-in': '2.5', 'local-model': 'tiny', device: 'wasm', 'cloud-share': '0.3' }, script)!;
+    expect(routerConfigFromAttributes({})).toBeUndefined();
+    const config = routerConfigFromAttributes({ 'cloud-url': '/api/llm/v1', 'cloud-model': 'gpt-4o', 'cloud-price-in': '2.5', 'local-model': 'tiny', device: 'wasm', 'cloud-share': '0.3' })!;
     expect(config.cloud).toEqual([{ id: 'gpt-4o', model: 'gpt-4o', baseURL: '/api/llm/v1', usdPerMTokIn: 2.5, usdPerMTokOut: 0 }]);
-    expect(config.profile).toBe('https://example.com/static/edgeroute/profiles/default-validation.json');
+    // No profile or embedder: createRouter takes the shipped ones beside the script.
+    expect(config.profile).toBeUndefined();
+    expect(config.embedder).toBeUndefined();
     expect(config.local).toMatchObject({ kind: 'transformers', model: 'tiny', device: 'wasm', profileId: 'llama3.2-1b' });
     expect(config.mode).toBe('hybrid');
     expect(config.lambda).toEqual({ kind: 'cloudShare', share: 0.3 });
     // Without a local model the tag routes among cloud models only.
-    expect(routerConfigFromAttributes({ 'cloud-url': '/v1', 'cloud-model': 'm' }, script)!.mode).toBe('cloud-only');
+    expect(routerConfigFromAttributes({ 'cloud-url': '/v1', 'cloud-model': 'm' })!.mode).toBe('cloud-only');
   });
 
   it('names the attribute at fault', () => {
-    expect(() => routerConfigFromAttributes({ 'cloud-url': '/v1' }, script)).toThrow(/data-cloud-model/);
-    expect(() => routerConfigFromAttributes({ 'cloud-url': '/v1', 'cloud-model': 'm', 'cloud-price-in': 'cheap' }, script)).toThrow(/data-cloud-price-in="cheap"/);
-    expect(() => routerConfigFromAttributes({ 'cloud-url': '/v1', 'cloud-model': 'm', mode: 'fast' }, script)).toThrow(/data-mode="fast"/);
-    expect(() => routerConfigFromAttributes({ 'cloud-url': '/v1', 'cloud-model': 'm', device: 'gpu' }, script)).toThrow(/data-device="gpu"/);
+    expect(() => routerConfigFromAttributes({ 'cloud-url': '/v1' })).toThrow(/data-cloud-model/);
+    expect(() => routerConfigFromAttributes({ 'cloud-url': '/v1', 'cloud-model': 'm', 'cloud-price-in': 'cheap' })).toThrow(/data-cloud-price-in="cheap"/);
+    expect(() => routerConfigFromAttributes({ 'cloud-url': '/v1', 'cloud-model': 'm', mode: 'fast' })).toThrow(/data-mode="fast"/);
+    expect(() => routerConfigFromAttributes({ 'cloud-url': '/v1', 'cloud-model': 'm', device: 'gpu' })).toThrow(/data-device="gpu"/);
   });
 });

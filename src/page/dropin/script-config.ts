@@ -2,8 +2,9 @@
  * The drop-in <script> tag's configuration, read from its data-* attributes:
  *
  *   <script src="/edgeroute/edgeroute.iife.js"
- *           data-cloud-url="/api/llm/v1" data-cloud-model="gpt-4o"
- *           data-profile="/profiles/default-validation.json"></script>
+ *           data-cloud-url="/api/llm/v1" data-cloud-model="gpt-4o"></script>
+ *
+ * The profile and the embedder default to the shipped ones beside the script (copy-assets).
  *
  * Pure: attributes in, RouterConfig out, with precise errors for what is missing or malformed.
  */
@@ -31,7 +32,7 @@ function shareAttr(raw: string): number {
 }
 
 /** `attrs` are the script's dataset entries by attribute name without "data-" (e.g. 'cloud-url'). */
-export function routerConfigFromAttributes(attrs: Readonly<Record<string, string | undefined>>, scriptUrl: string): RouterConfig | undefined {
+export function routerConfigFromAttributes(attrs: Readonly<Record<string, string | undefined>>): RouterConfig | undefined {
   const cloudUrl = attrs['cloud-url'];
   const cloudModel = attrs['cloud-model'];
   if (!cloudUrl && !cloudModel) return undefined; // a plain include: the page builds its own router
@@ -40,14 +41,15 @@ export function routerConfigFromAttributes(attrs: Readonly<Record<string, string
   }
   const mode = (attrs['mode'] ?? 'hybrid') as RouterMode;
   if (!MODES.includes(mode)) throw new EdgeRouteError('invalid-config', `data-mode="${mode}" is not one of ${MODES.join(', ')}`);
-  const base = new URL('./', scriptUrl);
   const modelPath = attrs['model-path'] ?? '/models/';
   const localModel = attrs['local-model'];
   const share = attrs['cloud-share'];
   const device = attrs['device'] ?? 'auto';
   if (device !== 'auto' && device !== 'webgpu' && device !== 'wasm') throw new EdgeRouteError('invalid-config', `data-device="${device}" must be auto, webgpu or wasm`);
+  const embedder = attrs['embedder'];
   return {
-    embedder: { kind: 'transformers', model: attrs['embedder'] ?? 'Xenova/all-MiniLM-L6-v2', localModelPath: modelPath, allowRemoteModels: attrs['allow-remote-models'] === 'true', device },
+    // Without data-embedder: createRouter's default, USE lite from the script's folder (copy-assets puts it there).
+    ...(embedder ? { embedder: { kind: 'transformers' as const, model: embedder, localModelPath: modelPath, allowRemoteModels: attrs['allow-remote-models'] === 'true', device } } : {}),
     ...(localModel && mode !== 'cloud-only'
       ? { local: { kind: 'transformers' as const, model: localModel, localModelPath: modelPath, device, profileId: attrs['local-profile-id'] ?? 'llama3.2-1b' } }
       : {}),
@@ -58,7 +60,7 @@ export function routerConfigFromAttributes(attrs: Readonly<Record<string, string
       usdPerMTokIn: numberAttr(attrs, 'cloud-price-in', 0),
       usdPerMTokOut: numberAttr(attrs, 'cloud-price-out', 0),
     }],
-    profile: attrs['profile'] ?? new URL('profiles/default-validation.json', base).href,
+    ...(attrs['profile'] ? { profile: attrs['profile'] } : {}),
     mode: localModel ? mode : 'cloud-only',
     ...(share !== undefined ? { lambda: { kind: 'cloudShare' as const, share: shareAttr(share) } } : {}),
   };
