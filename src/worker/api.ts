@@ -226,12 +226,13 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
       const t0 = performance.now();
       const [embedding] = await embedder.embed([text.text]);
       const t1 = performance.now();
-      // One pass: P(k|x) and the predicted errors come with the decision (not recomputed).
+      // One pass: P(k|x), the predicted errors and the ranking come with the decision (not recomputed).
       const decision = profile.decideTimed(embedding!, lambda, candidates);
       return {
         clusterProbabilities: Array.from(decision.clusterProbabilities),
         predictedErrors: profile.byModelId(decision.predictedErrors),
         chosenModel: decision.modelId,
+        ranking: decision.ranking,
         lambda,
         embedMillis: t1 - t0,
         clusterMillis: decision.clusterMillis,

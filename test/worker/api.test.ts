@@ -80,6 +80,11 @@ describe('worker API over one state object', () => {
     const route = await api.route('What is 2 + 2?', 0);
     expect(Object.keys(route.predictedErrors)).toEqual(['llama3.2-1b', 'gpt-4o-mini', 'gpt-4o']);
     expect(route.chosenModel).toBe(Object.entries(route.predictedErrors).sort((x, y) => x[1] - y[1])[0]![0]);
+    // The ranking crosses the boundary with the decision: best first, every candidate.
+    expect(route.ranking?.[0]?.id).toBe(route.chosenModel);
+    const cloudOnly = await api.route('What is 2 + 2?', 1e6, ['gpt-4o', 'gpt-4o-mini']);
+    expect(cloudOnly.ranking?.map((r) => r.id)).toEqual(['gpt-4o-mini', 'gpt-4o']);
+    expect(cloudOnly.chosenModel).toBe('gpt-4o-mini');
     await api.configure({ ...config, embedder: { ...config.embedder, modelUrl: '/other/model.json' } as WorkerConfig['embedder'] });
     expect(state.profile).toBeUndefined();
     expect(errorCode(await api.route('What is 2 + 2?', 0).catch((e: unknown) => e))).toBe('invalid-config');
