@@ -300,13 +300,17 @@ export class TransformersEngine implements LocalEngine {
     return this.#backend;
   }
 
-  /** For device 'auto' without WebGPU: why. */
+  /** For device 'auto' without WebGPU (none, a software fallback adapter, or loading failed): why. */
   get fallbackReason(): string | undefined {
     return this.#fallbackReason;
   }
 
   status(): LocalEngineStatus {
-    return this.#lifecycle.status(this.modelId);
+    return {
+      ...this.#lifecycle.status(this.modelId),
+      ...(this.#backend ? { backend: this.#backend } : {}),
+      ...(this.#fallbackReason ? { fallbackReason: this.#fallbackReason } : {}),
+    };
   }
 
   load(options: LoadOptions = {}): Promise<void> {
