@@ -13,7 +13,7 @@ import type { LoadProgress, LocalEngine, LocalEngineStatus } from './engines/loc
 import type { GpuLoss, GpuWatch } from './gpu/gpu-watch';
 import { probeWebGpu } from './gpu/webgpu';
 import { JobRegistry } from './jobs';
-import { UniRouteState } from './profile-state';
+import { UniRouteState, type PrepareProgress } from './profile-state';
 import {
   WORKER_PROTOCOL_VERSION,
   type EdgeWorkerApi,
@@ -114,6 +114,19 @@ function profileSummary(profile: UniRouteState, started: number): ProfileSummary
   return { ...profile.summary(), millis: performance.now() - started };
 }
 
+/**
+ * prepareProfile's progress, counted in validation prompts (`total`): `done` embedded so far,
+ * once per batch, then total/total when the profile is ready, also after a cache hit. `text`
+ * names the phase ('cache', 'embedding', 'clustering', 'profile', 'ready'). Mixing the phases'
+ * own totals (prompts, then 0/1 steps) would make the page's bar jump back.
+ */
+export function profileJobProgress(total: number, p: PrepareProgress): JobProgress {
+  if (p.phase === 'embedding') return { done: p.done, total, text: 'embedding' };
+  if (p.phase === 'cache') return { done: 0, total, text: 'cache' };
+  // clustering, profile, ready: every prompt is embedded (or the cache had them all).
+  return { done: total, total, text: p.phase };
+}
+
 /** The API over `state`. */
 export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
   const { gpu, jobs } = state;
@@ -201,13 +214,14 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
       const store = state.store;
       return jobs.run(options.jobId, async (signal) => {
         const started = performance.now();
+        const total = Array.isArray(set?.prompts) ? set.prompts.length : 0;
         const profile = await UniRouteState.prepare({
           embedder,
           validationSet: set,
           ...(store ? { store } : {}),
           k: options.k ?? 'auto',
           signal,
-          ...(onProgress ? { onProgress: (p) => onProgress({ done: p.done ?? 0, total: p.total ?? 0, text: p.phase }) } : {}),
+          ...(onProgress ? { onProgress: (p) => onProgress(profileJobProgress(total, p)) } : {}),
         });
         state.profile = profile;
         return profileSummary(profile, started);

@@ -196,6 +196,11 @@ export interface EdgeWorkerApi {
   embed(texts: readonly string[], options?: { jobId?: string }): Promise<EmbedResult>;
   loadLocal(onProgress?: (p: LoadProgress) => void): Promise<LocalEngineStatus>;
   generate(request: ChatCompletionRequest, options?: GenerateOptions): Promise<GenerateResult>;
+  /**
+   * Loads the cached profile or computes it. `onProgress` counts validation prompts: done/total
+   * after each embedded batch (the long part of a first visit), then total/total when ready;
+   * `text` names the phase.
+   */
   prepareProfile(set: ValidationSet, options?: ProfileOptions, onProgress?: (p: JobProgress) => void): Promise<ProfileSummary>;
   /** UniRoute's decision for one prompt, over `candidates` (default: every model of the profile). */
   route(prompt: string, lambda: number, candidates?: readonly string[]): Promise<RouteResult>;

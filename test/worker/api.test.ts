@@ -12,9 +12,9 @@ import { createWorkerApi, createWorkerHostState, type WorkerHostState } from '..
 import type { LoadedEmbedder } from '../../src/worker/engine-factory';
 import type { LocalEngine, LocalEngineStatus } from '../../src/worker/engines/local-engine';
 import type { GpuWatch } from '../../src/worker/gpu/gpu-watch';
-import type { WorkerConfig } from '../../src/worker/protocol';
+import type { JobProgress, WorkerConfig } from '../../src/worker/protocol';
 import { openKvStore } from '../../src/worker/storage/kv';
-import { createFakeEmbedder } from '../helpers/fake-embedder';
+import { createFakeEmbedder, type FakeEmbedder } from '../helpers/fake-embedder';
 
 const tiny = validateValidationSet(JSON.parse(readFileSync('test/fixtures/tiny-validation.json', 'utf8')));
 const config: WorkerConfig = { embedder: { kind: 'use', modelUrl: '/m/model.json', vocabUrl: '/m/vocab.json' }, local: { kind: 'prompt-api' } };
@@ -43,20 +43,22 @@ function fakeEngine(options: { logprobs?: boolean; hold?: boolean } = {}): Local
 }
 
 let db = 0;
-function setUp(engine: LocalEngine = fakeEngine()): { state: WorkerHostState; embedderLoads: () => number } {
+function setUp(engine: LocalEngine = fakeEngine(), dbName = `api-test-${db++}`): { state: WorkerHostState; embedderLoads: () => number; batches: () => number } {
   let loads = 0;
+  const embedders: FakeEmbedder[] = [];
   const state = createWorkerHostState({
     gpu: noGpu,
     context: { scriptUrl: 'https://site.test/assets/edgeroute.worker.js' },
-    openStore: () => openKvStore(`api-test-${db++}`, 'profiles'),
+    openStore: () => openKvStore(dbName, 'profiles'),
     createEmbedder: async (): Promise<LoadedEmbedder> => {
       loads++;
       const embedder = createFakeEmbedder();
+      embedders.push(embedder);
       return { embedder, status: { id: embedder.id, dimension: embedder.dimension, backend: 'cpu', loadMillis: 0 } };
     },
     createLocalEngine: async () => engine,
   });
-  return { state, embedderLoads: () => loads };
+  return { state, embedderLoads: () => loads, batches: () => embedders.reduce((n, e) => n + e.calls.batches, 0) };
 }
 
 describe('worker API over one state object', () => {
@@ -90,6 +92,33 @@ describe('worker API over one state object', () => {
     expect(errorCode(await api.route('What is 2 + 2?', 0).catch((e: unknown) => e))).toBe('invalid-config');
     await api.loadEmbedder();
     expect(embedderLoads()).toBe(2);
+  });
+
+  it('prepareProfile reports progress per embedded batch, counted in prompts, ending at total', async () => {
+    const dbName = `api-test-${db++}`;
+    const first = setUp(fakeEngine(), dbName);
+    const api = createWorkerApi(first.state);
+    await api.configure(config);
+    const seen: JobProgress[] = [];
+    await api.prepareProfile(tiny, {}, (p) => seen.push(p));
+    const n = tiny.prompts.length;
+    const embedding = seen.filter((p) => p.text === 'embedding');
+    // One event before the first batch, then one per batch (32 prompts each by default).
+    expect(embedding.map((p) => p.done)).toEqual([0, 32, 40]);
+    expect(embedding.length - 1).toBe(first.batches());
+    expect(seen.every((p) => p.total === n)).toBe(true);
+    seen.slice(1).forEach((p, i) => expect(p.done).toBeGreaterThanOrEqual(seen[i]!.done));
+    expect(seen.at(-1)).toEqual({ done: n, total: n, text: 'ready' });
+
+    // A returning page (same store, new worker): the cache answers, and progress still ends at total.
+    const second = setUp(fakeEngine(), dbName);
+    const api2 = createWorkerApi(second.state);
+    await api2.configure(config);
+    const again: JobProgress[] = [];
+    const summary = await api2.prepareProfile(tiny, {}, (p) => again.push(p));
+    expect(summary.source).toBe('hit');
+    expect(second.batches()).toBe(0);
+    expect(again).toEqual([{ done: 0, total: n, text: 'cache' }, { done: n, total: n, text: 'ready' }]);
   });
 
   it('generate answers with the log-prob confidence, or sample agreement when asked', async () => {
