@@ -6,10 +6,11 @@
  */
 import { expect, type Page } from '@playwright/test';
 
-const TINY = {
-  embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/' },
-  local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', localModelPath: '/models/' },
-} as const;
+/** The committed tiny models on `device` (default 'auto'). */
+const tiny = (device: 'auto' | 'webgpu' | 'wasm') => ({
+  embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device },
+  local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', localModelPath: '/models/', device },
+} as const);
 
 export interface EngineRun {
   embedder: { id: string; backend: string; fallbackReason?: string; dimension: number };
@@ -22,8 +23,11 @@ export interface EngineRun {
   sampled: { method: string; samples?: number; score: number; semanticEntropy?: number };
 }
 
-/** `confidencePrompts`: how many GSM8K and law prompts to answer for the confidence gap. */
-export async function runEngine(page: Page, siteUrl: string, confidencePrompts: number): Promise<EngineRun> {
+/**
+ * `confidencePrompts`: how many GSM8K and law prompts to answer for the confidence gap;
+ * `device`: the transformers.js device of both models ('auto' never picks a software adapter).
+ */
+export async function runEngine(page: Page, siteUrl: string, confidencePrompts: number, device: 'auto' | 'webgpu' | 'wasm' = 'auto'): Promise<EngineRun> {
   await page.goto(`${siteUrl}/iife.html`);
   return page.evaluate(async ({ config, confidencePrompts }) => {
     const [validation, math, law] = await Promise.all(
@@ -67,7 +71,7 @@ export async function runEngine(page: Page, siteUrl: string, confidencePrompts: 
     } finally {
       worker.terminate();
     }
-  }, { config: TINY, confidencePrompts });
+  }, { config: tiny(device), confidencePrompts });
 }
 
 export function checkRun(run: EngineRun, label: string, minGap: number): void {

@@ -17,8 +17,9 @@ import {
 import type { Embedding, LabelledPrompt, ModelSpec } from '../core/types';
 import {
   DEFAULT_SHRINKAGE, UniRouteRouter, addModel as addModelToProfile, buildProfile, decide as decideRoute,
-  expectedErrors, hardClusterMap, type Decision, type UniRouteProfile,
+  expectedErrors, hardClusterMap, route as routeIndex, type Decision, type UniRouteProfile,
 } from '../core/uniroute';
+import type { RankedModel } from './protocol';
 import { isEmbedderError, type Embedder } from './embedders/embedder';
 import { textForEmbedding } from '../core/prompt-text';
 import { EdgeRouteError } from '../common/errors';
@@ -151,8 +152,32 @@ export interface TimedDecision extends Decision {
   readonly clusterProbabilities: Float64Array;
   /** Cluster assignment: P(k|x) from the embedding (nearest centroid). */
   readonly clusterMillis: number;
-  /** Σ_k P(k|x)·Ψ_k(h) for every model and the argmin over the candidates. */
+  /** Σ_k P(k|x)·Ψ_k(h) for every model, the argmin over the candidates and their ranking. */
   readonly decideMillis: number;
+  /** The candidates, best first (see rankModels); ranking[0] is the decision. */
+  readonly ranking: readonly RankedModel[];
+}
+
+/**
+ * `pool` (indices into `models`) ordered best first by UniRoute's rule: repeatedly the argmin
+ * of error + λ·cost among those left, with the decision's own tie-breaking (core route(): the
+ * cheaper model, then the lower index; λ = Infinity: the cheapest, then the lower error). So
+ * the first entry is always the decision, and the first cloud entry the best cloud model.
+ * O(|pool|²), for a handful of models.
+ */
+export function rankModels(
+  predictedErrors: ArrayLike<number>, models: readonly ModelSpec[], lambda: number, pool: readonly number[] = models.map((_, h) => h),
+): RankedModel[] {
+  const left = [...pool];
+  const ranking: RankedModel[] = [];
+  while (left.length > 0) {
+    const i = routeIndex(left.map((h) => predictedErrors[h]!), left.map((h) => models[h]!), lambda);
+    const h = left.splice(i, 1)[0]!;
+    const predictedError = predictedErrors[h]!;
+    const { id, cost } = models[h]!;
+    ranking.push({ id, predictedError, cost, objective: lambda === Infinity ? predictedError : predictedError + lambda * cost });
+  }
+  return ranking;
 }
 
 /** Everything a UniRouteState is made of, whether loaded or computed. */
@@ -443,12 +468,12 @@ export class UniRouteState {
    * `modelIndex` and `predictedErrors` refer to `models` (all of them).
    */
   decide(embedding: Embedding, lambda: number, candidates?: readonly string[]): Decision {
-    const { clusterProbabilities: _p, clusterMillis: _c, decideMillis: _d, ...decision } = this.decideTimed(embedding, lambda, candidates);
+    const { clusterProbabilities: _p, clusterMillis: _c, decideMillis: _d, ranking: _r, ...decision } = this.decideTimed(embedding, lambda, candidates);
     return decision;
   }
 
   /**
-   * decide(), also returning P(k|x) and the time of each step: the worker reports them so a
+   * decide(), also returning P(k|x), the ranking of the candidates and the time of each step: the worker reports them so a
    * page (and the performance benchmark) sees where routing time goes. Input checks are not timed.
    */
   decideTimed(embedding: Embedding, lambda: number, candidates?: readonly string[]): TimedDecision {
@@ -460,8 +485,9 @@ export class UniRouteState {
     const t1 = performance.now();
     const predictedErrors = expectedErrors(clusterProbabilities, this.profile.featureVectors);
     const sub = decideRoute(Float64Array.from(pool, (h) => predictedErrors[h]!), pool.map((h) => this.profile.models[h]!), lambda);
+    const ranking = rankModels(predictedErrors, this.profile.models, lambda, pool);
     const t2 = performance.now();
-    return { ...sub, modelIndex: pool[sub.modelIndex]!, predictedErrors, clusterProbabilities, clusterMillis: t1 - t0, decideMillis: t2 - t1 };
+    return { ...sub, modelIndex: pool[sub.modelIndex]!, predictedErrors, clusterProbabilities, clusterMillis: t1 - t0, decideMillis: t2 - t1, ranking };
   }
 
   /** Per-model values (in `models` order) keyed by model id. */

@@ -11,8 +11,14 @@ import type { ChatCompletion, ChatCompletionRequest } from '../common/openai';
 import type { UniRouteSummary } from './profile-state';
 import type { ValidationSet } from '../common/validation-set';
 
-/** 3: RouteResult gained clusterMillis, truncated and notes; errors cross with their codes. */
-export const WORKER_PROTOCOL_VERSION = 3;
+/**
+ * Bump on every change to this file's types (see src/worker/README.md): a page and a stale
+ * cached worker script must detect that they no longer speak the same protocol.
+ * 3: RouteResult gained clusterMillis, truncated and notes; errors cross with their codes.
+ * 4: RouteResult gained `ranking` (every candidate, best first); prepareProfile's progress counts
+ *    validation prompts; LocalEngineStatus may carry the backend and why WebGPU was not used.
+ */
+export const WORKER_PROTOCOL_VERSION = 4;
 
 /** Where the worker's transformers.js finds models and ONNX Runtime's WASM files. */
 export interface TransformersSource {
@@ -135,18 +141,36 @@ export interface ProfileSummary extends UniRouteSummary {
   readonly millis: number;
 }
 
+/** One model in a routing decision's ranking. */
+export interface RankedModel {
+  readonly id: string;
+  /** Σ_k P(k|x)·Ψ_k(model). */
+  readonly predictedError: number;
+  /** USD per call. */
+  readonly cost: number;
+  /** predictedError + λ·cost; for λ = Infinity the predicted error (the order is then by cost). */
+  readonly objective: number;
+}
+
 export interface RouteResult {
   /** P(k | x) for each cluster. */
   readonly clusterProbabilities: number[];
   /** model id → Σ_k P(k|x)·Ψ_k(model). */
   readonly predictedErrors: Record<string, number>;
   readonly chosenModel: string;
+  /**
+   * Every candidate model, best first, ordered as the decision orders them (objective, then the
+   * cheaper, then profile order), so ranking[0].id === chosenModel and the best cloud model is
+   * the first cloud entry: the page never recomputes the argmin. Always set by the worker;
+   * optional only so results the page builds itself without a decision stay valid.
+   */
+  readonly ranking?: readonly RankedModel[];
   readonly lambda: number;
   /** Embedding the prompt (in the worker, without the message round trip). */
   readonly embedMillis: number;
   /** Cluster assignment: P(k|x) from the embedding. */
   readonly clusterMillis: number;
-  /** Σ_k P(k|x)·Ψ_k(h) for every model and the argmin over the candidates. */
+  /** Σ_k P(k|x)·Ψ_k(h) for every model, the argmin over the candidates and their ranking. */
   readonly decideMillis: number;
   /** Characters of the prompt, and of the text embedded for the decision (see textForEmbedding). */
   readonly promptChars: number;
@@ -175,6 +199,11 @@ export interface EdgeWorkerApi {
   embed(texts: readonly string[], options?: { jobId?: string }): Promise<EmbedResult>;
   loadLocal(onProgress?: (p: LoadProgress) => void): Promise<LocalEngineStatus>;
   generate(request: ChatCompletionRequest, options?: GenerateOptions): Promise<GenerateResult>;
+  /**
+   * Loads the cached profile or computes it. `onProgress` counts validation prompts: done/total
+   * after each embedded batch (the long part of a first visit), then total/total when ready;
+   * `text` names the phase.
+   */
   prepareProfile(set: ValidationSet, options?: ProfileOptions, onProgress?: (p: JobProgress) => void): Promise<ProfileSummary>;
   /** UniRoute's decision for one prompt, over `candidates` (default: every model of the profile). */
   route(prompt: string, lambda: number, candidates?: readonly string[]): Promise<RouteResult>;

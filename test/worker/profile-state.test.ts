@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EdgeRouteError } from '../../src/common/errors';
 import { kvGet, kvKeys, kvSet, openKvStore, type KvStore } from '../../src/worker/storage/kv';
-import { UniRouteState, autoClusterCount, type PrepareProgress } from '../../src/worker/profile-state';
+import { UniRouteState, autoClusterCount, rankModels, type PrepareProgress } from '../../src/worker/profile-state';
 import { validateValidationSet, type ValidationSet } from '../../src/common/validation-set';
 import type { ProfileEntry } from '../../src/worker/storage/profile-cache';
 import { createFakeEmbedder } from '../helpers/fake-embedder';
@@ -164,17 +164,53 @@ describe('routing with the state', () => {
     expect(cloudOnly.predictedErrors).toHaveLength(3);
   });
 
-  it('decideTimed gives the same decision with P(k|x) and the time of each step', async () => {
+  it('decideTimed reports the P(k|x) and predicted errors it decided with', async () => {
     const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny });
     const x = await embed('What is 17 × 23?');
     const timed = state.decideTimed(x, 0.5, ['llama3.2-1b', 'gpt-4o']);
-    const { clusterProbabilities, clusterMillis, decideMillis, ...decision } = timed;
-    expect(decision).toEqual(state.decide(x, 0.5, ['llama3.2-1b', 'gpt-4o']));
-    expect(Array.from(clusterProbabilities)).toEqual(Array.from(state.clusterProbabilities(x)));
+    expect(timed.modelId).toBe(state.decide(x, 0.5, ['llama3.2-1b', 'gpt-4o']).modelId);
+    expect(Array.from(timed.clusterProbabilities)).toEqual(Array.from(state.clusterProbabilities(x)));
     expect(state.byModelId(timed.predictedErrors)).toEqual(state.predictErrors(x));
-    expect(clusterMillis).toBeGreaterThanOrEqual(0);
-    expect(decideMillis).toBeGreaterThanOrEqual(0);
     expect(() => state.decideTimed(new Float32Array(3), 0)).toThrow(EdgeRouteError);
+  });
+
+  it('ranks every candidate best first, agreeing with the decision for any λ and pool', async () => {
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny });
+    const costs = Object.fromEntries(state.models.map((m) => [m.id, m.cost]));
+    const pools: (readonly string[] | undefined)[] = [undefined, ['gpt-4o', 'gpt-4o-mini'], ['llama3.2-1b', 'gpt-4o']];
+    const lambdas = [0, 1, 10, 50, 200, 1000, Infinity];
+    let checked = 0;
+    const orders = new Set<string>();
+    for (const p of tiny.prompts) {
+      const x = await embed(p.prompt);
+      const errors = state.predictErrors(x);
+      for (const lambda of lambdas) {
+        for (const pool of pools) {
+          const timed = state.decideTimed(x, lambda, pool);
+          const ids = timed.ranking.map((r) => r.id);
+          expect(ids[0]).toBe(timed.modelId);
+          expect([...ids].sort()).toEqual([...(pool ?? state.models.map((m) => m.id))].sort());
+          for (const r of timed.ranking) {
+            expect(r.predictedError).toBe(errors[r.id]);
+            expect(r.cost).toBe(costs[r.id]);
+            expect(r.objective).toBe(lambda === Infinity ? errors[r.id] : errors[r.id]! + lambda * costs[r.id]!);
+          }
+          // Best first: objectives never fall (λ = ∞: costs never fall).
+          const keys = timed.ranking.map((r) => (lambda === Infinity ? r.cost : r.objective));
+          keys.slice(1).forEach((k, i) => expect(k).toBeGreaterThanOrEqual(keys[i]! - 1e-12));
+          // The best cloud model the page needs is the first cloud entry.
+          const cloud = timed.ranking.filter((r) => r.id !== 'llama3.2-1b');
+          if (cloud.length > 0 && lambda !== Infinity) {
+            expect(cloud[0]!.objective).toBe(Math.min(...cloud.map((r) => r.objective)));
+          }
+          if (pool === undefined) orders.add(ids.join(' > '));
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBe(tiny.prompts.length * lambdas.length * pools.length);
+    // The prompts and λs reach several different orders of the three models, not one.
+    expect(orders.size).toBeGreaterThan(2);
   });
 
   it('calibrates λ on the validation prompts from cached clusters', async () => {
@@ -190,6 +226,33 @@ describe('routing with the state', () => {
     expect(half.lambda).toBeLessThanOrEqual(none.lambda);
     const floor = state.calibrateLambda({ kind: 'qualityFloor', quality: 0.6 });
     expect(floor.quality).toBeGreaterThanOrEqual(0.6);
+  });
+});
+
+describe('rankModels breaks ties as the decision does', () => {
+  const models = [
+    { id: 'a', cost: 0 },
+    { id: 'b', cost: 0.01 },
+    { id: 'c', cost: 0.001 },
+    { id: 'd', cost: 0.001 },
+  ];
+  it('equal objectives: the cheaper model first, then the lower index', () => {
+    // λ = 0: b, c and d tie at 0.2; c and d are cheaper than b, c comes before d.
+    expect(rankModels([0.3, 0.2, 0.2, 0.2], models, 0).map((r) => r.id)).toEqual(['c', 'd', 'b', 'a']);
+    // Within 1e-12 counts as a tie too (core route()'s TIE_EPS).
+    expect(rankModels([0.3, 0.2, 0.2 + 1e-13, 0.2], models, 0).map((r) => r.id)).toEqual(['c', 'd', 'b', 'a']);
+    // λ = 10: a 0.3, b 0.3, c 0.21, d 0.21 → c, d, then a (cheaper than b).
+    const ranked = rankModels([0.3, 0.2, 0.2, 0.2], models, 10);
+    expect(ranked.map((r) => r.id)).toEqual(['c', 'd', 'a', 'b']);
+    expect(ranked[2]!.objective).toBeCloseTo(0.3, 12);
+  });
+  it('λ = Infinity: cheapest first, then the lower predicted error; objective is the error', () => {
+    const ranked = rankModels([0.9, 0.1, 0.5, 0.4], models, Infinity);
+    expect(ranked.map((r) => r.id)).toEqual(['a', 'd', 'c', 'b']);
+    expect(ranked.map((r) => r.objective)).toEqual([0.9, 0.4, 0.5, 0.1]);
+  });
+  it('ranks only the pool it is given', () => {
+    expect(rankModels([0.3, 0.2, 0.25, 0.1], models, 0, [0, 2]).map((r) => r.id)).toEqual(['c', 'a']);
   });
 });
 

@@ -59,6 +59,10 @@ export interface LocalEngineStatus {
   readonly progress?: LoadProgress;
   /** Why the engine is 'failed' (or why the last load failed). */
   readonly error?: { readonly code: EdgeRouteErrorCode; readonly message: string };
+  /** What runs the loaded model, where the engine can choose ('webgpu' | 'wasm' | 'cpu'). */
+  readonly backend?: string;
+  /** Why WebGPU is not used, when the engine chose another backend ('auto'). */
+  readonly fallbackReason?: string;
 }
 
 export interface LocalEngine {

@@ -19,15 +19,8 @@ import {
   type ChatCompletionRequest,
   type ChatMessage,
 } from '../../common/openai';
-import type {
-  ChatOptions,
-  LoadOptions,
-  LoadProgress,
-  LocalEngine,
-  LocalEngineState,
-  LocalEngineStatus,
-} from './local-engine';
-import { engineStatus } from './local-engine';
+import { EngineLifecycle, type LoadRun } from './engine-lifecycle';
+import type { ChatOptions, LoadOptions, LoadProgress, LocalEngine, LocalEngineStatus } from './local-engine';
 
 export type PromptApiAvailability = 'unavailable' | 'downloadable' | 'downloading' | 'available';
 
@@ -207,10 +200,7 @@ export class PromptApiEngine implements LocalEngine {
   readonly #expected: LanguageModelAvailabilityOptions;
   /** Held while loaded: keeps the model resident and proves the download finished. */
   #base: LanguageModelSession | undefined;
-  #state: LocalEngineState = 'unloaded';
-  #progress: LoadProgress | undefined;
-  #error: EdgeRouteError | undefined;
-  #loading: Promise<void> | undefined;
+  readonly #lifecycle = new EngineLifecycle({ logprobs: false, multipleChoices: false, streaming: true });
 
   constructor(options: PromptApiEngineOptions = {}) {
     this.#injected = options.languageModel;
@@ -224,57 +214,45 @@ export class PromptApiEngine implements LocalEngine {
   }
 
   status(): LocalEngineStatus {
-    return engineStatus(this.#state, this.modelId, { logprobs: false, multipleChoices: false, streaming: true }, this.#progress, this.#error);
+    return this.#lifecycle.status(this.modelId);
   }
 
   load(options: LoadOptions = {}): Promise<void> {
-    if (this.#state === 'ready') return Promise.resolve();
-    this.#loading ??= this.#load(options).finally(() => {
-      this.#loading = undefined;
-    });
-    return this.#loading;
+    const { signal } = options;
+    return this.#lifecycle.load(options, 'Loading the built-in model', (run) => this.#load(run, signal), (error) =>
+      signal?.aborted
+        ? new EdgeRouteError('aborted', 'Loading the built-in model was aborted.', { cause: signal.reason })
+        : mapPromptApiError(error, 'loading'));
   }
 
-  async #load({ signal, onProgress }: LoadOptions): Promise<void> {
-    this.#state = 'loading';
-    this.#error = undefined;
-    this.#progress = undefined;
-    try {
-      const lm = this.#api();
-      if (signal?.aborted) throw new EdgeRouteError('aborted', 'Loading the built-in model was aborted.', { cause: signal.reason });
-      const availability = await lm.availability(this.#expected);
-      if (availability === 'unavailable') {
-        throw new EdgeRouteError(
-          'local-engine-failed',
-          `The Prompt API reports its model unavailable on this device or for languages ${JSON.stringify(this.#expected.expectedInputs?.[0]?.languages)}. ` +
-            `See chrome://on-device-internals for the reason (disk space, GPU, or a disabled flag); use the web-llm engine or the cloud model instead.`,
-        );
-      }
-      const monitor = (m: LanguageModelMonitor): void =>
-        m.addEventListener('downloadprogress', (e) => {
-          // Chrome reports loaded as a fraction (total 1); older builds reported bytes.
-          const total = e.total !== undefined && e.total > 1 ? e.total : undefined;
-          const progress = Math.min(1, Math.max(0, total ? e.loaded / total : e.loaded));
-          const p: LoadProgress = total
-            ? { progress, text: `Downloading the built-in model: ${Math.floor(progress * 100)}%`, loadedBytes: e.loaded, totalBytes: total }
-            : { progress, text: `Downloading the built-in model: ${Math.floor(progress * 100)}%` };
-          this.#progress = p;
-          try {
-            onProgress?.(p);
-          } catch {
-            /* a throwing UI callback must not break the load */
-          }
-        });
-      this.#base = await lm.create({ ...this.#expected, monitor, ...(signal ? { signal } : {}) });
-      this.#state = 'ready';
-    } catch (error) {
-      const mapped = signal?.aborted
-        ? new EdgeRouteError('aborted', 'Loading the built-in model was aborted.', { cause: signal.reason })
-        : mapPromptApiError(error, 'loading');
-      this.#state = mapped.code === 'aborted' ? 'unloaded' : 'failed';
-      this.#error = mapped.code === 'aborted' ? undefined : mapped;
-      throw mapped;
+  async #load({ report, epoch }: LoadRun, signal: AbortSignal | undefined): Promise<void> {
+    const lm = this.#api();
+    if (signal?.aborted) throw new EdgeRouteError('aborted', 'Loading the built-in model was aborted.', { cause: signal.reason });
+    const availability = await lm.availability(this.#expected);
+    if (availability === 'unavailable') {
+      throw new EdgeRouteError(
+        'local-engine-failed',
+        `The Prompt API reports its model unavailable on this device or for languages ${JSON.stringify(this.#expected.expectedInputs?.[0]?.languages)}. ` +
+          `See chrome://on-device-internals for the reason (disk space, GPU, or a disabled flag); use the web-llm engine or the cloud model instead.`,
+      );
     }
+    const monitor = (m: LanguageModelMonitor): void =>
+      m.addEventListener('downloadprogress', (e) => {
+        // Chrome reports loaded as a fraction (total 1); older builds reported bytes.
+        const total = e.total !== undefined && e.total > 1 ? e.total : undefined;
+        const progress = Math.min(1, Math.max(0, total ? e.loaded / total : e.loaded));
+        const p: LoadProgress = total
+          ? { progress, text: `Downloading the built-in model: ${Math.floor(progress * 100)}%`, loadedBytes: e.loaded, totalBytes: total }
+          : { progress, text: `Downloading the built-in model: ${Math.floor(progress * 100)}%` };
+        report(p);
+      });
+    const base = await lm.create({ ...this.#expected, monitor, ...(signal ? { signal } : {}) });
+    // unload() while the session was being created: it is not ours to keep.
+    if (!this.#lifecycle.isCurrent(epoch)) {
+      base.destroy();
+      return;
+    }
+    this.#base = base;
   }
 
   async chat(request: ChatCompletionRequest, options: ChatOptions = {}): Promise<ChatCompletion> {
@@ -342,11 +320,9 @@ export class PromptApiEngine implements LocalEngine {
   }
 
   async unload(): Promise<void> {
+    this.#lifecycle.unload();
     this.#base?.destroy();
     this.#base = undefined;
-    this.#state = 'unloaded';
-    this.#progress = undefined;
-    this.#error = undefined;
   }
 
   #api(): LanguageModelStatic {
@@ -372,12 +348,7 @@ export class PromptApiEngine implements LocalEngine {
     if (!stream && request.stream === true) {
       throw new EdgeRouteError('invalid-input', 'chat() returns a whole completion; use chatStream() for stream: true.');
     }
-    if (this.#state !== 'ready') {
-      throw new EdgeRouteError(
-        'local-engine-failed',
-        `${this.id} is not loaded (state: ${this.#state}); call load() and wait for it before chat().`,
-      );
-    }
+    this.#lifecycle.requireReady(this.id);
   }
 
   /** A fresh session holding the conversation before the last user message. */

@@ -33,15 +33,8 @@ import {
   type TokenLogprob,
   type TopLogprob,
 } from '../../common/openai';
-import type {
-  ChatOptions,
-  LoadOptions,
-  LoadProgress,
-  LocalEngine,
-  LocalEngineState,
-  LocalEngineStatus,
-} from './local-engine';
-import { engineStatus } from './local-engine';
+import { EngineLifecycle, type LoadRun } from './engine-lifecycle';
+import type { ChatOptions, LoadOptions, LoadProgress, LocalEngine, LocalEngineStatus } from './local-engine';
 import {
   configureTransformersEnv,
   createProgressAggregator,
@@ -271,13 +264,9 @@ class ChoiceState {
 export class TransformersEngine implements LocalEngine {
   readonly kind = 'transformers' as const;
   readonly #options: TransformersEngineOptions;
-  #state: LocalEngineState = 'unloaded';
   #loaded: Loaded | undefined;
-  #loading: Promise<void> | undefined;
-  #progress: LoadProgress | undefined;
-  #error: EdgeRouteError | undefined;
-  /** Bumped by unload(): work started before it stops at its next token. */
-  #epoch = 0;
+  /** unload() bumps its epoch: work started before it stops at its next token. */
+  readonly #lifecycle = new EngineLifecycle({ logprobs: true, multipleChoices: true, streaming: true });
   #backend: TransformersBackend | undefined;
   #fallbackReason: string | undefined;
 
@@ -311,35 +300,37 @@ export class TransformersEngine implements LocalEngine {
     return this.#backend;
   }
 
-  /** For device 'auto' without WebGPU: why. */
+  /** For device 'auto' without WebGPU (none, a software fallback adapter, or loading failed): why. */
   get fallbackReason(): string | undefined {
     return this.#fallbackReason;
   }
 
   status(): LocalEngineStatus {
-    return engineStatus(this.#state, this.modelId, { logprobs: true, multipleChoices: true, streaming: true }, this.#progress, this.#error);
+    return {
+      ...this.#lifecycle.status(this.modelId),
+      ...(this.#backend ? { backend: this.#backend } : {}),
+      ...(this.#fallbackReason ? { fallbackReason: this.#fallbackReason } : {}),
+    };
   }
 
   load(options: LoadOptions = {}): Promise<void> {
-    if (this.#state === 'ready') return Promise.resolve();
-    if (this.#loading) return this.#loading;
-    const loading = this.#load(options).finally(() => {
-      if (this.#loading === loading) this.#loading = undefined;
-    });
-    this.#loading = loading;
-    return loading;
+    const what = `Loading ${this.modelId}`;
+    // The library's env as the load left it, to explain a failure with the paths it used.
+    const failedEnv: { env?: TransformersEnvLike } = {};
+    return this.#lifecycle.load(options, what, (run) => this.#load(run, options.signal, what, failedEnv), (error) =>
+      error instanceof EdgeRouteError
+        ? error
+        : new EdgeRouteError(
+            'local-engine-failed',
+            failedEnv.env
+              ? describeLoadFailure(error, this.#options.model, failedEnv.env).message
+              : `could not load @huggingface/transformers: ${messageOf(error)}`,
+            { cause: error },
+          ));
   }
 
-  async #load(options: LoadOptions): Promise<void> {
-    const { signal } = options;
-    const what = `Loading ${this.modelId}`;
-    const epoch = this.#epoch;
-    this.#state = 'loading';
-    this.#error = undefined;
-    const progress = createProgressAggregator(this.modelId, (p) => {
-      this.#progress = p;
-      options.onProgress?.(p);
-    });
+  async #load(run: LoadRun, signal: AbortSignal | undefined, what: string, failedEnv: { env?: TransformersEnvLike }): Promise<void> {
+    const progress = createProgressAggregator(this.modelId, run.report);
     const callback = (e: unknown): void => progress.callback(e as TransformersProgressEvent);
     let env: TransformersEnvLike | undefined;
     let model: CausalLmLike | undefined;
@@ -347,6 +338,7 @@ export class TransformersEngine implements LocalEngine {
       if (signal?.aborted) throw abortedError(what, signal);
       const lib = await (this.#options.loadLibrary ?? (() => import('@huggingface/transformers')))();
       env = lib.env as unknown as TransformersEnvLike;
+      failedEnv.env = env;
       if (this.#options.env) {
         try {
           configureTransformersEnv(env, this.#options.env);
@@ -394,7 +386,7 @@ export class TransformersEngine implements LocalEngine {
         throw new EdgeRouteError('local-engine-failed', describeLoadFailure(error, this.#options.model, env).message, { cause: error });
       }
       if (signal?.aborted) throw abortedError(what, signal);
-      if (this.#epoch !== epoch) throw new EdgeRouteError('aborted', `${what} was cut off by unload().`);
+      if (!this.#lifecycle.isCurrent(run.epoch)) throw new EdgeRouteError('aborted', `${what} was cut off by unload().`);
 
       const gen = model.generation_config ?? {};
       const eos = new Set<number>();
@@ -411,33 +403,17 @@ export class TransformersEngine implements LocalEngine {
       this.#loaded = { lib, tokenizer, model, backend, dtype, eos, contextLength };
       this.#backend = backend;
       this.#fallbackReason = fallbackReason;
-      this.#state = 'ready';
       progress.finish(`${this.modelId} ready on ${backend}`);
     } catch (error) {
       await model?.dispose().catch(() => undefined);
-      const mapped =
-        error instanceof EdgeRouteError
-          ? error
-          : new EdgeRouteError(
-              'local-engine-failed',
-              env ? describeLoadFailure(error, this.#options.model, env).message : `could not load @huggingface/transformers: ${messageOf(error)}`,
-              { cause: error },
-            );
-      if (this.#epoch === epoch) {
-        this.#state = mapped.code === 'aborted' ? 'unloaded' : 'failed';
-        this.#error = mapped.code === 'aborted' ? undefined : mapped;
-      }
-      throw mapped;
+      throw error;
     }
   }
 
   async unload(): Promise<void> {
-    this.#epoch++;
+    this.#lifecycle.unload();
     const loaded = this.#loaded;
     this.#loaded = undefined;
-    this.#state = 'unloaded';
-    this.#progress = undefined;
-    this.#error = undefined;
     this.#backend = undefined;
     this.#fallbackReason = undefined;
     if (loaded) await loaded.model.dispose();
@@ -499,14 +475,8 @@ export class TransformersEngine implements LocalEngine {
   }
 
   #requireReady(): Loaded {
-    if (this.#state !== 'ready' || !this.#loaded) {
-      throw new EdgeRouteError(
-        'local-engine-failed',
-        `${this.id} is not loaded (state: ${this.#state}); call load() and wait for it before chat().` +
-          (this.#error ? ` Last load failed: ${this.#error.message}` : ''),
-      );
-    }
-    return this.#loaded;
+    this.#lifecycle.requireReady(this.id);
+    return this.#loaded!;
   }
 
   /** Sets up one generation; step() runs one forward pass for all choices. */
@@ -514,7 +484,7 @@ export class TransformersEngine implements LocalEngine {
     const what = `Generation by ${this.modelId}`;
     if (signal?.aborted) throw abortedError(what, signal);
     const loaded = this.#requireReady();
-    const epoch = this.#epoch;
+    const epoch = this.#lifecycle.epoch;
     const { lib, tokenizer, model, eos, contextLength } = loaded;
 
     let promptIds: number[];
@@ -558,7 +528,7 @@ export class TransformersEngine implements LocalEngine {
 
     const fail = (error: unknown): EdgeRouteError => {
       if (signal?.aborted) return error instanceof EdgeRouteError && error.code === 'aborted' ? error : abortedError(what, signal);
-      if (this.#epoch !== epoch) return new EdgeRouteError('aborted', `${what} was cut off by unload().`, { cause: error });
+      if (!this.#lifecycle.isCurrent(epoch)) return new EdgeRouteError('aborted', `${what} was cut off by unload().`, { cause: error });
       if (error instanceof EdgeRouteError) return error;
       return new EdgeRouteError('local-engine-failed', `${what} failed: ${messageOf(error)}`, { cause: error });
     };
@@ -576,7 +546,7 @@ export class TransformersEngine implements LocalEngine {
         // A turn for the event loop first, so a cancel (or any other message) is seen between tokens.
         await yieldToEventLoop();
         if (signal?.aborted) throw abortedError(what, signal);
-        if (this.#epoch !== epoch) throw new EdgeRouteError('aborted', `${what} was cut off by unload().`);
+        if (!this.#lifecycle.isCurrent(epoch)) throw new EdgeRouteError('aborted', `${what} was cut off by unload().`);
         const attention = new Array<number>(n * total).fill(1);
         const out = await model.forward({
           input_ids: tensor(inputIds, n),
@@ -586,7 +556,7 @@ export class TransformersEngine implements LocalEngine {
           num_logits_to_keep: new lib.Tensor('int64', BigInt64Array.from([1n]), []),
         });
         if (signal?.aborted) throw abortedError(what, signal);
-        if (this.#epoch !== epoch) throw new EdgeRouteError('aborted', `${what} was cut off by unload().`);
+        if (!this.#lifecycle.isCurrent(epoch)) throw new EdgeRouteError('aborted', `${what} was cut off by unload().`);
         const presents: Record<string, unknown> = {};
         for (const [name, value] of Object.entries(out)) {
           if (name.startsWith('present')) presents[name.replace('present', 'past_key_values')] = value;

@@ -133,6 +133,36 @@ export interface GpuLike {
   requestAdapter(): Promise<unknown>;
 }
 
+/** The parts of a GPUAdapter that tell a software (CPU-emulated) adapter apart. */
+interface AdapterLike {
+  /** Deprecated in the spec in favour of info.isFallbackAdapter; Chrome still has it. */
+  readonly isFallbackAdapter?: unknown;
+  readonly info?: {
+    readonly isFallbackAdapter?: unknown;
+    readonly vendor?: unknown;
+    readonly architecture?: unknown;
+    readonly device?: unknown;
+    readonly description?: unknown;
+  };
+}
+
+/**
+ * Why `adapter` is a software fallback (WebGPU emulated on the CPU, e.g. SwiftShader), or
+ * undefined for a real GPU. On such an adapter edgeroute's start-up took 492–515 s against
+ * 12 s on WASM, so 'auto' must not choose it.
+ */
+export function softwareAdapterReason(adapter: unknown): string | undefined {
+  if (typeof adapter !== 'object' || adapter === null) return undefined;
+  const a = adapter as AdapterLike;
+  const info = a.info ?? {};
+  const names = [info.vendor, info.architecture, info.device, info.description]
+    .filter((x): x is string => typeof x === 'string' && x !== '');
+  const label = names.length ? ` (${names.join(', ')})` : '';
+  if (info.isFallbackAdapter === true || a.isFallbackAdapter === true) return `the WebGPU adapter is a software fallback adapter${label}`;
+  if (names.some((n) => /swiftshader/i.test(n))) return `the WebGPU adapter is SwiftShader, a CPU emulation of a GPU${label}`;
+  return undefined;
+}
+
 /** True under Node (onnxruntime-node), false in browsers and workers. */
 export function isNodeRuntime(): boolean {
   return (
@@ -152,8 +182,10 @@ export interface BackendPlan {
 }
 
 /**
- * The backends to try for `device`. 'auto' tries WebGPU first only when an adapter exists
- * (navigator.gpu alone is not enough: requestAdapter() may still return null), then WASM.
+ * The backends to try for `device`. 'auto' tries WebGPU first only when a hardware adapter
+ * exists (navigator.gpu alone is not enough: requestAdapter() may still return null; and a
+ * software fallback adapter such as SwiftShader is far slower than WASM), then WASM; when it
+ * does not, `reason` says why. An explicit 'webgpu' uses whatever adapter there is.
  * Under Node, 'wasm' and 'auto' mean onnxruntime-node's CPU backend.
  */
 export async function planBackends(
@@ -172,6 +204,13 @@ export async function planBackends(
   try {
     const adapter = await gpu.requestAdapter();
     if (!adapter) return { candidates: [cpu], reason: 'navigator.gpu.requestAdapter() returned no adapter' };
+    const software = softwareAdapterReason(adapter);
+    if (software) {
+      return {
+        candidates: [cpu],
+        reason: `${software}, on which models run many times slower than on ${cpu}; using ${cpu} (ask for device 'webgpu' to use it anyway)`,
+      };
+    }
   } catch (error) {
     return { candidates: [cpu], reason: `navigator.gpu.requestAdapter() failed: ${messageOf(error)}` };
   }

@@ -32,15 +32,8 @@ import {
   type ChatCompletionRequest,
   type ChatMessage,
 } from '../../common/openai';
-import type {
-  ChatOptions,
-  LoadOptions,
-  LoadProgress,
-  LocalEngine,
-  LocalEngineState,
-  LocalEngineStatus,
-} from './local-engine';
-import { engineStatus } from './local-engine';
+import { EngineLifecycle, type LoadRun } from './engine-lifecycle';
+import type { ChatOptions, LoadOptions, LoadProgress, LocalEngine, LocalEngineStatus } from './local-engine';
 
 /** The part of web-llm's MLCEngine this adapter uses (web-llm's MLCEngine satisfies it). */
 export interface MLCEngineLike {
@@ -399,14 +392,9 @@ export class WebLlmEngine implements LocalEngine {
   readonly #options: WebLlmEngineOptions;
   readonly #createEngine: (modelId: string, config: MLCEngineConfig) => Promise<MLCEngineLike>;
   #engine: MLCEngineLike | undefined;
-  #state: LocalEngineState = 'unloaded';
-  #progress: LoadProgress | undefined;
-  #error: EdgeRouteError | undefined;
-  #loading: Promise<void> | undefined;
+  readonly #lifecycle = new EngineLifecycle({ logprobs: true, multipleChoices: true, streaming: true });
   /** Settles when the last reload() has really finished (also after an early abort). */
   #reloadSettled: Promise<void> = Promise.resolve();
-  /** Bumped by unload(), so work started before it can tell it was cut off. */
-  #epoch = 0;
   /** Tail of the generation queue: one request at a time, so an abort interrupts only its own. */
   #tail: Promise<void> = Promise.resolve();
 
@@ -420,71 +408,46 @@ export class WebLlmEngine implements LocalEngine {
   }
 
   status(): LocalEngineStatus {
-    return engineStatus(this.#state, this.modelId, { logprobs: true, multipleChoices: true, streaming: true }, this.#progress, this.#error);
+    return this.#lifecycle.status(this.modelId);
   }
 
   /** Idempotent: resolves at once when loaded; a second call while loading shares the first. */
   load(options: LoadOptions = {}): Promise<void> {
-    if (this.#state === 'ready') return Promise.resolve();
-    this.#loading ??= this.#load(options).finally(() => {
-      this.#loading = undefined;
-    });
-    return this.#loading;
+    const { signal } = options;
+    const what = `Loading ${this.modelId}`;
+    return this.#lifecycle.load(options, what, (run) => this.#load(run, signal, what), (error) =>
+      signal?.aborted ? abortedError(what, signal) : mapWebLlmError(error, this.modelId, 'loading'));
   }
 
-  async #load({ signal, onProgress }: LoadOptions): Promise<void> {
-    const what = `Loading ${this.modelId}`;
-    const epoch = this.#epoch;
-    this.#state = 'loading';
-    this.#error = undefined;
-    this.#progress = undefined;
+  async #load(run: LoadRun, signal: AbortSignal | undefined, what: string): Promise<void> {
+    if (signal?.aborted) throw abortedError(what, signal);
+    await this.#reloadSettled;
+    const appConfig = this.#options.appConfig ?? (await importWebLlm()).prebuiltAppConfig;
+    selectWebLlmModel(this.#options.model, this.#options.gpu, appConfig.model_list);
+    const report = (r: InitProgressReport): void => run.report(toLoadProgress(r));
+    const engine = (this.#engine ??= await raceAbortedEngine(
+      this.#createEngine(this.modelId, { appConfig, initProgressCallback: report }),
+      signal,
+      what,
+    ));
+    engine.setInitProgressCallback(report);
+    // web-llm's unload() aborts the downloads of an in-flight reload(), which then resolves.
+    const onAbort = (): void => void engine.unload().catch(() => undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const reload = engine.reload(this.modelId, this.#options.chatOptions);
+    this.#reloadSettled = reload.then(
+      () => undefined,
+      () => undefined,
+    );
     try {
-      if (signal?.aborted) throw abortedError(what, signal);
-      await this.#reloadSettled;
-      const appConfig = this.#options.appConfig ?? (await importWebLlm()).prebuiltAppConfig;
-      selectWebLlmModel(this.#options.model, this.#options.gpu, appConfig.model_list);
-      const report = (r: InitProgressReport): void => {
-        const p = toLoadProgress(r);
-        this.#progress = p;
-        // A throwing UI callback must not break web-llm's loader.
-        try {
-          onProgress?.(p);
-        } catch {
-          /* ignored */
-        }
-      };
-      const engine = (this.#engine ??= await raceAbortedEngine(
-        this.#createEngine(this.modelId, { appConfig, initProgressCallback: report }),
-        signal,
-        what,
-      ));
-      engine.setInitProgressCallback(report);
-      // web-llm's unload() aborts the downloads of an in-flight reload(), which then resolves.
-      const onAbort = (): void => void engine.unload().catch(() => undefined);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const reload = engine.reload(this.modelId, this.#options.chatOptions);
-      this.#reloadSettled = reload.then(
-        () => undefined,
-        () => undefined,
-      );
-      try {
-        await raceAbortedEngine(reload, signal, what);
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-      }
-      if (this.#epoch !== epoch) {
-        // unload() ran while the engine was still being created: free what reload() just loaded.
-        await engine.unload().catch(() => undefined);
-        throw new EdgeRouteError('aborted', `${what} was cut off by unload().`);
-      }
-      this.#state = 'ready';
-    } catch (error) {
-      const mapped = signal?.aborted ? abortedError(what, signal) : mapWebLlmError(error, this.modelId, 'loading');
-      if (this.#epoch === epoch) {
-        this.#state = mapped.code === 'aborted' ? 'unloaded' : 'failed';
-        this.#error = mapped.code === 'aborted' ? undefined : mapped;
-      }
-      throw mapped;
+      await raceAbortedEngine(reload, signal, what);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    if (!this.#lifecycle.isCurrent(run.epoch)) {
+      // unload() ran while the engine was still being created: free what reload() just loaded.
+      await engine.unload().catch(() => undefined);
+      throw new EdgeRouteError('aborted', `${what} was cut off by unload().`);
     }
   }
 
@@ -493,7 +456,7 @@ export class WebLlmEngine implements LocalEngine {
     const { signal } = options;
     const what = `Generation by ${this.modelId}`;
     const release = await this.#acquire(signal, what);
-    const epoch = this.#epoch;
+    const epoch = this.#lifecycle.epoch;
     let work: Promise<WebLlmChatCompletion | AsyncIterable<WebLlmChatCompletionChunk>> | undefined;
     try {
       const engine = this.#requireReady();
@@ -525,7 +488,7 @@ export class WebLlmEngine implements LocalEngine {
     const { signal } = options;
     const what = `Streaming generation by ${this.modelId}`;
     const release = await this.#acquire(signal, what);
-    const epoch = this.#epoch;
+    const epoch = this.#lifecycle.epoch;
     try {
       const engine = this.#requireReady();
       const onAbort = (): void => void engine.interruptGenerate();
@@ -556,10 +519,7 @@ export class WebLlmEngine implements LocalEngine {
 
   /** Stops any generation, frees the GPU memory and cancels a load in progress. */
   async unload(): Promise<void> {
-    this.#epoch++;
-    this.#state = 'unloaded';
-    this.#progress = undefined;
-    this.#error = undefined;
+    this.#lifecycle.unload();
     const engine = this.#engine;
     if (!engine) return;
     try {
@@ -589,18 +549,12 @@ export class WebLlmEngine implements LocalEngine {
   }
 
   #requireReady(): MLCEngineLike {
-    if (this.#state !== 'ready' || !this.#engine) {
-      throw new EdgeRouteError(
-        'local-engine-failed',
-        `${this.id} is not loaded (state: ${this.#state}); call load() and wait for it before chat().` +
-          (this.#error ? ` Last load failed: ${this.#error.message}` : ''),
-      );
-    }
-    return this.#engine;
+    this.#lifecycle.requireReady(this.id);
+    return this.#engine!;
   }
 
   #checkNotUnloaded(epoch: number, what: string): void {
-    if (this.#epoch !== epoch) throw new EdgeRouteError('aborted', `${what} was cut off by unload().`);
+    if (!this.#lifecycle.isCurrent(epoch)) throw new EdgeRouteError('aborted', `${what} was cut off by unload().`);
   }
 
   /** Maps a generation error; a lost device leaves the engine 'failed' until load() again. */
@@ -608,8 +562,7 @@ export class WebLlmEngine implements LocalEngine {
     if (signal?.aborted) return error instanceof EdgeRouteError && error.code === 'aborted' ? error : abortedError(what, signal);
     const mapped = mapWebLlmError(error, this.modelId, 'generating');
     if (isDeviceLoss(error)) {
-      this.#state = 'failed';
-      this.#error = mapped;
+      this.#lifecycle.fail(mapped);
     }
     return mapped;
   }

@@ -67,7 +67,9 @@ export async function probeWebGpu(options: { compute?: boolean } = {}): Promise<
     architecture: info?.architecture ?? '',
     device: info?.device ?? '',
     description: info?.description ?? '',
-    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter),
+    // info.isFallbackAdapter is the spec's; older Chrome has only the adapter's own (deprecated) one.
+    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter)
+      || (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
   };
   const base = {
     available: true,

@@ -139,3 +139,17 @@ describe('createTransformersEmbedder backend fallback (fake library)', () => {
     expect(err).toMatchObject({ code: 'backend-unavailable' });
   });
 });
+
+describe('device auto on a software fallback adapter', () => {
+  it('does not use WebGPU there, and says why in fallbackReason', async () => {
+    const swiftshader = { requestAdapter: async () => ({ info: { vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true } }) };
+    const embedder = await createTransformersEmbedder({ model: MODEL, env, device: 'auto', gpu: swiftshader });
+    try {
+      expect(embedder.backend).toBe('cpu');
+      expect(embedder.fallbackReason).toMatch(/software fallback adapter \(google, swiftshader\)/);
+      expect((await embedder.embed(['short']))[0]).toHaveLength(128);
+    } finally {
+      await embedder.dispose?.();
+    }
+  }, 60_000);
+});

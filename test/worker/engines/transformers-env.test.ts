@@ -7,6 +7,7 @@ import {
   describeLoadFailure,
   ortWasmPaths,
   planBackends,
+  softwareAdapterReason,
   type TransformersEnvLike,
 } from '../../../src/worker/engines/transformers-env';
 
@@ -77,6 +78,32 @@ describe('planBackends', () => {
     expect((await planBackends('auto', { node: false, gpu: null })).reason).toMatch(/navigator\.gpu/);
     const throwing = { requestAdapter: async () => Promise.reject(new Error('blocked')) };
     expect((await planBackends('auto', { node: false, gpu: throwing })).reason).toMatch(/blocked/);
+  });
+  it('auto: a software fallback adapter (isFallbackAdapter, SwiftShader) gets WASM, with the reason', async () => {
+    const gpuWith = (adapter: object) => ({ requestAdapter: async () => adapter });
+    const flagged = await planBackends('auto', { node: false, gpu: gpuWith({ info: { isFallbackAdapter: true, vendor: 'google' } }) });
+    expect(flagged.candidates).toEqual(['wasm']);
+    expect(flagged.reason).toMatch(/software fallback adapter \(google\).*using wasm.*device 'webgpu'/);
+    // The deprecated adapter-level flag (older Chrome).
+    expect((await planBackends('auto', { node: false, gpu: gpuWith({ isFallbackAdapter: true, info: {} }) })).candidates).toEqual(['wasm']);
+    // Chrome's SwiftShader adapter, named in adapter.info, whatever its flag says.
+    const swiftshader = { isFallbackAdapter: false, info: { vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader Device (Subzero)' } };
+    const plan = await planBackends('auto', { node: false, gpu: gpuWith(swiftshader) });
+    expect(plan.candidates).toEqual(['wasm']);
+    expect(plan.reason).toMatch(/SwiftShader.*\(google, swiftshader, SwiftShader Device \(Subzero\)\)/);
+    // Under Node with a stand-in GPU, the fallback is onnxruntime-node's CPU backend.
+    expect((await planBackends('auto', { node: true, gpu: gpuWith(swiftshader) })).candidates).toEqual(['cpu']);
+    // A hardware adapter is still used first.
+    const hardware = { isFallbackAdapter: false, info: { vendor: 'nvidia', architecture: 'hopper', isFallbackAdapter: false } };
+    expect(await planBackends('auto', { node: false, gpu: gpuWith(hardware) })).toEqual({ candidates: ['webgpu', 'wasm'] });
+    // An explicit 'webgpu' still uses the software adapter.
+    expect((await planBackends('webgpu', { node: false, gpu: gpuWith(swiftshader) })).candidates).toEqual(['webgpu']);
+  });
+  it('softwareAdapterReason: undefined for hardware and for non-objects', () => {
+    expect(softwareAdapterReason({ info: { vendor: 'apple', architecture: 'metal-3' } })).toBeUndefined();
+    expect(softwareAdapterReason(null)).toBeUndefined();
+    expect(softwareAdapterReason({})).toBeUndefined();
+    expect(softwareAdapterReason({ info: { architecture: 'SwiftShader' } })).toMatch(/SwiftShader/);
   });
   it('explicit devices, and Node (CPU instead of WASM)', async () => {
     expect((await planBackends('webgpu', { node: false })).candidates).toEqual(['webgpu']);
