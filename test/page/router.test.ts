@@ -474,6 +474,25 @@ describe('EdgeRouter: λ targets that cannot be met', () => {
     expect(await router.lambda()).toBe(0.25);
   });
 
+  it('an infeasible target at construction is not an unhandled rejection; each request reports it', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    vi.mocked(worker.calibrateLambda).mockResolvedValueOnce({ lambda: 0, achieved: 0.8, feasible: false });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route', lambda: { kind: 'cloudShare', share: 0.1 } });
+    // Nobody awaits lambda() here (a direct EdgeRouter user): Node must not see an unhandled rejection.
+    await new Promise((r) => setTimeout(r, 10));
+    await expect(router.chat.completions.create(ask('q'))).rejects.toMatchObject({ code: 'invalid-config', message: expect.stringMatching(/cloud share of 0\.800/) });
+  });
+
+  it('a rejected setTarget keeps the λ in use: the router goes on answering', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route', lambda: 0.7 });
+    vi.mocked(worker.calibrateLambda).mockResolvedValueOnce({ lambda: 0, achieved: 0.05, feasible: false });
+    await expect(router.setTarget({ kind: 'budget', usdPer1000: 0.01 })).rejects.toMatchObject({ code: 'invalid-config' });
+    expect(await router.lambda()).toBe(0.7);
+    const answer = await router.chat.completions.create(ask('q'));
+    expect(answer.edgeroute).toMatchObject({ model: 'local', lambda: 0.7 });
+  });
+
   it('a cloud share outside [0, 1] is rejected at construction', () => {
     const { worker } = fakeWorker({ chosen: () => 'local' });
     for (const share of [30, -0.1, Number.NaN]) {
