@@ -210,6 +210,9 @@ export class EdgeRouter {
     this.lambdaValue = typeof lambda === 'number'
       ? Promise.resolve(lambda)
       : this.calibrate(adaptive ? { kind: 'cloudShare', share: lambda.share * preRouteShare } : lambda);
+    // An unreachable target is reported by lambda() and by every request; until one of them
+    // awaits it, it must not surface as an unhandled rejection (fatal in Node).
+    this.lambdaValue.catch(() => undefined);
     // `?.`: a null or non-object request must reach validation's typed error, not a TypeError here.
     const create = ((request: ChatCompletionRequest, createOptions?: CreateOptions | null) =>
       (request as Partial<ChatCompletionRequest> | null | undefined)?.stream === true
@@ -225,8 +228,12 @@ export class EdgeRouter {
 
   /** Re-calibrates λ to a new target (a cloud-call share, a budget per 1,000 prompts, or a quality floor). */
   setTarget(target: number | LambdaTarget): Promise<number> {
-    this.lambdaValue = typeof target === 'number' ? Promise.resolve(target) : this.calibrate(target);
-    return this.lambdaValue;
+    const next = typeof target === 'number' ? Promise.resolve(target) : this.calibrate(target);
+    // A target that cannot be met rejects this call only: the router keeps the λ it had.
+    const previous = this.lambdaValue;
+    this.lambdaValue = next.catch(() => previous);
+    this.lambdaValue.catch(() => undefined);
+    return next;
   }
 
   private candidates(): string[] {

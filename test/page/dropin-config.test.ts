@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { EdgeRouteError } from '../../src/common/errors';
 import { routerConfigFromAttributes } from '../../src/page/dropin/script-config';
 
 describe('the drop-in script tag configuration', () => {
@@ -21,5 +22,24 @@ describe('the drop-in script tag configuration', () => {
     expect(() => routerConfigFromAttributes({ 'cloud-url': '/v1', 'cloud-model': 'm', 'cloud-price-in': 'cheap' })).toThrow(/data-cloud-price-in="cheap"/);
     expect(() => routerConfigFromAttributes({ 'cloud-url': '/v1', 'cloud-model': 'm', mode: 'fast' })).toThrow(/data-mode="fast"/);
     expect(() => routerConfigFromAttributes({ 'cloud-url': '/v1', 'cloud-model': 'm', device: 'gpu' })).toThrow(/data-device="gpu"/);
+  });
+
+  it('data-cloud-share is a fraction: "30" (a percentage) and other values outside 0-1 are invalid-config', () => {
+    const tag = { 'cloud-url': '/v1', 'cloud-model': 'm', 'local-model': 'tiny' };
+    for (const raw of ['30', '1.01', '-0.1', 'abc', '', '  ', 'NaN', 'Infinity']) {
+      let error: unknown;
+      try {
+        routerConfigFromAttributes({ ...tag, 'cloud-share': raw }, script);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, raw).toBeInstanceOf(EdgeRouteError);
+      expect(error, raw).toMatchObject({ code: 'invalid-config' });
+      expect((error as Error).message).toContain(`data-cloud-share="${raw}" must be a fraction between 0 and 1`);
+    }
+    for (const [raw, share] of [['0', 0], ['1', 1], ['0.25', 0.25], [' 0.5 ', 0.5]] as const) {
+      expect(routerConfigFromAttributes({ ...tag, 'cloud-share': raw }, script)!.lambda, raw).toEqual({ kind: 'cloudShare', share });
+    }
+    expect(routerConfigFromAttributes(tag, script)!.lambda).toBeUndefined();
   });
 });

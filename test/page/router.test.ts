@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { EdgeRouteError } from '../../src/common/errors';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../src/common/openai';
-import { EdgeRouter, EscalationController, type RouterCloud, type RouterWorker } from '../../src/page/router';
+import { EdgeRouter, EscalationController, type LocalReadiness, type RoutedChunk, type RouterCloud, type RouterWorker } from '../../src/page/router';
 import type { GenerateResult, RouteResult } from '../../src/worker/protocol';
 
 const completion = (model: string, content: string): ChatCompletion => ({
@@ -10,7 +10,11 @@ const completion = (model: string, content: string): ChatCompletion => ({
 });
 
 /** A worker whose UniRoute decision and local confidence are scripted per prompt. */
-function fakeWorker(script: { chosen: (prompt: string) => string; confidence?: (prompt: string) => number; localFails?: boolean; delayMs?: number; routeFails?: EdgeRouteError }) {
+function fakeWorker(script: {
+  chosen: (prompt: string) => string; confidence?: (prompt: string) => number; localFails?: boolean; delayMs?: number; routeFails?: EdgeRouteError;
+  /** Progressive start: where the local model's load stands (absent: the worker has no such report). */
+  readiness?: () => LocalReadiness;
+}) {
   const log: string[] = [];
   const cancelled: string[] = [];
   const worker: RouterWorker = {
@@ -33,24 +37,39 @@ function fakeWorker(script: { chosen: (prompt: string) => string; confidence?: (
       return { completion: completion('local', `local says ${prompt}`), confidence: { score: script.confidence?.(prompt) ?? -0.5, method: 'mean-logprob' }, millis: 1 };
     },
     cancel: (id) => void cancelled.push(id),
+    ...(script.readiness ? { localReadiness: script.readiness } : {}),
   };
   return { worker, log, cancelled };
 }
 
-function fakeCloud(options: { fails?: boolean } = {}) {
+function fakeCloud(options: {
+  fails?: boolean;
+  /** What chat() throws instead of answering. */
+  error?: () => Error;
+  /** The stream throws `error` after yielding `after` of its chunks ('Hel', 'lo', the stop chunk). */
+  streamFails?: { after: number; error: Error };
+} = {}) {
   const calls: string[] = [];
   const cloud: RouterCloud = {
     async chat(model, request, { signal } = {}) {
       calls.push(model);
       if (signal?.aborted) throw new EdgeRouteError('aborted', 'aborted');
       if (options.fails) throw new EdgeRouteError('cloud-failed', 'unreachable after 3 retries');
+      if (options.error) throw options.error();
       return { ...completion(model, `${model} says ${String(request.messages.at(-1)!.content)}`), edgerouteCost: { usd: model === 'cloud-big' ? 0.01 : 0.001 } };
     },
     async *stream(model): AsyncIterable<ChatCompletionChunk> {
       calls.push(`stream ${model}`);
+      let sent = 0;
+      const failHere = (): void => {
+        if (options.streamFails && sent === options.streamFails.after) throw options.streamFails.error;
+        sent++;
+      };
       for (const piece of ['Hel', 'lo']) {
+        failHere();
         yield { id: 's', object: 'chat.completion.chunk', created: 0, model, choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] };
       }
+      failHere();
       yield { id: 's', object: 'chat.completion.chunk', created: 0, model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] };
     },
   };
@@ -185,6 +204,310 @@ describe('EdgeRouter', () => {
     }
     expect(chunks.join('')).toBe('Hello');
     expect(report).toMatchObject({ model: 'cloud-small' });
+  });
+});
+
+/** Reads a routed stream to its end: the text, and the report of the chunk that carried one. */
+async function readStream(stream: AsyncIterable<RoutedChunk>): Promise<{ pieces: string[]; report: RoutedChunk['edgeroute'] }> {
+  const pieces: string[] = [];
+  let report: RoutedChunk['edgeroute'];
+  for await (const chunk of stream) {
+    pieces.push(chunk.choices[0]?.delta.content ?? '');
+    report = chunk.edgeroute ?? report;
+  }
+  return { pieces, report };
+}
+
+const reset = () => new EdgeRouteError('cloud-network', 'connection reset after 3 retries');
+const failedNote = (model: string) => `${model} failed (cloud-network: connection reset after 3 retries); the local model answered instead.`;
+
+describe('EdgeRouter: a failed cloud call falls back to the local model', () => {
+  it('hybrid and route: a prompt pre-routed to the cloud gets the local answer, marked degraded, with a note', async () => {
+    for (const mode of ['hybrid', 'route'] as const) {
+      const { worker, log } = fakeWorker({ chosen: () => 'cloud-big' });
+      const { cloud, calls } = fakeCloud({ error: reset });
+      const answer = await new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels, mode }).chat.completions.create(ask('q'));
+      expect(answer.choices[0]!.message.content, mode).toBe('local says q');
+      expect(answer.edgeroute, mode).toMatchObject({
+        mode, model: 'local', routedTo: 'cloud-big', degraded: true, escalated: false, costUsd: 0, localConfidence: -0.5,
+      });
+      expect(answer.edgeroute.notes, mode).toEqual([failedNote('cloud-big')]);
+      expect(calls).toEqual(['cloud-big']);
+      expect(log).toEqual(['start q', 'end q']);
+    }
+  });
+
+  it('falls back for every cloud error code, and only for those', async () => {
+    for (const code of ['cloud-failed', 'cloud-timeout', 'cloud-rate-limited', 'cloud-http', 'cloud-network', 'cloud-protocol'] as const) {
+      const { worker } = fakeWorker({ chosen: () => 'cloud-small' });
+      const answer = await new EdgeRouter({ worker, cloud: fakeCloud({ error: () => new EdgeRouteError(code, 'x') }).cloud, localModel: 'local', cloudModels })
+        .chat.completions.create(ask('q'));
+      expect(answer.edgeroute, code).toMatchObject({ model: 'local', degraded: true });
+      expect(answer.edgeroute.notes, code).toEqual([`cloud-small failed (${code}: x); the local model answered instead.`]);
+    }
+    // Not a cloud failure (a bug, a bad request): it propagates and the local model is not asked.
+    for (const error of [new TypeError('cannot read x of undefined'), new EdgeRouteError('invalid-input', 'bad request')]) {
+      const { worker, log } = fakeWorker({ chosen: () => 'cloud-small' });
+      await expect(new EdgeRouter({ worker, cloud: fakeCloud({ error: () => error }).cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q')))
+        .rejects.toBe(error);
+      expect(log).toEqual([]);
+    }
+  });
+
+  it('when the local model fails too, neither could answer: no-model-available naming both failures', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'cloud-big', localFails: true });
+    const error = await new EdgeRouter({ worker, cloud: fakeCloud({ error: reset }).cloud, localModel: 'local', cloudModels })
+      .chat.completions.create(ask('q')).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(EdgeRouteError);
+    expect(error).toMatchObject({ code: 'no-model-available' });
+    expect((error as Error).message).toMatch(/local model failed \(no WebGPU and no WASM\) and the cloud failed \(connection reset after 3 retries\)/);
+  });
+
+  it('an abort stays an abort: the local model is not asked', async () => {
+    const aborted = fakeWorker({ chosen: () => 'cloud-big' });
+    const controller = new AbortController();
+    controller.abort();
+    // The fake cloud sees the aborted signal and throws 'aborted'.
+    await expect(new EdgeRouter({ worker: aborted.worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels })
+      .chat.completions.create(ask('q'), { signal: controller.signal })).rejects.toMatchObject({ code: 'aborted' });
+    expect(aborted.log).toEqual([]);
+    // A cloud error that races the caller's abort is reported as the abort.
+    const racing = fakeWorker({ chosen: () => 'cloud-big' });
+    const late = new AbortController();
+    const cloud: RouterCloud = {
+      async chat() {
+        late.abort();
+        throw reset();
+      },
+      stream: fakeCloud().cloud.stream,
+    };
+    await expect(new EdgeRouter({ worker: racing.worker, cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q'), { signal: late.signal }))
+      .rejects.toMatchObject({ code: 'aborted' });
+    expect(racing.log).toEqual([]);
+  });
+
+  it("cloud-only: the cloud's error propagates, even with a local model configured", async () => {
+    for (const localModel of [undefined, 'local']) {
+      const { worker, log } = fakeWorker({ chosen: () => 'cloud-big' });
+      await expect(new EdgeRouter({ worker, cloud: fakeCloud({ error: reset }).cloud, ...(localModel ? { localModel } : {}), cloudModels, mode: 'cloud-only' })
+        .chat.completions.create(ask('q'))).rejects.toMatchObject({ code: 'cloud-network' });
+      expect(log).toEqual([]);
+    }
+  });
+
+  it('a cloud stream that fails before its first chunk is answered by the local model as one degraded chunk', async () => {
+    const { worker, log } = fakeWorker({ chosen: () => 'cloud-big' });
+    const { cloud, calls } = fakeCloud({ streamFails: { after: 0, error: reset() } });
+    const router = new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels });
+    const { pieces, report } = await readStream(await router.chat.completions.create({ ...ask('q'), stream: true }));
+    expect(pieces).toEqual(['local says q']);
+    expect(report).toMatchObject({ model: 'local', routedTo: 'cloud-big', degraded: true, escalated: false, costUsd: 0, localConfidence: -0.5 });
+    expect(report!.notes).toEqual([failedNote('cloud-big')]);
+    expect(calls).toEqual(['stream cloud-big']);
+    expect(log).toEqual(['start q', 'end q']);
+  });
+
+  it('a cloud stream that fails before the router passed on a chunk is answered locally, without a mix of both', async () => {
+    // The provider sent 'Hel' but the router holds back the last chunk (it will carry the report).
+    const { worker } = fakeWorker({ chosen: () => 'cloud-big' });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud({ streamFails: { after: 1, error: reset() } }).cloud, localModel: 'local', cloudModels });
+    const { pieces, report } = await readStream(await router.chat.completions.create({ ...ask('q'), stream: true }));
+    expect(pieces).toEqual(['local says q']);
+    expect(report).toMatchObject({ model: 'local', degraded: true });
+  });
+
+  it('a cloud stream that fails after a chunk was passed on ends with the error; the local model is not asked', async () => {
+    const { worker, log } = fakeWorker({ chosen: () => 'cloud-big' });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud({ streamFails: { after: 2, error: reset() } }).cloud, localModel: 'local', cloudModels });
+    const pieces: string[] = [];
+    const error = await (async () => {
+      for await (const chunk of await router.chat.completions.create({ ...ask('q'), stream: true })) pieces.push(chunk.choices[0]?.delta.content ?? '');
+    })().then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'cloud-network' });
+    expect(pieces).toEqual(['Hel']);
+    expect(log).toEqual([]);
+  });
+
+  it('streams: local failure after the cloud failed is no-model-available; cloud-only propagates the cloud error', async () => {
+    const failing = fakeWorker({ chosen: () => 'cloud-big', localFails: true }).worker;
+    const both = new EdgeRouter({ worker: failing, cloud: fakeCloud({ streamFails: { after: 0, error: reset() } }).cloud, localModel: 'local', cloudModels });
+    await expect(readStream(await both.chat.completions.create({ ...ask('q'), stream: true }))).rejects.toMatchObject({ code: 'no-model-available' });
+    const { worker, log } = fakeWorker({ chosen: () => 'cloud-big' });
+    const cloudOnly = new EdgeRouter({ worker, cloud: fakeCloud({ streamFails: { after: 0, error: reset() } }).cloud, localModel: 'local', cloudModels, mode: 'cloud-only' });
+    await expect(readStream(await cloudOnly.chat.completions.create({ ...ask('q'), stream: true }))).rejects.toMatchObject({ code: 'cloud-network' });
+    expect(log).toEqual([]);
+  });
+});
+
+describe('EdgeRouter: progressive start (the cloud answers while the local model loads)', () => {
+  const loading = (progress: number) => (): LocalReadiness => ({ state: 'loading', progress });
+
+  it('hybrid, route and cascade: a local-routed prompt goes to the cloud with a note while the local model loads', async () => {
+    for (const mode of ['hybrid', 'route', 'cascade'] as const) {
+      const { worker, log } = fakeWorker({ chosen: () => 'local', readiness: loading(0.416) });
+      const { cloud, calls } = fakeCloud();
+      const answer = await new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels, mode }).chat.completions.create(ask('q'));
+      expect(answer.choices[0]!.message.content, mode).toBe('cloud-big says q');
+      expect(answer.edgeroute, mode).toMatchObject({ mode, model: 'cloud-big', routedTo: 'local', degraded: false, escalated: false, costUsd: 0.01 });
+      expect(answer.edgeroute.notes, mode).toEqual(['The local model is still loading (42%); cloud-big answered meanwhile.']);
+      expect(calls).toEqual(['cloud-big']);
+      expect(log, mode).toEqual([]);
+    }
+  });
+
+  it("'ready' (or 'failed': the next generation loads it again) answers locally as before", async () => {
+    for (const readiness of [{ state: 'ready' }, { state: 'failed', reason: 'out of memory' }] as const) {
+      const { worker, log } = fakeWorker({ chosen: () => 'local', readiness: () => readiness });
+      const { cloud, calls } = fakeCloud();
+      const answer = await new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q'));
+      expect(answer.edgeroute, readiness.state).toMatchObject({ model: 'local', notes: [] });
+      expect(log).toEqual(['start q', 'end q']);
+      expect(calls).toEqual([]);
+    }
+  });
+
+  it('local-only waits for the load; a cloud-routed prompt gets no loading note', async () => {
+    const localOnly = fakeWorker({ chosen: () => 'local', readiness: loading(0.1) });
+    const waited = await new EdgeRouter({ worker: localOnly.worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'local-only' })
+      .chat.completions.create(ask('q'));
+    expect(waited.edgeroute).toMatchObject({ model: 'local', notes: [] });
+    expect(localOnly.log).toEqual(['start q', 'end q']);
+    const { worker } = fakeWorker({ chosen: () => 'cloud-small', readiness: loading(0.1) });
+    const cloudRouted = await new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q'));
+    expect(cloudRouted.edgeroute).toMatchObject({ model: 'cloud-small', notes: [] });
+  });
+
+  it('streams from the cloud meanwhile, the note on the last chunk', async () => {
+    const { worker, log } = fakeWorker({ chosen: () => 'local', readiness: loading(0.5) });
+    const { pieces, report } = await readStream(await new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels })
+      .chat.completions.create({ ...ask('q'), stream: true }));
+    expect(pieces.join('')).toBe('Hello');
+    expect(report).toMatchObject({ model: 'cloud-big', degraded: false });
+    expect(report!.notes).toEqual(['The local model is still loading (50%); cloud-big answered meanwhile.']);
+    expect(log).toEqual([]);
+  });
+
+  it('when the cloud fails meanwhile, the local model answers after its load (degraded), both notes kept', async () => {
+    const { worker, log } = fakeWorker({ chosen: () => 'local', readiness: loading(0.3) });
+    const answer = await new EdgeRouter({ worker, cloud: fakeCloud({ error: reset }).cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q'));
+    expect(answer.edgeroute).toMatchObject({ model: 'local', degraded: true });
+    expect(answer.edgeroute.notes).toEqual(['The local model is still loading (30%); cloud-big answered meanwhile.', failedNote('cloud-big')]);
+    expect(log).toEqual(['start q', 'end q']);
+  });
+});
+
+describe('EdgeRouter: offline', () => {
+  const offline = () => false;
+
+  it('the local model answers a cloud-routed prompt, and says so', async () => {
+    for (const mode of ['hybrid', 'route'] as const) {
+      const { worker, log } = fakeWorker({ chosen: () => 'cloud-big' });
+      const { cloud, calls } = fakeCloud();
+      const answer = await new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels, mode, online: offline }).chat.completions.create(ask('q'));
+      expect(answer.choices[0]!.message.content, mode).toBe('local says q');
+      expect(answer.edgeroute, mode).toMatchObject({ model: 'local', routedTo: 'cloud-big', escalated: false, costUsd: 0 });
+      expect(answer.edgeroute.notes, mode).toEqual(['The browser is offline: the local model answered instead of cloud-big, without a cloud escalation.']);
+      expect(calls).toEqual([]);
+      expect(log).toEqual(['start q', 'end q']);
+    }
+  });
+
+  it('never escalates a low-confidence answer', async () => {
+    for (const mode of ['cascade', 'hybrid'] as const) {
+      const { worker } = fakeWorker({ chosen: () => 'local', confidence: () => -9 });
+      const { cloud, calls } = fakeCloud();
+      const answer = await new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels, mode, online: offline }).chat.completions.create(ask('q'));
+      expect(answer.edgeroute, mode).toMatchObject({ model: 'local', escalated: false, degraded: false, localConfidence: -9 });
+      expect(answer.edgeroute.notes, mode).toEqual(['The browser is offline: the local model answered, without a cloud escalation.']);
+      expect(calls).toEqual([]);
+    }
+    // Online, the same answer escalates (the offline result above is not the default).
+    const { worker } = fakeWorker({ chosen: () => 'local', confidence: () => -9 });
+    const online = await new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'cascade', online: () => true })
+      .chat.completions.create(ask('q'));
+    expect(online.edgeroute).toMatchObject({ model: 'cloud-big', escalated: true });
+  });
+
+  it('waits for a loading local model instead of calling the cloud, streams included', async () => {
+    const { worker, log } = fakeWorker({ chosen: () => 'cloud-big', readiness: () => ({ state: 'loading', progress: 0.2 }) });
+    const { cloud, calls } = fakeCloud();
+    const router = new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels, online: offline });
+    const { pieces, report } = await readStream(await router.chat.completions.create({ ...ask('q'), stream: true }));
+    expect(pieces).toEqual(['local says q']);
+    expect(report).toMatchObject({ model: 'local', routedTo: 'cloud-big' });
+    expect(report!.notes).toEqual(['The browser is offline: the local model answered instead of cloud-big, without a cloud escalation.']);
+    expect(calls).toEqual([]);
+    expect(log).toEqual(['start q', 'end q']);
+  });
+
+  it('cloud-only still calls the cloud', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'cloud-big' });
+    const { cloud, calls } = fakeCloud();
+    const answer = await new EdgeRouter({ worker, cloud, cloudModels, mode: 'cloud-only', online: offline }).chat.completions.create(ask('q'));
+    expect(answer.edgeroute).toMatchObject({ model: 'cloud-big', notes: [] });
+    expect(calls).toEqual(['cloud-big']);
+  });
+});
+
+describe('EdgeRouter: λ targets that cannot be met', () => {
+  const errorOf = async (promise: Promise<unknown>): Promise<unknown> => promise.then(() => undefined, (e: unknown) => e);
+
+  it('an infeasible calibration rejects lambda() with invalid-config naming the achieved value', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    vi.mocked(worker.calibrateLambda).mockResolvedValueOnce({ lambda: 0, achieved: 0.12345, feasible: false });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route', lambda: { kind: 'qualityFloor', quality: 0.99 } });
+    const error = await errorOf(router.lambda());
+    expect(error).toBeInstanceOf(EdgeRouteError);
+    expect(error).toMatchObject({ code: 'invalid-config' });
+    expect((error as Error).message).toMatch(/qualityFloor 0\.99 cannot be met .* reaches a quality of 0\.123 \(λ = 0\)/);
+  });
+
+  it('setTarget rejects the same way; a feasible target resolves to the calibrated λ', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route', lambda: 0 });
+    vi.mocked(worker.calibrateLambda).mockResolvedValueOnce({ lambda: 0, achieved: 0.05, feasible: false });
+    const error = await errorOf(router.setTarget({ kind: 'budget', usdPer1000: 0.01 }));
+    expect(error).toMatchObject({ code: 'invalid-config', message: expect.stringMatching(/budget 0\.01 USD per 1,000 prompts .* reaches 0\.0500 USD per 1,000 prompts/) });
+    vi.mocked(worker.calibrateLambda).mockResolvedValueOnce({ lambda: 3, achieved: 0.6, feasible: false });
+    expect(await errorOf(router.setTarget({ kind: 'cloudShare', share: 0.5 }))).toMatchObject({ code: 'invalid-config', message: expect.stringMatching(/a cloud share of 0\.600/) });
+    expect(await router.setTarget({ kind: 'cloudShare', share: 0.3 })).toBe(0.25);
+    expect(await router.lambda()).toBe(0.25);
+  });
+
+  it('an infeasible target at construction is not an unhandled rejection; each request reports it', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    vi.mocked(worker.calibrateLambda).mockResolvedValueOnce({ lambda: 0, achieved: 0.8, feasible: false });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route', lambda: { kind: 'cloudShare', share: 0.1 } });
+    // Nobody awaits lambda() here (a direct EdgeRouter user): Node must not see an unhandled rejection.
+    await new Promise((r) => setTimeout(r, 10));
+    await expect(router.chat.completions.create(ask('q'))).rejects.toMatchObject({ code: 'invalid-config', message: expect.stringMatching(/cloud share of 0\.800/) });
+  });
+
+  it('a rejected setTarget keeps the λ in use: the router goes on answering', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route', lambda: 0.7 });
+    vi.mocked(worker.calibrateLambda).mockResolvedValueOnce({ lambda: 0, achieved: 0.05, feasible: false });
+    await expect(router.setTarget({ kind: 'budget', usdPer1000: 0.01 })).rejects.toMatchObject({ code: 'invalid-config' });
+    expect(await router.lambda()).toBe(0.7);
+    const answer = await router.chat.completions.create(ask('q'));
+    expect(answer.edgeroute).toMatchObject({ model: 'local', lambda: 0.7 });
+  });
+
+  it('a cloud share outside [0, 1] is rejected at construction', () => {
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    for (const share of [30, -0.1, Number.NaN]) {
+      let error: unknown;
+      try {
+        new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, lambda: { kind: 'cloudShare', share } });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, String(share)).toBeInstanceOf(EdgeRouteError);
+      expect(error).toMatchObject({ code: 'invalid-config', message: expect.stringMatching(new RegExp(`between 0 and 1 .*got ${share}`)) });
+    }
+    expect(worker.calibrateLambda).not.toHaveBeenCalled();
+    // The bounds themselves are fractions.
+    for (const share of [0, 1]) expect(() => new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, lambda: { kind: 'cloudShare', share } })).not.toThrow();
   });
 });
 

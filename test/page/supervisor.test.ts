@@ -8,7 +8,7 @@ import { EdgeRouteError } from '../../src/common/errors';
 import type { ChatCompletionRequest } from '../../src/common/openai';
 import { WorkerSupervisor } from '../../src/page/supervisor';
 import type { EdgeWorker, WorkerExit } from '../../src/page/worker-client';
-import type { GenerateResult, ProfileSummary, RouteResult } from '../../src/worker/protocol';
+import type { GenerateResult, LoadProgress, ProfileSummary, RouteResult } from '../../src/worker/protocol';
 
 interface FakeWorker extends EdgeWorker {
   readonly id: number;
@@ -72,7 +72,18 @@ function fakeWorker(id: number, behaviour: Behaviour): FakeWorker {
 const summary = { prompts: 40 } as unknown as ProfileSummary;
 const request: ChatCompletionRequest = { messages: [{ role: 'user', content: 'q' }] };
 
-function harness(behaviour: (id: number) => Behaviour, options: { failStarts?: number } = {}) {
+/** One background load of the local model, settled by the test. */
+interface Preload {
+  readonly worker: EdgeWorker;
+  readonly report: (progress: LoadProgress) => void;
+  readonly finish: () => void;
+  readonly fail: (error: Error) => void;
+}
+
+function harness(
+  behaviour: (id: number) => Behaviour,
+  options: { failStarts?: number; preloadLocal?: (worker: EdgeWorker, onProgress: (p: LoadProgress) => void) => Promise<unknown> } = {},
+) {
   const workers: FakeWorker[] = [];
   let failStarts = options.failStarts ?? 0;
   const create = () => WorkerSupervisor.create({
@@ -89,6 +100,7 @@ function harness(behaviour: (id: number) => Behaviour, options: { failStarts?: n
       (w as FakeWorker).setupCalls++;
       return summary;
     },
+    ...(options.preloadLocal ? { preloadLocal: options.preloadLocal } : {}),
   });
   return { workers, create };
 }
@@ -160,5 +172,86 @@ describe('WorkerSupervisor', () => {
     })).rejects.toMatchObject({ code: 'embedder-failed' });
     expect(started?.alive).toBe(false);
   });
+
+  it('without preloadLocal the local model loads on first use: readiness is ready', async () => {
+    const supervisor = await harness(() => ({})).create();
+    expect(supervisor.localReadiness()).toEqual({ state: 'ready' });
+  });
+
+  it('with preloadLocal, starts a load on create and reports loading with its progress, then ready', async () => {
+    const loads: Preload[] = [];
+    const { workers, create } = harness(() => ({}), { preloadLocal: recordLoads(loads) });
+    const supervisor = await create();
+    expect(loads.map((l) => l.worker)).toEqual([workers[0]]);
+    expect(supervisor.localReadiness()).toEqual({ state: 'loading', progress: 0 });
+    loads[0]!.report({ progress: 0.37, text: 'fetching weights' });
+    expect(supervisor.localReadiness()).toEqual({ state: 'loading', progress: 0.37 });
+    // A provider's progress outside [0, 1] is clamped.
+    loads[0]!.report({ progress: 1.7, text: '' });
+    expect(supervisor.localReadiness()).toEqual({ state: 'loading', progress: 1 });
+    loads[0]!.finish();
+    await settled();
+    expect(supervisor.localReadiness()).toEqual({ state: 'ready' });
+    // Late progress after the load does not turn it back to loading.
+    loads[0]!.report({ progress: 0.5, text: '' });
+    expect(supervisor.localReadiness()).toEqual({ state: 'ready' });
+  });
+
+  it('a failed load is reported as failed with its reason', async () => {
+    const loads: Preload[] = [];
+    const supervisor = await harness(() => ({}), { preloadLocal: recordLoads(loads) }).create();
+    loads[0]!.fail(new EdgeRouteError('local-engine-failed', 'out of GPU memory'));
+    await settled();
+    expect(supervisor.localReadiness()).toEqual({ state: 'failed', reason: 'out of GPU memory' });
+  });
+
+  it('loads again on the worker started after a crash; the dead worker\'s load no longer counts', async () => {
+    const loads: Preload[] = [];
+    const { workers, create } = harness(() => ({}), { preloadLocal: recordLoads(loads) });
+    const supervisor = await create();
+    loads[0]!.report({ progress: 0.9, text: '' });
+    workers[0]!.crash();
+    expect((await supervisor.route('q', 0)).notes[0]).toBe('worker 2');
+    expect(loads.map((l) => l.worker)).toEqual([workers[0], workers[1]]);
+    expect(supervisor.localReadiness()).toEqual({ state: 'loading', progress: 0 });
+    // The first worker's load settling or reporting late must not speak for the new worker.
+    loads[0]!.report({ progress: 0.95, text: '' });
+    loads[0]!.finish();
+    await settled();
+    expect(supervisor.localReadiness()).toEqual({ state: 'loading', progress: 0 });
+    loads[1]!.report({ progress: 0.25, text: '' });
+    expect(supervisor.localReadiness()).toEqual({ state: 'loading', progress: 0.25 });
+    loads[1]!.finish();
+    await settled();
+    expect(supervisor.localReadiness()).toEqual({ state: 'ready' });
+  });
+
+  it('a ready model that crashes is loading again after the restart, and a dead load failing is ignored', async () => {
+    const loads: Preload[] = [];
+    const { workers, create } = harness(() => ({}), { preloadLocal: recordLoads(loads) });
+    const supervisor = await create();
+    loads[0]!.finish();
+    await settled();
+    expect(supervisor.localReadiness()).toEqual({ state: 'ready' });
+    workers[0]!.crash();
+    await supervisor.route('q', 0);
+    expect(supervisor.localReadiness()).toEqual({ state: 'loading', progress: 0 });
+    expect(supervisor.restarts).toBe(1);
+    workers[1]!.crash();
+    await supervisor.route('q', 0);
+    loads[1]!.fail(new EdgeRouteError('worker-failed', 'crashed'));
+    await settled();
+    expect(loads).toHaveLength(3);
+    expect(supervisor.localReadiness()).toEqual({ state: 'loading', progress: 0 });
+  });
 });
 
+/** A preloadLocal that records each load for the test to drive. */
+function recordLoads(loads: Preload[]): (worker: EdgeWorker, onProgress: (p: LoadProgress) => void) => Promise<unknown> {
+  return (worker, onProgress) => new Promise<unknown>((resolve, reject) => {
+    loads.push({ worker, report: onProgress, finish: () => resolve(undefined), fail: reject });
+  });
+}
+
+/** Lets the supervisor's then-handlers run. */
+const settled = () => new Promise((r) => setTimeout(r, 0));
