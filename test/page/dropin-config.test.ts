@@ -29,7 +29,7 @@ describe('the drop-in script tag configuration', () => {
     for (const raw of ['30', '1.01', '-0.1', 'abc', '', '  ', 'NaN', 'Infinity']) {
       let error: unknown;
       try {
-        routerConfigFromAttributes({ ...tag, 'cloud-share': raw }, script);
+        routerConfigFromAttributes({ ...tag, 'cloud-share': raw });
       } catch (e) {
         error = e;
       }
@@ -38,8 +38,8 @@ describe('the drop-in script tag configuration', () => {
       expect((error as Error).message).toContain(`data-cloud-share="${raw}" must be a fraction between 0 and 1`);
     }
     for (const [raw, share] of [['0', 0], ['1', 1], ['0.25', 0.25], [' 0.5 ', 0.5]] as const) {
-      expect(routerConfigFromAttributes({ ...tag, 'cloud-share': raw }, script)!.lambda, raw).toEqual({ kind: 'cloudShare', share });
+      expect(routerConfigFromAttributes({ ...tag, 'cloud-share': raw })!.lambda, raw).toEqual({ kind: 'cloudShare', share });
     }
-    expect(routerConfigFromAttributes(tag, script)!.lambda).toBeUndefined();
+    expect(routerConfigFromAttributes(tag)!.lambda).toBeUndefined();
   });
 });
