@@ -516,21 +516,17 @@ export class EdgeRouter {
   }
 
   /**
-   * The cloud model to use when the cloud answers: UniRoute's choice when it chose a cloud
-   * model, else argmin err + λ·cost among the cloud models.
+   * The cloud model to use when the cloud answers: the best cloud model of the worker's ranking
+   * (UniRoute's choice itself when it chose one). Without a ranking (routing failed), the
+   * cheapest cloud model when cost counts (λ > 0), else the first configured.
    */
   private bestCloud(route: RouteResult, lambda: number): string {
-    if (this.options.cloudModels.some((m) => m.id === route.chosenModel)) return route.chosenModel;
-    let best = this.options.cloudModels[0]?.id ?? '';
-    let bestScore = Infinity;
-    for (const m of this.options.cloudModels) {
-      const score = (route.predictedErrors[m.id] ?? 1) + lambda * m.cost;
-      if (score < bestScore) {
-        best = m.id;
-        bestScore = score;
-      }
-    }
-    return best;
+    const cloud = this.options.cloudModels;
+    const ranked = route.ranking?.find((m) => cloud.some((c) => c.id === m.id));
+    if (ranked) return ranked.id;
+    if (cloud.some((m) => m.id === route.chosenModel)) return route.chosenModel;
+    const first = cloud[0]?.id ?? '';
+    return lambda > 0 ? cloud.reduce((best, m) => (m.cost < this.costOf(best) ? m.id : best), first) : first;
   }
 }
 

@@ -4,6 +4,9 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from 
 import { EdgeRouter, EscalationController, type LocalReadiness, type RoutedChunk, type RouterCloud, type RouterWorker } from '../../src/page/router';
 import type { GenerateResult, RouteResult } from '../../src/worker/protocol';
 
+const cloudModels = [{ id: 'cloud-small', cost: 0.001 }, { id: 'cloud-big', cost: 0.01 }];
+const COSTS: Readonly<Record<string, number>> = Object.fromEntries(cloudModels.map((m) => [m.id, m.cost]));
+
 const completion = (model: string, content: string): ChatCompletion => ({
   id: `c-${model}`, object: 'chat.completion', created: 0, model,
   choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop', logprobs: null }],
@@ -20,9 +23,15 @@ function fakeWorker(script: {
   const worker: RouterWorker = {
     async route(prompt, lambda): Promise<RouteResult> {
       if (script.routeFails) throw script.routeFails;
+      const predictedErrors: Record<string, number> = { local: 0.4, 'cloud-small': 0.3, 'cloud-big': 0.1 };
+      const chosenModel = script.chosen(prompt);
+      // As the worker ranks: the chosen model first, then the rest by predicted error + λ·cost.
+      const ranking = Object.entries(predictedErrors)
+        .map(([id, predictedError]) => ({ id, predictedError, cost: COSTS[id] ?? 0, objective: predictedError + lambda * (COSTS[id] ?? 0) }))
+        .sort((a, b) => Number(b.id === chosenModel) - Number(a.id === chosenModel) || a.objective - b.objective);
       return {
-        clusterProbabilities: [1, 0], predictedErrors: { local: 0.4, 'cloud-small': 0.3, 'cloud-big': 0.1 },
-        chosenModel: script.chosen(prompt), lambda, embedMillis: 1, clusterMillis: 0.05, decideMillis: 0.1,
+        clusterProbabilities: [1, 0], predictedErrors, ranking,
+        chosenModel, lambda, embedMillis: 1, clusterMillis: 0.05, decideMillis: 0.1,
         promptChars: prompt.length, embeddedChars: Math.min(prompt.length, 450), truncated: prompt.length > 450,
         notes: prompt.length > 450 ? ['cut for routing'] : [],
       };
@@ -76,7 +85,6 @@ function fakeCloud(options: {
   return { cloud, calls };
 }
 
-const cloudModels = [{ id: 'cloud-small', cost: 0.001 }, { id: 'cloud-big', cost: 0.01 }];
 const ask = (content: string) => ({ messages: [{ role: 'user' as const, content }] });
 
 describe('EdgeRouter', () => {
