@@ -80,3 +80,13 @@ const CLOUD_CODES: ReadonlySet<EdgeRouteErrorCode> = new Set<EdgeRouteErrorCode>
 export function isCloudErrorCode(code: EdgeRouteErrorCode): boolean {
   return CLOUD_CODES.has(code);
 }
+
+/** The message of anything thrown, for use inside a sentence. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The typed error for work stopped by its AbortSignal; the signal's reason is the cause. */
+export function abortedError(what: string, signal: AbortSignal | undefined): EdgeRouteError {
+  return new EdgeRouteError('aborted', `${what} was aborted by its AbortSignal.`, { cause: signal?.reason });
+}

@@ -13,7 +13,7 @@
  * Concurrent calls share one restart; a restart that fails fails the calls waiting for it, and
  * the next call tries again.
  */
-import { EdgeRouteError, errorCode } from '../common/errors';
+import { EdgeRouteError, errorCode, messageOf } from '../common/errors';
 import type { ChatCompletionRequest } from '../common/openai';
 import type { EdgeWorker } from './worker-client';
 import type { GenerateResult, LambdaTarget, LoadProgress, ProfileSummary, RouteResult } from '../worker/protocol';
@@ -192,8 +192,4 @@ export class WorkerSupervisor implements RouterWorker {
       throw new EdgeRouteError('worker-failed', `The edgeroute worker stopped (${reason}) and the new one could not be set up: ${messageOf(error)}`, { cause: error });
     }
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -10,9 +10,8 @@
  */
 import { EdgeRouteError } from '../../common/errors';
 import type { RouterConfig } from '../create-router';
-import type { RouterMode } from '../router';
+import { isRouterMode, ROUTER_MODES } from '../../common/modes';
 
-const MODES: readonly RouterMode[] = ['hybrid', 'route', 'cascade', 'local-only', 'cloud-only'];
 
 function numberAttr(attrs: Readonly<Record<string, string | undefined>>, name: string, fallback: number): number {
   const raw = attrs[name];
@@ -39,8 +38,8 @@ export function routerConfigFromAttributes(attrs: Readonly<Record<string, string
   if (!cloudUrl || !cloudModel) {
     throw new EdgeRouteError('invalid-config', 'The edgeroute <script> tag needs both data-cloud-url (an OpenAI-compatible base URL, ideally a same-origin proxy like /api/llm/v1) and data-cloud-model.');
   }
-  const mode = (attrs['mode'] ?? 'hybrid') as RouterMode;
-  if (!MODES.includes(mode)) throw new EdgeRouteError('invalid-config', `data-mode="${mode}" is not one of ${MODES.join(', ')}`);
+  const mode = attrs['mode'] ?? 'hybrid';
+  if (!isRouterMode(mode)) throw new EdgeRouteError('invalid-config', `data-mode="${mode}" is not one of ${ROUTER_MODES.join(', ')}`);
   const modelPath = attrs['model-path'] ?? '/models/';
   const localModel = attrs['local-model'];
   const share = attrs['cloud-share'];

@@ -10,6 +10,7 @@
  */
 import type { DataType } from '@huggingface/transformers';
 import type { Embedding } from '../../core/types';
+import { messageOf } from '../../common/errors';
 import {
   EmbedderError,
   normalizeInPlace,
@@ -22,7 +23,6 @@ import {
   configureTransformersEnv,
   createProgressAggregator,
   describeLoadFailure,
-  messageOf,
   planBackends,
   type GpuLike,
   type TransformersBackend,

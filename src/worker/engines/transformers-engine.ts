@@ -20,7 +20,7 @@
  */
 import type { DataType } from '@huggingface/transformers';
 import { createRng, type Rng } from '../../core/random';
-import { EdgeRouteError, type EdgeRouteErrorCode } from '../../common/errors';
+import { abortedError, EdgeRouteError, messageOf, type EdgeRouteErrorCode } from '../../common/errors';
 import { yieldToEventLoop } from './yield';
 import {
   validateChatRequest,
@@ -39,7 +39,6 @@ import {
   configureTransformersEnv,
   createProgressAggregator,
   describeLoadFailure,
-  messageOf,
   planBackends,
   type GpuLike,
   type TransformersBackend,
@@ -227,10 +226,6 @@ function tokenBytes(text: string): number[] | null {
 
 function numberOr(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
-}
-
-function abortedError(what: string, signal: AbortSignal | undefined): EdgeRouteError {
-  return new EdgeRouteError('aborted', `${what} was aborted by its AbortSignal.`, { cause: signal?.reason });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@
  * - device 'wasm' does not exist under Node (onnxruntime-node offers 'cpu', 'webgpu', 'cuda').
  */
 import type { LoadProgress } from './local-engine';
+import { messageOf } from '../../common/errors';
 
 /** The module as `import('@huggingface/transformers')` gives it. */
 export type TransformersLibrary = typeof import('@huggingface/transformers');
@@ -294,10 +295,6 @@ export function createProgressAggregator(label: string, onProgress: ((p: LoadPro
 
 // ---------------------------------------------------------------------------------------------
 // Errors
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 export type LoadFailureKind = 'not-found' | 'network' | 'backend' | 'other';
 

@@ -23,7 +23,7 @@ import type {
   MLCEngineConfig,
 } from '@mlc-ai/web-llm';
 import { raceAbort } from '../../common/abort';
-import { EdgeRouteError } from '../../common/errors';
+import { abortedError, EdgeRouteError } from '../../common/errors';
 import {
   validateChatRequest,
   type ChatCompletion,
@@ -243,10 +243,6 @@ export function mapWebLlmError(error: unknown, modelId: string, phase: Phase): E
     );
   }
   return make('local-engine-failed', `web-llm failed while ${phase} ${modelId}: ${message}`);
-}
-
-function abortedError(what: string, signal: AbortSignal | undefined): EdgeRouteError {
-  return new EdgeRouteError('aborted', `${what} was aborted by its AbortSignal.`, { cause: signal?.reason });
 }
 
 /** Settles like `promise`, or rejects with 'aborted' as soon as `signal` fires. */
