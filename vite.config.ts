@@ -55,7 +55,7 @@ function opaqueRuntimeUrls(): Plugin {
   };
 }
 
-type LibOptions = { formats: ('es' | 'iife')[]; fileName: () => string; name?: string };
+type LibOptions = { formats: ('es' | 'iife')[]; fileName: (format: string, entryName: string) => string; name?: string };
 
 /** The installed folder of a package as Node would resolve it from `from` (exports maps hide package.json). */
 function packageDir(name: string, from = root): string {
@@ -105,7 +105,7 @@ function runtimeFiles(prefix: string, options: { useModel?: string; profile?: bo
  */
 const externalOrtWasm = { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] };
 
-const libraryBuild = (entry: string, lib: LibOptions, extra: UserConfig['build'] = {}): UserConfig['build'] => ({
+const libraryBuild = (entry: string | Record<string, string>, lib: LibOptions, extra: UserConfig['build'] = {}): UserConfig['build'] => ({
   outDir: resolve(root, 'dist'),
   emptyOutDir: false,
   // Maps are written for debugging but not referenced: the npm package leaves them out (size),
@@ -114,7 +114,10 @@ const libraryBuild = (entry: string, lib: LibOptions, extra: UserConfig['build']
   sourcemap: 'hidden',
   target: 'es2022',
   ...extra,
-  lib: { entry: resolve(root, entry), ...lib },
+  lib: {
+    entry: typeof entry === 'string' ? resolve(root, entry) : Object.fromEntries(Object.entries(entry).map(([name, path]) => [name, resolve(root, path)])),
+    ...lib,
+  },
 });
 
 export default defineConfig(({ mode }) => {
@@ -140,8 +143,10 @@ export default defineConfig(({ mode }) => {
       publicDir: false,
       base: './',
       plugins: [workerUrl('lib')],
-      build: libraryBuild('src/index.ts', { formats: ['es'], fileName: () => 'index.js' }, {
-        rollupOptions: { external: [/^comlink/, /^idb-keyval/] },
+      // Two entries: 'edgeroute' and 'edgeroute/advanced'; what they share is one chunk beside
+      // them in dist/ (so its `new URL('./edgeroute.worker.js', import.meta.url)` still points there).
+      build: libraryBuild({ index: 'src/index.ts', advanced: 'src/advanced.ts' }, { formats: ['es'], fileName: (_format, name) => `${name}.js` }, {
+        rollupOptions: { external: [/^comlink/, /^idb-keyval/], output: { chunkFileNames: '[name]-[hash].js' } },
       }),
     };
   }

@@ -102,7 +102,7 @@ export function mountLab(context: LabContext): void {
     for (let i = 0; i < set.prompts.length; i += EMBED_BATCH) {
       if (signal.aborted) throw new Error('Stopped.');
       const batch = set.prompts.slice(i, i + EMBED_BATCH).map((p) => textForEmbedding(p.prompt));
-      out.push(...(await router.worker.api.embed(batch)).embeddings);
+      out.push(...(await router.embed(batch)).embeddings);
       progress.value = out.length;
       message.textContent = `Embedding prompts with ${router.profile.embedderId}: ${out.length} / ${set.prompts.length}`;
     }

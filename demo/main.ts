@@ -3,7 +3,6 @@
  * settings are applied; model downloads report progress into the header, with the WebGPU / WASM
  * status of the worker beside them.
  */
-import { proxy } from 'comlink';
 import type { LoadProgress } from '../src/worker/engines/local-engine';
 import { createRouter, type Router } from '../src/page/create-router';
 import { mountChat } from './chat';
@@ -52,8 +51,7 @@ async function start(next: DemoSettings, apiKey?: string): Promise<Router> {
 
 /** WebGPU / WASM status, and the local model's download with its progress bar. */
 async function describeDevice(router: Router, s: DemoSettings): Promise<void> {
-  const api = router.worker.api;
-  const [gpu, embedder] = await Promise.all([api.probeGpu(), api.loadEmbedder()]);
+  const [gpu, embedder] = await Promise.all([router.probeGpu(), router.embedderStatus()]);
   const gpuText = gpu.available
     ? `WebGPU: ${gpu.adapter?.vendor || 'unknown vendor'} ${gpu.adapter?.architecture ?? ''}${gpu.adapter?.isFallbackAdapter ? ' (software fallback adapter)' : ''}, shader-f16 ${gpu.shaderF16 ? 'yes' : 'no'}`
     : `No WebGPU (${gpu.reason ?? 'unknown reason'}): WASM only`;
@@ -61,7 +59,7 @@ async function describeDevice(router: Router, s: DemoSettings): Promise<void> {
   gpuStatus.dataset.state = gpu.available ? 'webgpu' : 'wasm';
   if (s.local.kind === 'none') return;
   try {
-    const local = await api.loadLocal(proxy((p: LoadProgress) => showProgress('local', p)));
+    const local = await router.loadLocal((p: LoadProgress) => showProgress('local', p));
     showProgress('local', { progress: 1, text: `${local.modelId} ready` });
   } catch (error) {
     showProgress('local', { progress: 0, text: `The local model did not load: ${errorText(error)}. Answers come from the cloud.` });

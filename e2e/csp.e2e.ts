@@ -83,7 +83,7 @@ test('the drop-in page, createRouter (WASM, WebGPU, USE-lite) and the demo run u
         mode: 'local-only',
       } as never);
       const a = await router.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 3, temperature: 0 });
-      const status = await router.worker.api.loadLocal();
+      const status = await router.loadLocal();
       router.close();
       return { model: a.edgeroute.model, text: a.choices[0]!.message.content, backend: status.progress?.text };
     }, prompt);

@@ -35,3 +35,4 @@ if (typeof customElements !== 'undefined' && !customElements.get('edgeroute-chat
 
 export { EdgeRouteChatElement };
 export * from './index';
+export * from './advanced';

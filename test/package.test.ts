@@ -41,7 +41,7 @@ function exportTargets(): string[] {
 describe('npm pack', () => {
   it('ships every exports target and no source maps or tests', () => {
     const targets = exportTargets().map((t) => t.replace(/^\.\//, ''));
-    for (const t of ['dist/index.js', 'dist/types/index.d.ts', 'dist/edgeroute.iife.js', 'dist/edgeroute.worker.js']) expect(targets).toContain(t);
+    for (const t of ['dist/index.js', 'dist/types/index.d.ts', 'dist/advanced.js', 'dist/types/advanced.d.ts', 'dist/edgeroute.iife.js', 'dist/edgeroute.worker.js']) expect(targets).toContain(t);
     for (const t of targets) expect(packedFiles, `${t} is exported but not packed`).toContain(t);
     expect(packedFiles.filter((f) => f.endsWith('.map') || f.startsWith('test/') || f.startsWith('src/'))).toEqual([]);
   });
@@ -68,21 +68,30 @@ describe('npm pack', () => {
   it('resolves the ESM entry and the worker asset through the exports map in Node', () => {
     const script = `
       const m = await import('edgeroute');
+      const advanced = await import('edgeroute/advanced');
       const worker = import.meta.resolve('edgeroute/edgeroute.worker.js');
       const iife = import.meta.resolve('edgeroute/edgeroute.iife.js');
-      console.log(JSON.stringify({ names: Object.keys(m).sort(), worker, iife }));`;
+      console.log(JSON.stringify({ names: Object.keys(m).sort(), advanced: Object.keys(advanced).sort(), worker, iife }));`;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: scratch, encoding: 'utf8' });
-    const result = JSON.parse(out) as { names: string[]; worker: string; iife: string };
-    expect(result.names).toEqual(expect.arrayContaining(['EdgeRouteError', 'startEdgeWorker', 'openKvStore']));
+    const result = JSON.parse(out) as { names: string[]; advanced: string[]; worker: string; iife: string };
+    // The stable entry is createRouter and what goes with it; the worker, cloud client and
+    // IndexedDB helpers are 'edgeroute/advanced'.
+    expect(result.names).toEqual(expect.arrayContaining(['EdgeRouteError', 'createRouter', 'validateValidationSet', 'withCalibratedModel']));
+    expect(result.names).not.toEqual(expect.arrayContaining(['startEdgeWorker']));
+    expect(result.names).not.toEqual(expect.arrayContaining(['openKvStore']));
+    expect(result.advanced).toEqual(expect.arrayContaining(['startEdgeWorker', 'CloudClient', 'EdgeRouter', 'openKvStore']));
     expect(result.worker).toMatch(/node_modules\/edgeroute\/dist\/edgeroute\.worker\.js$/);
     expect(result.iife).toMatch(/node_modules\/edgeroute\/dist\/edgeroute\.iife\.js$/);
-    // The entry names its worker in the form bundlers detect and bundle as a worker asset.
-    expect(readFileSync(join(installed, 'dist/index.js'), 'utf8')).toContain('new Worker(new URL("./edgeroute.worker.js", import.meta.url)');
+    // The entry's code (index.js and the chunk it shares with advanced.js, beside it in dist/)
+    // names its worker in the form bundlers detect and bundle as a worker asset.
+    const entryCode = packedFiles.filter((f) => /^dist\/[^/]+\.js$/.test(f) && !/edgeroute\.(worker|iife)\.js$/.test(f)).map((f) => readFileSync(join(installed, f), 'utf8'));
+    expect(entryCode.some((code) => /new Worker\(new URL\(["']\.\/edgeroute\.worker\.js["'], ?import\.meta\.url\)/.test(code))).toBe(true);
   });
 
   it('gives TypeScript consumers the declarations', () => {
     writeFileSync(join(scratch, 'consumer.ts'), `
-      import { startEdgeWorker, EdgeRouteError, type GpuProbe } from 'edgeroute';
+      import { EdgeRouteError, type GpuProbe } from 'edgeroute';
+      import { startEdgeWorker } from 'edgeroute/advanced';
       export async function probe(): Promise<GpuProbe> { return (await startEdgeWorker()).api.probeGpu(); }
       export const code: EdgeRouteError['code'] = 'invalid-config';
     `);

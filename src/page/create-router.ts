@@ -11,7 +11,9 @@ import { proxy } from 'comlink';
 import { CloudClient, validateCloudModelConfig, type CloudModelConfig } from './cloud-client';
 import { EdgeRouteError } from '../common/errors';
 import { startEdgeWorker, type EdgeWorker, type EdgeWorkerOptions } from './worker-client';
-import type { EmbedderConfig, JobProgress, LambdaTarget, LoadProgress, LocalEngineConfig, ProfileSummary } from '../worker/protocol';
+import type {
+  EmbedderConfig, EmbedderStatus, EmbedResult, GpuProbe, JobProgress, LambdaTarget, LoadProgress, LocalEngineConfig, LocalEngineStatus, ProfileSummary,
+} from '../worker/protocol';
 import { EdgeRouter, type LocalReadiness, type RouterMode } from './router';
 import { validateValidationSet, type ValidationSet } from '../common/validation-set';
 import { scriptBaseIfSet } from './script-base';
@@ -64,6 +66,12 @@ export interface StartProgress extends LoadProgress {
   readonly stage: 'embedder' | 'profile' | 'local';
 }
 
+/** The worker as a router's user sees it: whether it lives, and a way to stop it (tests, teardown). */
+export interface WorkerHandle {
+  readonly alive: boolean;
+  terminate(): void;
+}
+
 export interface Router {
   readonly chat: EdgeRouter['chat'];
   /** The λ in use (after calibration, when a target was given). */
@@ -72,8 +80,21 @@ export interface Router {
   setTarget(target: number | LambdaTarget): Promise<number>;
   /** Whether the local model is loaded yet (progressive start), or how far its load is. */
   localReadiness(): LocalReadiness;
-  /** The worker in use now: after a crash, the one started to replace it. */
-  readonly worker: EdgeWorker;
+  /**
+   * Loads the local model now, or waits for the load in flight (progressive start), reporting
+   * its progress; resolves with what loaded (backend, and why not WebGPU when it is not).
+   */
+  loadLocal(onProgress?: (progress: LoadProgress) => void): Promise<LocalEngineStatus>;
+  /** Embeds texts with the router's embedder, the vectors routing uses. */
+  embed(texts: readonly string[]): Promise<EmbedResult>;
+  /** Runs the local model on the validation prompts, grades it, and adds it to the profile under `id`. */
+  measureLocalModel(model: { id: string }, onProgress?: (progress: JobProgress) => void): Promise<ProfileSummary>;
+  /** WebGPU as the worker sees it (adapter, features, one checked compute pass). */
+  probeGpu(): Promise<GpuProbe>;
+  /** The embedder as loaded: its id, dimension, backend, and why not WebGPU when it is not. */
+  embedderStatus(): Promise<EmbedderStatus>;
+  /** The worker in use now (after a crash, the one started to replace it): alive, and terminate(). */
+  readonly worker: WorkerHandle;
   /** The routing profile as the current worker prepared it. */
   readonly profile: ProfileSummary;
   /** How many times the worker was replaced after it crashed, closed or lost its GPU. */
@@ -219,8 +240,14 @@ export async function createRouter(config: RouterConfig): Promise<Router> {
       lambda: () => router.lambda(),
       setTarget: (target) => router.setTarget(target),
       localReadiness: () => supervisor.localReadiness(),
-      get worker() {
-        return supervisor.current;
+      loadLocal: (onProgress) => supervisor.loadLocal(onProgress),
+      embed: (texts) => supervisor.embed(texts),
+      measureLocalModel: (model, onProgress) => supervisor.measureLocalModel(model, {}, onProgress),
+      probeGpu: () => supervisor.probeGpu(),
+      embedderStatus: () => supervisor.embedderStatus(),
+      get worker(): WorkerHandle {
+        const current = supervisor.current;
+        return { alive: current.alive, terminate: () => current.terminate() };
       },
       get profile() {
         return supervisor.profile;

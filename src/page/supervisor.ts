@@ -16,7 +16,10 @@
 import { EdgeRouteError, errorCode, messageOf } from '../common/errors';
 import type { ChatCompletionRequest } from '../common/openai';
 import type { EdgeWorker } from './worker-client';
-import type { GenerateResult, LambdaTarget, LoadProgress, ProfileSummary, RouteResult } from '../worker/protocol';
+import { proxy } from 'comlink';
+import type {
+  EmbedderStatus, EmbedResult, GenerateResult, GpuProbe, JobProgress, LambdaTarget, LoadProgress, LocalEngineStatus, ProfileSummary, RouteResult,
+} from '../worker/protocol';
 import type { LocalReadiness, RouterWorker } from './router';
 
 export interface SupervisorOptions {
@@ -110,6 +113,35 @@ export class WorkerSupervisor implements RouterWorker {
 
   async generate(request: ChatCompletionRequest, options?: { jobId?: string }): Promise<GenerateResult> {
     return (await this.run((w) => w.call((api) => api.generate(request, options)), false)).value;
+  }
+
+  /** Loads the local model now (or waits for the load in flight), reporting its progress. */
+  async loadLocal(onProgress?: (progress: LoadProgress) => void): Promise<LocalEngineStatus> {
+    const status = (await this.run((w) => w.call((api) => api.loadLocal(onProgress ? proxy(onProgress) : undefined)), true)).value;
+    this.readiness = { state: 'ready' };
+    return status;
+  }
+
+  /** Embeds texts with the router's embedder (the same vectors routing uses). */
+  async embed(texts: readonly string[], options?: { jobId?: string }): Promise<EmbedResult> {
+    return (await this.run((w) => w.call((api) => api.embed(texts, options)), true)).value;
+  }
+
+  /** Runs the local model on the validation prompts, grades it, and adds it to the profile under `id`. */
+  async measureLocalModel(model: { id: string }, options?: { jobId?: string }, onProgress?: (progress: JobProgress) => void): Promise<ProfileSummary> {
+    const summary = (await this.run((w) => w.call((api) => api.measureLocalModel(model, options, onProgress ? proxy(onProgress) : undefined)), false)).value;
+    this.summary = summary;
+    return summary;
+  }
+
+  /** The embedder as loaded (backend, and why not WebGPU when it is not). */
+  async embedderStatus(): Promise<EmbedderStatus> {
+    return (await this.run((w) => w.call((api) => api.loadEmbedder()), true)).value;
+  }
+
+  /** WebGPU as the worker sees it, with one checked compute pass. */
+  async probeGpu(): Promise<GpuProbe> {
+    return (await this.run((w) => w.call((api) => api.probeGpu()), true)).value;
   }
 
   cancel(jobId: string): void {

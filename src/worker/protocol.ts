@@ -4,7 +4,8 @@
  * cloneable data crosses (and comlink proxies for progress callbacks), so everything here is
  * plain data.
  */
-import type { GpuProbe } from './gpu/webgpu';
+import type { GpuAdapterSummary, GpuComputeCheck, GpuProbe } from './gpu/webgpu';
+export type { GpuAdapterSummary, GpuComputeCheck, GpuProbe };
 import type { LoadProgress, LocalEngineStatus } from './engines/local-engine';
 export type { LoadProgress, LocalEngineStatus };
 import type { ChatCompletion, ChatCompletionRequest } from '../common/openai';
