@@ -1,19 +1,22 @@
 /**
  * The README's snippets run as printed, against the packed tarball: the install block's
  * `npx edgeroute copy-assets` line, the Quick start (as the app's main.ts), the Vite config
- * (the app's vite.config.js, whose proxy forwards /api/llm to LLM_API_URL) and the script tag
- * (a page of its own). Each is read from README.md by its `<!-- snippet: name -->` marker, never
- * copied here. Only `npm install edgeroute` is replaced, by an install of the tarball: the
- * registry's edgeroute is not this checkout.
+ * (the app's vite.config.js, whose proxy forwards /api/llm to LLM_API_URL), the script tag, the
+ * calibrated-model, worker and cloud-client examples (each a page of its own). Each is read from
+ * README.md by its `<!-- snippet: name -->` marker, never copied here. Only `npm install
+ * edgeroute` is replaced, by an install of the tarball: the registry's edgeroute is not this
+ * checkout. The worker example's tiny models are the repository's (public/models, served at
+ * /models/ as the README says), and the calibration file is made here from the profile.
  *
  * The cloud is a small OpenAI-compatible server on loopback that answers every prompt "391"
  * and checks the key the proxy adds; the Quick start's web-llm model cannot be downloaded here
  * (no model hub), so its report must say what answered instead.
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Page } from '@playwright/test';
 import { createServer, type ViteDevServer } from 'vite';
 import { expect, test } from './fixtures';
 import { cleanEnv, installTarball, packInto, root, run } from './scratch-app';
@@ -84,11 +87,24 @@ test.describe.serial('the README snippets, as printed, against the npm tarball',
     for (const line of install.slice(1)) await run('bash', ['-c', line], { cwd: app, env: cleanEnv() });
 
     writeFileSync(join(app, 'main.ts'), snippet('quick-start'));
+    // The examples compile against the shipped declarations, as a TypeScript app's would.
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'ESNext', moduleResolution: 'Bundler', lib: ['ES2022', 'DOM'], types: [], strict: true, skipLibCheck: false, noEmit: true },
+      include: ['*.ts'],
+    }));
     writeFileSync(join(app, 'vite.config.js'), snippet('vite-config'));
     writeFileSync(join(app, 'index.html'), '<!doctype html><html><head><meta charset="utf-8"><title>quick start</title></head><body><script type="module" src="/main.ts"></script></body></html>\n');
     writeFileSync(join(app, 'tag.html'), `<!doctype html><html><head><meta charset="utf-8"><title>script tag</title></head><body>\n${snippet('script-tag')}</body></html>\n`);
-    // The Quick start compiles against the shipped declarations, as a TypeScript app would.
-    copyFileSync(resolve(root, 'e2e/fixtures/vite-app/tsconfig.json'), join(app, 'tsconfig.json'));
+    for (const name of ['calibrated-model', 'worker', 'cloud-client']) {
+      writeFileSync(join(app, `${name}.ts`), snippet(name));
+      writeFileSync(join(app, `${name}.html`), `<!doctype html><html><head><meta charset="utf-8"><title>${name}</title></head><body><script type="module" src="/${name}.ts"></script></body></html>\n`);
+    }
+    // The calibrated-model example reads /calibration-my-model.json: what `npm run calibrate`
+    // writes, here with a model that scores as gpt-4o does on the shipped profile.
+    const profile = JSON.parse(readFileSync(resolve(root, 'public/profiles/default-validation.json'), 'utf8')) as { prompts: { id: string; scores: Record<string, number> }[] };
+    const scores = Object.fromEntries(profile.prompts.filter((p) => p.scores['gpt-4o'] !== undefined).map((p) => [p.id, p.scores['gpt-4o']!]));
+    writeFileSync(join(app, 'public/calibration-my-model.json'), JSON.stringify({ id: 'my-model', cost: 0.0004, scores }));
+    symlinkSync(resolve(root, 'public/models'), join(app, 'public/models'));
     await run(process.execPath, [resolve(root, 'node_modules/typescript/bin/tsc'), '-p', app], { cwd: app });
 
     provider = await startFakeProvider();
@@ -158,5 +174,46 @@ test.describe.serial('the README snippets, as printed, against the npm tarball',
     console.log(`script tag: ${await answer.textContent()}`);
     await expect(answer).toContainText(ANSWER);
     await expect(answer.locator('small')).toContainText('gpt-4o');
+  });
+
+  /** Opens `page` and resolves with the JSON values of the first console line that has `args` arguments. */
+  async function consoleLine(page: Page, path: string, args: number): Promise<unknown[]> {
+    const lines: string[] = [];
+    const logged = new Promise<unknown[]>((done) => {
+      page.on('console', (message) => {
+        lines.push(message.text());
+        if (message.args().length === args) void Promise.all(message.args().map((a) => a.jsonValue())).then(done);
+      });
+    });
+    page.on('pageerror', (error) => lines.push(`pageerror: ${error.message}`));
+    await page.goto(new URL(path, vite.resolvedUrls!.local[0]!).href);
+    return Promise.race([
+      logged,
+      new Promise<never>((_, fail) => setTimeout(() => fail(new Error(`${path}: nothing logged in 120 s; console: ${JSON.stringify(lines)}`)), 120_000)),
+    ]);
+  }
+
+  test('the calibrated-model example adds the measured model to the shipped profile and routes to it', async ({ page }) => {
+    test.setTimeout(150_000);
+    const [model, models] = await consoleLine(page, 'calibrated-model.html', 2);
+    console.log(`calibrated model: answered by ${String(model)}`);
+    expect(model).toBe('my-model');
+    expect((models as { id: string }[]).map((m) => m.id)).toContain('my-model');
+  });
+
+  test('the worker example prepares the profile, routes and answers with a confidence', async ({ page }) => {
+    test.setTimeout(150_000);
+    const [k, chosen, confidence] = await consoleLine(page, 'worker.html', 3);
+    console.log(`worker example: k ${String(k)}, chosen ${String(chosen)}, confidence ${JSON.stringify(confidence)}`);
+    expect(k).toBeGreaterThan(1);
+    expect(typeof chosen).toBe('string');
+    expect(typeof (confidence as { score: unknown }).score).toBe('number');
+  });
+
+  test('the cloud-client example answers plainly and streams, with the cost from usage', async ({ page }) => {
+    test.setTimeout(60_000);
+    const [content, cost] = await consoleLine(page, 'cloud-client.html', 2);
+    expect(content).toBe(ANSWER);
+    expect(cost).toMatchObject({ inputTokens: 12, outputTokens: 1, estimated: false });
   });
 });
