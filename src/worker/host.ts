@@ -57,10 +57,6 @@ function deviceLostError(loss: GpuLoss, what: string): EdgeRouteError {
   );
 }
 
-void gpu.whenLost.then((loss) => {
-  const reason = deviceLostError(loss, 'a job was running');
-  for (const controller of running) controller.abort(reason);
-});
 
 /**
  * After a GPU call fails, whether the device is gone: the engine's error often arrives a moment
@@ -400,5 +396,10 @@ export function startWorkerHost(): void {
   installErrorTransfer();
   // Before any engine asks for a GPU device: a lost device poisons this worker (see gpu-watch.ts).
   gpu = watchGpuDevices();
+  // Subscribed here, not at module load: `gpu` does not exist before this call.
+  void gpu.whenLost.then((loss) => {
+    const reason = deviceLostError(loss, 'a job was running');
+    for (const controller of running) controller.abort(reason);
+  });
   expose(api);
 }
