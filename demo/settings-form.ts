@@ -4,6 +4,7 @@
  * router; the API key stays in this page's memory and is never written anywhere.
  */
 import { byId, errorText, h } from './dom';
+import { REPLAY_BASE } from './replay-fetch';
 import { DEFAULT_SETTINGS, MODES, parseSettings, type DemoCloudModel, type DemoSettings } from './settings';
 
 export interface SettingsContext {
@@ -73,6 +74,10 @@ export function mountSettings(initial: DemoSettings, context: SettingsContext): 
   byId<HTMLSelectElement>('set-mode').replaceChildren(...MODES.map((m) => h('option', { value: m }, m)));
   fill(initial);
   form.addEventListener('input', syncVisibility);
+  byId('set-use-replay').addEventListener('click', () => {
+    byId<HTMLInputElement>('set-cloud-url').value = REPLAY_BASE;
+    problem.textContent = 'The in-page replay cloud is set; Apply to use it.';
+  });
   byId('set-cloud-add').addEventListener('click', () => rows.append(cloudRow({ id: '', model: '', usdPerMTokIn: 0, usdPerMTokOut: 0 })));
   byId('set-reset').addEventListener('click', () => {
     fill(DEFAULT_SETTINGS);
