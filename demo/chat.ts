@@ -202,7 +202,7 @@ export function mountChat(context: ChatContext): { reset(): void } {
         badge.textContent = '■ Stopped';
         who.textContent = streamed ? 'You stopped the answer; what had arrived is kept.' : 'You stopped it before an answer arrived.';
       } else if (context.replayCloud() && !recorded && /not-recorded|only replays recorded answers/.test(errorText(error))) {
-        item.className = 'answer explain';
+        item.className = 'answer explained';
         badge.className = 'badge cloud';
         badge.textContent = '☁ Sent to the cloud';
         who.textContent = '';
