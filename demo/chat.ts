@@ -194,6 +194,13 @@ export function mountChat(context: ChatContext): { reset(): void } {
         ? ['The local answer was not confident enough to keep, but the replay cloud has no recorded answer for your own question, so the on-device answer is shown. Set your own endpoint in Settings to escalate for real.']
         : report.notes;
       for (const note of notes) item.append(h('small', { class: 'note' }, note));
+      if (route === 'escalated' && recorded && replayedLocal === false && localId === RECORDED_LOCAL_ID && report.localConfidence !== undefined) {
+        // What the device had said before it gave way: the recorded Llama-3.2-1B answer.
+        const first = recorded.responses[RECORDED_LOCAL_ID];
+        if (first !== undefined) {
+          item.append(h('small', { class: 'note' }, `On device, the recorded Llama-3.2-1B answer was ${describeAnswer(recorded.prompt, first)} (${recorded.scores[RECORDED_LOCAL_ID] === 1 ? '✓' : '✗'}) with confidence ${report.localConfidence.toFixed(2)}, too low to keep.`));
+        }
+      }
       showTotals();
     } catch (error) {
       if (inFlight.signal.aborted || errorCode(error) === 'aborted') {
