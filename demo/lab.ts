@@ -12,6 +12,7 @@ import type { DemoRouter } from './demo-router';
 import type { ValidationPrompt, ValidationSet } from '../src/common/validation-set';
 import { validationSetHash } from '../src/common/validation-set';
 import { kvGet, kvSet, openKvStore, type KvStore } from '../src/worker/storage/kv';
+import type { ProfileEntry } from '../src/worker/storage/profile-cache';
 import { deferralChartSvg, type ChartSeries } from './deferral-chart';
 import { byId, errorText, h } from './dom';
 
@@ -114,12 +115,40 @@ export function mountLab(context: LabContext): void {
   }
 
   /** Embeddings of the set's prompts, from IndexedDB when this embedder has seen the set before. */
-  async function embed(router: DemoRouter, set: LabSetJson, signal: AbortSignal): Promise<Float32Array[]> {
+  /**
+   * The shipped profile's prompts were embedded already, by the same embedder with the same text
+   * (textForEmbedding): the router's IndexedDB entry keeps those embeddings, in prompt order, and
+   * the lab's sample of that set is a prefix of it. Undefined when the entry has none.
+   */
+  async function profileEmbeddings(router: DemoRouter, n: number): Promise<Float32Array[] | undefined> {
+    try {
+      const entry = await kvGet<ProfileEntry>(openKvStore('edgeroute', 'profiles'), router.profile.cacheKey);
+      const flat = entry?.validationEmbeddings;
+      const d = entry?.dimension ?? 0;
+      if (!flat || entry.embedderId !== router.profile.embedderId || flat.length < n * d) return undefined;
+      return Array.from({ length: n }, (_, i) => flat.slice(i * d, (i + 1) * d));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function embed(router: DemoRouter, set: LabSetJson, signal: AbortSignal, shipped: boolean): Promise<Float32Array[]> {
+    if (shipped) {
+      const known = await profileEmbeddings(router, set.prompts.length);
+      if (known) {
+        message.textContent = `Using the ${set.prompts.length} embeddings the router already holds for its profile.`;
+        chart.dataset.embeddings = 'profile';
+        return known;
+      }
+    }
     const key = `lab:${router.profile.embedderId}:${await validationSetHash(set)}`;
     try {
       store ??= openKvStore('edgeroute-demo', 'lab-embeddings');
       const cached = await kvGet<Float32Array[]>(store, key);
-      if (cached?.length === set.prompts.length) return cached;
+      if (cached?.length === set.prompts.length) {
+        chart.dataset.embeddings = 'cache';
+        return cached;
+      }
     } catch {
       store = undefined; // no IndexedDB: embed every time
     }
@@ -133,6 +162,7 @@ export function mountLab(context: LabContext): void {
       message.textContent = `Embedding prompts with ${router.profile.embedderId}: ${out.length} / ${set.prompts.length}`;
     }
     if (store) await kvSet(store, key, out).catch(() => undefined);
+    chart.dataset.embeddings = 'computed';
     return out;
   }
 
@@ -149,12 +179,13 @@ export function mountLab(context: LabContext): void {
     runButton.textContent = 'Stop';
     progress.value = 0;
     chart.dataset.state = 'running';
+    delete chart.dataset.embeddings;
     try {
       message.textContent = 'Loading the set…';
       const set = await fetchSet(setSelect.value, Number(limitSelect.value));
       message.textContent = 'Waiting for the router (embedder)…';
       const router = await context.router();
-      const embeddings = await embed(router, set, running.signal);
+      const embeddings = await embed(router, set, running.signal, setSelect.value === SHIPPED_PROFILE.id);
       const models: ModelSpec[] = set.models.map((m) => ({ id: m.id, cost: m.cost }));
       const prompts: LabelledPrompt[] = set.prompts.map((p, i) => ({
         id: p.id, embedding: embeddings[i]!, scores: p.scores, ...(p.costs ? { costs: p.costs } : {}),

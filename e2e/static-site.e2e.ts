@@ -133,6 +133,13 @@ test('static host under a sub-path: routed, graded answers from the in-page repl
     for (const name of ['random', 'oracle', 'uniroute-kmeans']) await expect(page.locator(`#lab-chart path[data-router="${name}"]`)).toHaveCount(1);
     expect(await page.locator('#lab-chart .single-label').count()).toBeGreaterThan(0);
     await expect(page.locator('dl.explain')).toContainText('quality-neutral cost');
+    // The shipped profile's set reuses the embeddings the router holds: nothing is embedded again.
+    await page.selectOption('#lab-set', 'profile:edgeroute-default');
+    await page.selectOption('#lab-limit', '400');
+    await page.click('#lab-run');
+    await expect(page.locator('#lab-chart')).toHaveAttribute('data-embeddings', 'profile', { timeout: 60_000 });
+    await expect(page.locator('#lab-chart')).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+    await expect(page.locator('#lab-message')).toContainText('edgeroute-default: 280 prompts to fit');
     await page.screenshot({ path: resolve(shots, 'static-lab-desktop.png'), fullPage: true });
   });
 
