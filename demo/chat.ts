@@ -6,7 +6,8 @@
  * confidence, cost and latency. The tally compares quality and cost with always calling the
  * best cloud model. Stop aborts the request and marks the answer "Stopped".
  */
-import { errorCode } from '../src/common/errors';
+import { raceAbort } from '../src/common/abort';
+import { EdgeRouteError, errorCode } from '../src/common/errors';
 import type { RoutedChunk, RoutingReport } from '../src/page/router';
 import type { DemoRouter } from './demo-router';
 import { RECORDED_LOCAL_ID } from './demo-router';
@@ -156,8 +157,11 @@ export function mountChat(context: ChatContext): { reset(): void } {
     let streamed = '';
     try {
       const demo = await context.router();
-      const stream = await demo.router.chat.completions.create(
-        { messages: [{ role: 'user', content: text }], max_tokens: context.maxTokens(), stream: true }, { signal: inFlight.signal });
+      // Raced against Stop: a local engine still loading its model only sees the cancel once it
+      // starts generating, and the reader should not wait for that.
+      const stream = await raceAbort(demo.router.chat.completions.create(
+        { messages: [{ role: 'user', content: text }], max_tokens: context.maxTokens(), stream: true }, { signal: inFlight.signal }),
+      inFlight.signal, () => new EdgeRouteError('aborted', 'stopped by the reader'));
       let report: RoutingReport | undefined;
       let completionId = '';
       badge.textContent = 'Answering…';
