@@ -62,6 +62,21 @@ describe('in-page replay cloud', () => {
     expect(sse.trim().endsWith('data: [DONE]')).toBe(true);
   });
 
+  it('streams a longer answer a word at a time and stops when aborted', async () => {
+    const long = { ...examples, items: [{ ...e, prompt: 'long one', responses: { ...e.responses, 'gpt-4o': 'The answer is B because it is.' } }] };
+    const longBook = new ExampleBook(long);
+    const stream = createReplayFetch({ book: () => longBook, wordDelayMs: 1 });
+    const body = { model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'long one' }] };
+    const sse = await (await stream('/replay/v1/chat/completions', { method: 'POST', body: JSON.stringify(body) })).text();
+    const contents = sse.split('\n\n').filter((l) => l.startsWith('data: {')).map((l) => (JSON.parse(l.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content).filter(Boolean);
+    expect(contents).toEqual(['The ', 'answer ', 'is ', 'B ', 'because ', 'it ', 'is.']);
+    const abort = new AbortController();
+    const slow = createReplayFetch({ book: () => longBook, wordDelayMs: 50 });
+    const response = await slow('/replay/v1/chat/completions', { method: 'POST', body: JSON.stringify(body), signal: abort.signal });
+    abort.abort();
+    await expect(response.text()).rejects.toBeDefined();
+  });
+
   it('says plainly that a typed question has no recorded answer, and leaves other URLs alone', async () => {
     const response = await post({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Why is the sky blue?' }] });
     expect(response.status).toBe(404);
