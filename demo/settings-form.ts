@@ -18,8 +18,10 @@ export function mountSettings(initial: DemoSettings, context: SettingsContext): 
   const problem = byId('settings-problem');
 
   function cloudRow(m: DemoCloudModel): HTMLTableRowElement {
+    // data-label: a phone shows each row as a small card with these as captions (demo.css).
+    const LABELS: Record<string, string> = { id: 'profile id', model: 'provider model', usdPerMTokIn: '$ / M input tokens', usdPerMTokOut: '$ / M output tokens' };
     const input = (name: string, value: string, type = 'text'): HTMLTableCellElement =>
-      h('td', {}, h('input', { name, value, type, ...(type === 'number' ? { step: 'any', min: '0' } : {}), 'aria-label': name }));
+      h('td', { 'data-label': LABELS[name] ?? name }, h('input', { name, value, type, ...(type === 'number' ? { step: 'any', min: '0' } : {}), 'aria-label': LABELS[name] ?? name }));
     const remove = h('button', { type: 'button', class: 'remove' }, 'Remove');
     const row = h('tr', { class: 'cloud-model' },
       input('id', m.id), input('model', m.model), input('usdPerMTokIn', String(m.usdPerMTokIn), 'number'), input('usdPerMTokOut', String(m.usdPerMTokOut), 'number'),
