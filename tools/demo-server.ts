@@ -1,10 +1,11 @@
 /**
  * What `npm start` serves, as a function the browser tests start too: the built demo page
- * (dist-site/), the package build (dist/), the replay cloud behind the same-origin path
- * /api/llm/ (recorded answers of the data sets' models), and the routing lab's data:
- *   GET /lab/sets.json                 the sets on offer
+ * (dist-site/, which works on its own from any static host: in-page replay cloud, static lab
+ * sets, precomputed profile cache), the package build (dist/), and two extras a server can add:
+ *   /api/llm/v1                        a replay cloud behind a same-origin path, the way a site
+ *                                      would proxy a real provider (Settings → Endpoint)
+ *   GET /lab/sets.json                 the full sets of ../shared/data for the routing lab
  *   GET /lab/set.json?id=…&limit=400   one set (a seeded sample of at most `limit` prompts)
- *   GET /demo/examples.json            prompts the replay cloud can answer, for the chat
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -31,9 +32,6 @@ export interface DemoServer {
   close(): Promise<void>;
 }
 
-/** Chat examples per set: enough to try, few enough to send to the page. */
-const EXAMPLES_PER_SET = 20;
-
 export async function startDemoServer(options: DemoServerOptions = {}): Promise<DemoServer> {
   if (!existsSync(resolve(root, 'dist-site/index.html'))) {
     throw new Error('dist-site/ is missing: run `npm run build` first (npm start does this for you).');
@@ -47,12 +45,8 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
   const fullSets = full ? await Promise.all((await listSets(full)).map((name) => loadSet(full, name))) : undefined;
   const sets = fullSets ? fullSets.map(replaySetOf).filter((s): s is ReplaySet => s !== undefined) : sampleSets;
   if (sets.length === 0) throw new Error(`${replayData} holds no set with recorded responses`);
-  const catalog = await loadLabCatalog({
-    profiles: [resolve(root, 'public/profiles/default-validation.json')],
-    sample: sampleSets,
-    ...(fullSets && full ? { full: fullSets, dataDir: full } : {}),
-  });
-  const examples = sets.flatMap((s) => s.items.slice(0, EXAMPLES_PER_SET).map((it) => ({ set: s.name, models: Object.keys(it.responses), prompt: it.prompt })));
+  // The page ships its own lab sets as static files; the server adds the full sets when it has them.
+  const catalog = await loadLabCatalog(fullSets ? { full: fullSets } : {});
   const cloud = await startReplayCloud({ sets, port: 0 });
   let site: StaticServer;
   try {
@@ -66,7 +60,6 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
       jsonRoutes: {
         '/lab/sets.json': () => ({ sets: catalog.entries }),
         '/lab/set.json': (url) => catalog.get(url.searchParams.get('id') ?? '', Number(url.searchParams.get('limit') ?? 400)),
-        '/demo/examples.json': () => ({ replayData: full ? 'full' : 'sample', examples }),
       },
       ...(options.headers ? { headers: options.headers } : {}),
     });

@@ -39,8 +39,6 @@ export interface LabSources {
   readonly sample?: readonly ReplaySet[];
   /** The full sets of a data folder in the ../shared/data layout (dev/data.ts loadSet). */
   readonly full?: readonly LoadedSet[];
-  /** Where the full sets were read from, for their labels. */
-  readonly dataDir?: string;
   /** Validation-set JSON files the package ships (e.g. public/profiles/default-validation.json). */
   readonly profiles?: readonly string[];
 }
@@ -96,7 +94,8 @@ export async function loadLabCatalog(sources: LabSources): Promise<LabCatalog> {
     add(`sample:${s.name}`, `${s.name} — committed sample`, fromItems(s.card, s.items, 'sample'));
   }
   for (const set of sources.full ?? []) {
-    add(`full:${set.name}`, `${set.name} — full set from ${sources.dataDir ?? set.dir}`, fromItems(set.card, set.items, 'full'));
+    // No folder in the label: the page shows it to visitors, and a server path means nothing to them.
+    add(`full:${set.name}`, `${set.name} — full set`, fromItems(set.card, set.items, 'full'));
   }
   const byId = new Map(loaded.map((l) => [l.entry.id, l.set]));
   return {
