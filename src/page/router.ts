@@ -16,6 +16,7 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from 
 import { validateChatRequest } from '../common/openai';
 import { isRouterMode, ROUTER_MODES, type RouterMode } from '../common/modes';
 import { EscalationController } from './escalation';
+import { raceAbort } from '../common/abort';
 import type { GenerateResult, LambdaTarget, RouteResult } from '../worker/protocol';
 
 export type { RouterMode };
@@ -241,7 +242,10 @@ export class EdgeRouter {
     const onAbort = (): void => this.options.worker.cancel(jobId);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await this.queueLocal(() => this.options.worker.generate(request, { jobId }), signal);
+      // The caller's abort ends the wait at once, even while the worker is still loading the
+      // model (the cancel above reaches the job when it starts).
+      return await raceAbort(this.queueLocal(() => this.options.worker.generate(request, { jobId }), signal), signal,
+        () => new EdgeRouteError('aborted', 'the request was aborted by the caller'));
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }

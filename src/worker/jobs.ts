@@ -5,10 +5,23 @@
 import { raceAbort } from '../common/abort';
 import { EdgeRouteError } from '../common/errors';
 
+/** Early cancels remembered at most (a page cancels its own job ids, each once). */
+const MAX_EARLY_CANCELS = 256;
+
+function cancelledError(jobId: string): EdgeRouteError {
+  return new EdgeRouteError('aborted', `job "${jobId}" was cancelled`);
+}
+
 export class JobRegistry {
   readonly #named = new Map<string, AbortController>();
   /** Every running job, named or not. */
   readonly #running = new Set<AbortController>();
+  /**
+   * Ids cancelled before their job started: the page cancels as soon as its caller aborts,
+   * which can be before the worker reaches run() (a generation waits for the model's load).
+   * Kept few, oldest dropped first.
+   */
+  readonly #cancelledEarly = new Set<string>();
 
   /** Jobs running now (named or not). */
   get size(): number {
@@ -25,6 +38,7 @@ export class JobRegistry {
     if (jobId) {
       if (this.#named.has(jobId)) throw new EdgeRouteError('invalid-input', `job id "${jobId}" is already running`);
       this.#named.set(jobId, controller);
+      if (this.#cancelledEarly.delete(jobId)) controller.abort(cancelledError(jobId));
     }
     this.#running.add(controller);
     try {
@@ -35,9 +49,15 @@ export class JobRegistry {
     }
   }
 
-  /** Aborts the job running under `jobId`, if any, with EdgeRouteError('aborted'). */
+  /** Aborts the job running under `jobId` with EdgeRouteError('aborted'), or the one that starts under it next. */
   cancel(jobId: string): void {
-    this.#named.get(jobId)?.abort(new EdgeRouteError('aborted', `job "${jobId}" was cancelled`));
+    const running = this.#named.get(jobId);
+    if (running) {
+      running.abort(cancelledError(jobId));
+      return;
+    }
+    this.#cancelledEarly.add(jobId);
+    if (this.#cancelledEarly.size > MAX_EARLY_CANCELS) this.#cancelledEarly.delete(this.#cancelledEarly.values().next().value!);
   }
 
   /** Aborts every running job with `reason`. */

@@ -132,6 +132,19 @@ describe('EdgeRouter', () => {
     expect(log).toEqual(['start a', 'end a', 'start c', 'end c']);
   });
 
+  it('an abort ends a local request at once, though the worker has not answered (the model still loading), and cancels its job', async () => {
+    const { worker, cancelled } = fakeWorker({ chosen: () => 'local', delayMs: 5_000 });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'local-only' });
+    const controller = new AbortController();
+    const pending = router.chat.completions.create(ask('slow'), { signal: controller.signal });
+    await new Promise((r) => setTimeout(r, 20));
+    const started = performance.now();
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: 'aborted' });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(cancelled).toHaveLength(1);
+  });
+
   it('calibrates λ to a target over the models it can use, and validates its configuration', async () => {
     const { worker } = fakeWorker({ chosen: () => 'local' });
     const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, lambda: { kind: 'cloudShare', share: 0.3 } });

@@ -15,6 +15,20 @@ describe('JobRegistry', () => {
     await expect(jobs.run('a', async () => 'again')).resolves.toBe('again');
   });
 
+  it('a cancel that arrives before its job starts stops that job as it starts, once', async () => {
+    const jobs = new JobRegistry();
+    jobs.cancel('early');
+    let ran = false;
+    const error = await jobs.run('early', async (signal) => {
+      ran = !signal.aborted;
+      return hang(signal);
+    }).catch((e: unknown) => e);
+    expect(errorCode(error)).toBe('aborted');
+    expect(ran).toBe(false);
+    // Remembered once only: the id runs normally afterwards.
+    await expect(jobs.run('early', async () => 'next')).resolves.toBe('next');
+  });
+
   it('cancel(id) rejects that job with aborted at once, and leaves the others running', async () => {
     const jobs = new JobRegistry();
     const a = jobs.run('a', hang);
