@@ -105,6 +105,22 @@ test.describe.serial('the README snippets, as printed, against the npm tarball',
     const scores = Object.fromEntries(profile.prompts.filter((p) => p.scores['gpt-4o'] !== undefined).map((p) => [p.id, p.scores['gpt-4o']!]));
     writeFileSync(join(app, 'public/calibration-my-model.json'), JSON.stringify({ id: 'my-model', cost: 0.0004, scores }));
     symlinkSync(resolve(root, 'public/models'), join(app, 'public/models'));
+    // Not a README snippet: what a user sees when the copied files are not where runtimeBaseUrl says.
+    writeFileSync(join(app, 'missing.ts'), `import { createRouter, EdgeRouteError } from 'edgeroute';
+const cloud = [{ id: 'gpt-4o', model: 'gpt-4o', baseURL: '/api/llm/v1', usdPerMTokIn: 2.5, usdPerMTokOut: 10 }];
+const outcome = async (config: Parameters<typeof createRouter>[0]) => {
+  try {
+    await createRouter(config);
+    return 'no error';
+  } catch (error) {
+    return error instanceof EdgeRouteError ? \`\${error.code}: \${error.message}\` : \`untyped: \${String(error)}\`;
+  }
+};
+const profile = await outcome({ runtimeBaseUrl: '/nowhere/', cloud });
+const embedder = await outcome({ runtimeBaseUrl: '/nowhere/', profile: '/edgeroute/profiles/default-validation.json', cloud });
+console.log(profile, embedder);
+`);
+    writeFileSync(join(app, 'missing.html'), '<!doctype html><html><head><meta charset="utf-8"><title>missing</title></head><body><script type="module" src="/missing.ts"></script></body></html>\n');
     await run(process.execPath, [resolve(root, 'node_modules/typescript/bin/tsc'), '-p', app], { cwd: app });
 
     provider = await startFakeProvider();
@@ -215,5 +231,14 @@ test.describe.serial('the README snippets, as printed, against the npm tarball',
     const [content, cost] = await consoleLine(page, 'cloud-client.html', 2);
     expect(content).toBe(ANSWER);
     expect(cost).toMatchObject({ inputTokens: 12, outputTokens: 1, estimated: false });
+  });
+
+  test('files missing under runtimeBaseUrl are typed errors that name the URL', async ({ page }) => {
+    test.setTimeout(120_000);
+    const [profile, embedder] = (await consoleLine(page, 'missing.html', 2)) as string[];
+    console.log(`missing profile: ${profile}\nmissing embedder: ${embedder}`);
+    expect(profile).toMatch(/^invalid-config: The routing profile at http:\/\/127\.0\.0\.1:\d+\/nowhere\/profiles\/default-validation\.json (answered HTTP 404|is not JSON)/);
+    expect(embedder).not.toMatch(/^untyped/);
+    expect(embedder).toContain('/nowhere/models/use-lite/');
   });
 });
