@@ -162,7 +162,14 @@ export default defineConfig(({ mode }) => {
   return {
     base: './',
     plugins: [workerUrl('app'), runtimeAssets('assets/', { useModel: 'models/use-lite/' })],
-    resolve: externalOrtWasm,
+    // The demo imports the library as an app would: 'edgeroute' and 'edgeroute/advanced'.
+    resolve: {
+      ...externalOrtWasm,
+      alias: [
+        { find: /^edgeroute$/, replacement: resolve(root, 'src/index.ts') },
+        { find: /^edgeroute\/advanced$/, replacement: resolve(root, 'src/advanced.ts') },
+      ],
+    },
     worker: { format: 'es' as const },
     build: { outDir: resolve(root, 'dist-site'), emptyOutDir: true, target: 'es2022', sourcemap: true },
     test,

@@ -8,7 +8,7 @@
  */
 import { raceAbort } from '../src/common/abort';
 import { EdgeRouteError, errorCode } from '../src/common/errors';
-import type { RoutedChunk, RoutingReport } from '../src/page/router';
+import type { RoutedChunk, RoutingReport } from 'edgeroute';
 import type { DemoRouter } from './demo-router';
 import { RECORDED_LOCAL_ID } from './demo-router';
 import { byId, errorText, h, usd } from './dom';

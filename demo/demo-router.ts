@@ -9,15 +9,8 @@
  * so a first visit embeds no validation prompt.
  */
 import { proxy } from 'comlink';
-import { CloudClient } from '../src/page/cloud-client';
-import { checkRouterConfig, type RouterConfig } from '../src/page/create-router';
-import { EdgeRouter, type RouterWorker } from '../src/page/router';
-import { WorkerSupervisor } from '../src/page/supervisor';
-import { startEdgeWorker, type EdgeWorker } from '../src/page/worker-client';
-import type { ChatCompletionRequest } from '../src/common/openai';
-import { EdgeRouteError } from '../src/common/errors';
-import type { ValidationSet } from '../src/common/validation-set';
-import type { LoadProgress } from '../src/worker/engines/local-engine';
+import { type ChatCompletionRequest, checkRouterConfig, EdgeRouteError, type LoadProgress, type RouterConfig, type ValidationSet } from 'edgeroute';
+import { CloudClient, EdgeRouter, type EdgeWorker, type RouterWorker, startEdgeWorker, WorkerSupervisor } from 'edgeroute/advanced';
 import type { EmbedResult, GenerateResult, LocalEngineConfig, ProfileSummary } from '../src/worker/protocol';
 import type { DemoExample } from './examples';
 

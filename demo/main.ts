@@ -8,9 +8,8 @@
  * the worker finds its centroids and Ψ there and a first visit embeds no validation prompt.
  */
 import { proxy } from 'comlink';
-import type { LoadProgress } from '../src/worker/engines/local-engine';
-import { validateValidationSet, validationSetHash, type ValidationSet } from '../src/common/validation-set';
-import { openKvStore } from '../src/worker/storage/kv';
+import { type LoadProgress, validateValidationSet, type ValidationSet, validationSetHash } from 'edgeroute';
+import { openKvStore } from 'edgeroute/advanced';
 import { mountChat } from './chat';
 import { startDemoRouter, type DemoRouter, type Stage } from './demo-router';
 import { byId, errorText } from './dom';

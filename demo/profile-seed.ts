@@ -10,7 +10,7 @@
  * Typed arrays go into one little-endian .bin, each at an 8-byte-aligned offset.
  */
 import { profileKey, readProfileEntry, writeProfileEntry, type ProfileEntry, type ProfileExpectation } from '../src/worker/storage/profile-cache';
-import type { KvStore } from '../src/worker/storage/kv';
+import type { KvStore } from 'edgeroute/advanced';
 
 /**
  * The id the worker gives USE lite (USE_LITE_ID of src/worker/embedders/use-embedder.ts, which

@@ -6,7 +6,7 @@
  * so a stream looks like one. A prompt without a recorded answer gets HTTP 404 with a plain
  * explanation (the chat shows its own words for that case).
  */
-import type { ChatCompletionRequest } from '../src/common/openai';
+import type { ChatCompletionRequest } from 'edgeroute';
 import type { ExampleBook } from './examples';
 
 /** The base URL the demo's settings use for it; any URL under this page's `replay/v1`. */

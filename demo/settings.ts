@@ -2,10 +2,7 @@
  * The demo's settings: what the form edits, what localStorage keeps (never the API key), and the
  * RouterConfig they become. No DOM here, so the rules are tested in Node.
  */
-import type { CloudModelConfig } from '../src/page/cloud-client';
-import { EdgeRouteError } from '../src/common/errors';
-import type { RouterConfig } from '../src/page/create-router';
-import type { RouterMode } from '../src/page/router';
+import { type CloudModelConfig, EdgeRouteError, type RouterConfig, type RouterMode } from 'edgeroute';
 import { REPLAY_BASE } from './replay-fetch';
 
 export interface DemoCloudModel {

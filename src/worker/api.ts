@@ -36,7 +36,11 @@ export interface WorkerHostState {
   readonly createLocalEngine: typeof createLocalEngine;
   config: WorkerConfig | undefined;
   embedderLoad: Promise<LoadedEmbedder> | undefined;
-  localEngine: LocalEngine | undefined;
+  /**
+   * The local engine, created once per configuration: a promise, so that a generation arriving
+   * while the page's background load is still creating it shares that engine and its load.
+   */
+  localEngine: Promise<LocalEngine> | undefined;
   profile: UniRouteState | undefined;
   store: KvStore | undefined;
 }
@@ -131,9 +135,19 @@ export function profileJobProgress(total: number, p: PrepareProgress): JobProgre
 export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
   const { gpu, jobs } = state;
 
+  const localEngine = (): Promise<LocalEngine> => {
+    const creating = (state.localEngine ??= state.createLocalEngine(requireConfig(state), state.context));
+    // A failed creation (a bad configuration, an import that failed) is tried again next time.
+    creating.catch(() => {
+      if (state.localEngine === creating) state.localEngine = undefined;
+    });
+    return creating;
+  };
+
   const ensureLocal = async (): Promise<LocalEngine> => {
-    if (!state.localEngine || state.localEngine.status().state !== 'ready') await api.loadLocal();
-    return state.localEngine!;
+    const engine = await localEngine();
+    if (engine.status().state !== 'ready') await engine.load({});
+    return engine;
   };
 
   const api: EdgeWorkerApi = {
@@ -153,7 +167,7 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
         state.profile = undefined; // a profile belongs to one embedder
       }
       if (JSON.stringify(next.local) !== JSON.stringify(state.config?.local)) {
-        const engine = state.localEngine;
+        const engine = await state.localEngine?.catch(() => undefined);
         await gpu.expected(async () => engine?.unload().catch(() => undefined));
         state.localEngine = undefined;
       }
@@ -177,9 +191,9 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
     },
 
     async loadLocal(onProgress): Promise<LocalEngineStatus> {
-      state.localEngine ??= await state.createLocalEngine(requireConfig(state), state.context);
-      await state.localEngine.load(onProgress ? { onProgress } : {});
-      return state.localEngine.status();
+      const engine = await localEngine();
+      await engine.load(onProgress ? { onProgress } : {});
+      return engine.status();
     },
 
     async generate(request, options = {}) {

@@ -121,6 +121,32 @@ describe('worker API over one state object', () => {
     expect(again).toEqual([{ done: 0, total: n, text: 'cache' }, { done: n, total: n, text: 'ready' }]);
   });
 
+  it('a generation that arrives while the background load is creating the engine shares that engine and its load', async () => {
+    let created = 0;
+    const engine = fakeEngine();
+    const slowLoad = engine.load.bind(engine);
+    engine.load = async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      await slowLoad();
+    };
+    const state = createWorkerHostState({
+      gpu: noGpu,
+      context: { scriptUrl: 'https://site.test/assets/edgeroute.worker.js' },
+      openStore: () => openKvStore(`api-test-${db++}`, 'profiles'),
+      createLocalEngine: async () => {
+        created++;
+        await new Promise((r) => setTimeout(r, 10));
+        return engine;
+      },
+    });
+    const api = createWorkerApi(state);
+    await api.configure(config);
+    const [status, answer] = await Promise.all([api.loadLocal(), api.generate({ messages: [{ role: 'user', content: 'q' }] })]);
+    expect(status.state).toBe('ready');
+    expect(answer.completion.choices[0]!.message.content).toBe('4');
+    expect(created).toBe(1);
+  });
+
   it('generate answers with the log-prob confidence, or sample agreement when asked', async () => {
     const engine = fakeEngine();
     const { state } = setUp(engine);
