@@ -143,6 +143,7 @@ test('the drop-in page, createRouter (WASM, WebGPU, USE-lite) and the demo run u
     }, 0)));
     const inPage = await page.evaluate(() => new Promise<string>((resolve) => setTimeout(() => {
       try {
+        // biome-ignore lint/security/noGlobalEval: the test checks that the page's CSP blocks eval.
         resolve(String(eval('1')));
       } catch (error) {
         resolve((error as Error).name);

@@ -42,8 +42,9 @@ export const recordedPrompts: readonly string[] = readFileSync(resolve(root, 'te
 /** The same prompts, shortest first (short prompts fit the tiny local model's context). */
 export const shortestRecordedPrompts: readonly string[] = [...recordedPrompts].sort((a, b) => a.length - b.length);
 
-export const test = base.extend<{}, { cloud: ReplayCloud; site: StaticServer }>({
+export const test = base.extend<Record<never, never>, { cloud: ReplayCloud; site: StaticServer }>({
   cloud: [
+    // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring; the cloud has none.
     async ({}, use) => {
       const cloud = await startReplayCloud({ data: resolve(root, 'test/fixtures/replay-sample.jsonl'), port: 0 });
       await use(cloud);

@@ -4,7 +4,6 @@
  * database deleted mid-session, and two tabs at once. In every case the router keeps answering;
  * the profile lives in memory when it cannot be stored and is computed again when it is gone.
  */
-import { resolve } from 'node:path';
 import type { Page } from '@playwright/test';
 import { expect, shortestRecordedPrompts, test, TINY_WASM_ENGINES } from './fixtures';
 
