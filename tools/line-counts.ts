@@ -67,7 +67,7 @@ function filesAt(revision: string): Map<string, string> {
       return { type, id, path };
     })
     .filter((e) => e.type === 'blob' && isTypeScript(e.path));
-  const batch = execFileSync('git', ['cat-file', '--batch'], { cwd: root, input: entries.map((e) => e.id).join('\n') + '\n', maxBuffer: 256 * 1024 * 1024 });
+  const batch = execFileSync('git', ['cat-file', '--batch'], { cwd: root, input: `${entries.map((e) => e.id).join('\n')}\n`, maxBuffer: 256 * 1024 * 1024 });
   let offset = 0;
   for (const entry of entries) {
     const headerEnd = batch.indexOf(0x0a, offset);
