@@ -164,14 +164,16 @@ describe('routing with the state', () => {
     expect(cloudOnly.predictedErrors).toHaveLength(3);
   });
 
-  // decide() is decideTimed() minus the timings, and both take P(k|x) from the same cluster map,
-  // so comparing those (or checking that a duration is ≥ 0) cannot fail; the timed path's own
-  // Σ_k P(k|x)·Ψ_k(h) can disagree with the router's.
-  it('decideTimed reports the predicted errors the router computes', async () => {
+  it('decideTimed gives the same decision with P(k|x) and the time of each step', async () => {
     const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny });
     const x = await embed('What is 17 × 23?');
     const timed = state.decideTimed(x, 0.5, ['llama3.2-1b', 'gpt-4o']);
+    const { clusterProbabilities, clusterMillis, decideMillis, ...decision } = timed;
+    expect(decision).toEqual(state.decide(x, 0.5, ['llama3.2-1b', 'gpt-4o']));
+    expect(Array.from(clusterProbabilities)).toEqual(Array.from(state.clusterProbabilities(x)));
     expect(state.byModelId(timed.predictedErrors)).toEqual(state.predictErrors(x));
+    expect(clusterMillis).toBeGreaterThanOrEqual(0);
+    expect(decideMillis).toBeGreaterThanOrEqual(0);
     expect(() => state.decideTimed(new Float32Array(3), 0)).toThrow(EdgeRouteError);
   });
 
