@@ -189,11 +189,6 @@ const format = (v: Violation) => `${v.file}:${v.line}: ${v.typeOnly ? 'import ty
  * this list only shrinks.
  */
 const KNOWN_EXCEPTIONS: readonly KnownException[] = [
-  {
-    file: 'src/page/create-router.ts',
-    specifier: '../worker/engines/local-engine',
-    reason: 'LoadProgress is a wire type (the worker reports load progress to the page); it belongs in src/worker/protocol.ts.',
-  },
   { file: 'src/worker/protocol.ts', specifier: './gpu/webgpu', reason: 'GpuProbe crosses the wire; its type belongs in protocol.ts.' },
   {
     file: 'src/worker/protocol.ts',
