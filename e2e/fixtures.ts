@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startReplayCloud, type ReplayCloud } from '../dev/replay-cloud';
 import { startStaticServer, type StaticMount, type StaticServer } from '../dev/static-server';
+import type { RouterConfig } from '../src/index';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -32,7 +33,7 @@ export function siteMounts(extra: readonly StaticMount[] = []): StaticMount[] {
 export const TINY_WASM_ENGINES = {
   embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },
   local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', localModelPath: '/models/', device: 'wasm', profileId: 'llama3.2-1b' },
-} as const;
+} as const satisfies Pick<RouterConfig, 'embedder' | 'local'>;
 
 /** The cascade-mmlu prompts of the committed replay sample (the replay cloud knows their answers), in file order. */
 export const recordedPrompts: readonly string[] = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8')
