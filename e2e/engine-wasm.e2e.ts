@@ -1,14 +1,10 @@
-/** The same engine run with WebGPU disabled: everything must fall back to WASM. */
+/** The same engine run with WebGPU disabled: everything must fall back to WASM; see engine-run.ts. */
 import { CHROMIUM_ARGS_NO_WEBGPU, requireChromium } from './browser';
-import { checkRun, runEngine } from './engine-run';
-import { expect, test } from './fixtures';
+import { engineRunTests } from './engine-run';
+import { test } from './fixtures';
 
 test.use({ launchOptions: { executablePath: requireChromium(), args: CHROMIUM_ARGS_NO_WEBGPU } });
 
-test('worker without WebGPU falls back to WASM for the embedder and the local model', async ({ page, site }) => {
-  test.setTimeout(240_000);
-  const run = await runEngine(page, site.url, 20);
-  checkRun(run, 'wasm', 0.2);
-  expect(run.embedder.backend).toBe('wasm');
-  expect(run.embedder.fallbackReason).toBeTruthy();
+test.describe('worker without WebGPU falls back to WASM for the embedder and the local model', () => {
+  engineRunTests({ label: 'wasm', backend: 'wasm', confidencePrompts: 20, minGap: 0.2, timeoutMs: 240_000 });
 });

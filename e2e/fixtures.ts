@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startReplayCloud, type ReplayCloud } from '../dev/replay-cloud';
 import { startStaticServer, type StaticMount, type StaticServer } from '../dev/static-server';
+import type { RouterConfig } from '../src/index';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -28,11 +29,16 @@ export function siteMounts(extra: readonly StaticMount[] = []): StaticMount[] {
   ];
 }
 
-/** The repo's tiny offline models on WASM, as most browser tests configure createRouter. */
+/**
+ * The repo's tiny offline models on WASM, as most browser tests configure createRouter. These
+ * tests pin which model answers, so the local model loads on its first request instead of in
+ * the background (progressive start has its own test, e2e/progressive.e2e.ts).
+ */
 export const TINY_WASM_ENGINES = {
   embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },
   local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', localModelPath: '/models/', device: 'wasm', profileId: 'llama3.2-1b' },
-} as const;
+  progressiveStart: false,
+} as const satisfies Pick<RouterConfig, 'embedder' | 'local' | 'progressiveStart'>;
 
 /** The cascade-mmlu prompts of the committed replay sample (the replay cloud knows their answers), in file order. */
 export const recordedPrompts: readonly string[] = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8')
@@ -42,8 +48,9 @@ export const recordedPrompts: readonly string[] = readFileSync(resolve(root, 'te
 /** The same prompts, shortest first (short prompts fit the tiny local model's context). */
 export const shortestRecordedPrompts: readonly string[] = [...recordedPrompts].sort((a, b) => a.length - b.length);
 
-export const test = base.extend<{}, { cloud: ReplayCloud; site: StaticServer }>({
+export const test = base.extend<Record<never, never>, { cloud: ReplayCloud; site: StaticServer }>({
   cloud: [
+    // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring; the cloud has none.
     async ({}, use) => {
       const cloud = await startReplayCloud({ data: resolve(root, 'test/fixtures/replay-sample.jsonl'), port: 0 });
       await use(cloud);

@@ -4,13 +4,13 @@
  * database deleted mid-session, and two tabs at once. In every case the router keeps answering;
  * the profile lives in memory when it cannot be stored and is computed again when it is gone.
  */
-import { resolve } from 'node:path';
 import type { Page } from '@playwright/test';
+import type { RouterConfig } from '../src/index';
 import { expect, shortestRecordedPrompts, test, TINY_WASM_ENGINES } from './fixtures';
 
 const prompts = shortestRecordedPrompts.slice(0, 40);
 
-const CONFIG = {
+const CONFIG: RouterConfig = {
   ...TINY_WASM_ENGINES,
   cloud: [{ id: 'gpt-4o', model: 'gpt-4o', baseURL: '/api/llm/v1', usdPerMTokIn: 2.5, usdPerMTokOut: 10 }],
   profile: '/fixtures/tiny-validation.json',
@@ -27,30 +27,45 @@ interface Made {
 type R = Awaited<ReturnType<typeof window.EdgeRoute.createRouter>>;
 
 /** createRouter in `page` as window.router (extra config merged in); what it did with the profile. */
-function makeRouter(page: Page, extra: Record<string, unknown> = {}): Promise<Made> {
-  return page.evaluate(async (config) => {
-    const started = performance.now();
-    const router = await window.EdgeRoute.createRouter(config as never);
-    (window as unknown as { router: R }).router = router;
-    const p = router.profile;
-    return { ms: performance.now() - started, source: p.source, counters: p.counters, ...(p.lastStorageError ? { lastStorageError: p.lastStorageError } : {}) };
-  }, { ...CONFIG, ...extra });
+function makeRouter(page: Page, extra: Partial<RouterConfig> = {}): Promise<Made> {
+  return page.evaluate(
+    async (config) => {
+      const started = performance.now();
+      const router = await window.EdgeRoute.createRouter(config);
+      (window as unknown as { router: R }).router = router;
+      const p = router.profile;
+      return {
+        ms: performance.now() - started,
+        source: p.source,
+        counters: p.counters,
+        ...(p.lastStorageError ? { lastStorageError: p.lastStorageError } : {}),
+      };
+    },
+    { ...CONFIG, ...extra },
+  );
 }
 
 /** Sends `prompts` at once through window.router; the models that answered (or error codes). */
 function askAll(page: Page, list: readonly string[]): Promise<string[]> {
   return page.evaluate((list) => {
     const router = (window as unknown as { router: R }).router;
-    return Promise.all(list.map((content) => router.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 2, temperature: 0 })
-      .then((a) => a.edgeroute.model, (e: { code?: string }) => `error:${e.code}`)));
+    return Promise.all(
+      list.map((content) =>
+        router.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 2, temperature: 0 }).then(
+          (a) => a.edgeroute.model,
+          (e: { code?: string }) => `error:${e.code}`,
+        ),
+      ),
+    );
   }, list);
 }
 
-const profileKeys = (page: Page) => page.evaluate(async () => {
-  const names = (await indexedDB.databases()).map((d) => d.name);
-  if (!names.includes('edgeroute')) return [];
-  return window.EdgeRoute.kvKeys(window.EdgeRoute.openKvStore('edgeroute', 'profiles'));
-});
+const profileKeys = (page: Page) =>
+  page.evaluate(async () => {
+    const names = (await indexedDB.databases()).map((d) => d.name);
+    if (!names.includes('edgeroute')) return [];
+    return window.EdgeRoute.kvKeys(window.EdgeRoute.openKvStore('edgeroute', 'profiles'));
+  });
 
 const answeredAll = (models: string[]) => {
   for (const m of models) expect(['llama3.2-1b', 'gpt-4o']).toContain(m);
@@ -72,17 +87,20 @@ test('an upgrade blocked by another tab holding an older version open: the route
   // The other tab made the database first (without our store) and never lets go of it.
   const other = await context.newPage();
   await other.goto(`${site.url}/iife.html`);
-  await other.evaluate(() => new Promise<void>((ok, fail) => {
-    const request = indexedDB.open('edgeroute', 1);
-    request.onupgradeneeded = () => request.result.createObjectStore('cache');
-    request.onsuccess = () => {
-      const db = request.result;
-      db.onversionchange = () => undefined; // an old page that ignores upgrades
-      (window as unknown as { held: IDBDatabase }).held = db;
-      ok();
-    };
-    request.onerror = () => fail(request.error);
-  }));
+  await other.evaluate(
+    () =>
+      new Promise<void>((ok, fail) => {
+        const request = indexedDB.open('edgeroute', 1);
+        request.onupgradeneeded = () => request.result.createObjectStore('cache');
+        request.onsuccess = () => {
+          const db = request.result;
+          db.onversionchange = () => undefined; // an old page that ignores upgrades
+          (window as unknown as { held: IDBDatabase }).held = db;
+          ok();
+        };
+        request.onerror = () => fail(request.error);
+      }),
+  );
   await page.goto(`${site.url}/iife.html`);
   const blocked = await makeRouter(page);
   console.log(`blocked: ${JSON.stringify(blocked)}`);
@@ -102,35 +120,50 @@ test('an upgrade blocked by another tab holding an older version open: the route
   expect(await makeRouter(page)).toMatchObject({ source: 'hit', counters: { profilesComputed: 0, cacheHits: 1 } });
 });
 
-test('the database deleted mid-session: nothing blocks the delete, requests keep being answered, a restarted worker computes the profile again', async ({ page, site }) => {
+test('the database deleted mid-session: nothing blocks the delete, requests keep being answered, a restarted worker computes the profile again', async ({
+  page,
+  site,
+}) => {
   test.setTimeout(60_000);
   await page.goto(`${site.url}/iife.html`);
   expect(await makeRouter(page)).toMatchObject({ source: 'computed', counters: { cacheWrites: 1 } });
   expect(await profileKeys(page)).toHaveLength(1);
-  const run = await page.evaluate(async (list) => {
-    const router = (window as unknown as { router: R }).router;
-    let answered = 0;
-    let startedAt = -1;
-    const deletion = new Promise<string[]>((resolve) => {
-      const events: string[] = [];
-      const go = (): void => {
-        startedAt = answered;
-        const request = indexedDB.deleteDatabase('edgeroute');
-        request.onblocked = () => events.push('blocked');
-        request.onsuccess = () => resolve([...events, 'deleted']);
-        request.onerror = () => resolve([...events, 'error']);
-      };
-      const poll = setInterval(() => {
-        if (answered >= 5) {
-          clearInterval(poll);
-          go();
-        }
-      }, 5);
-    });
-    const models = await Promise.all(list.map((content) => router.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 2, temperature: 0 })
-      .then((a) => { answered++; return a.edgeroute.model; }, (e: { code?: string }) => `error:${e.code}`)));
-    return { models, deletion: await deletion, startedAt };
-  }, [...prompts, ...prompts]);
+  const run = await page.evaluate(
+    async (list) => {
+      const router = (window as unknown as { router: R }).router;
+      let answered = 0;
+      let startedAt = -1;
+      const deletion = new Promise<string[]>((resolve) => {
+        const events: string[] = [];
+        const go = (): void => {
+          startedAt = answered;
+          const request = indexedDB.deleteDatabase('edgeroute');
+          request.onblocked = () => events.push('blocked');
+          request.onsuccess = () => resolve([...events, 'deleted']);
+          request.onerror = () => resolve([...events, 'error']);
+        };
+        const poll = setInterval(() => {
+          if (answered >= 5) {
+            clearInterval(poll);
+            go();
+          }
+        }, 5);
+      });
+      const models = await Promise.all(
+        list.map((content) =>
+          router.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 2, temperature: 0 }).then(
+            (a) => {
+              answered++;
+              return a.edgeroute.model;
+            },
+            (e: { code?: string }) => `error:${e.code}`,
+          ),
+        ),
+      );
+      return { models, deletion: await deletion, startedAt };
+    },
+    [...prompts, ...prompts],
+  );
   console.log(`delete mid-session: ${JSON.stringify(run.deletion)}, started after ${run.startedAt} of ${run.models.length} answers`);
   answeredAll(run.models);
   expect(run.models).toHaveLength(80);

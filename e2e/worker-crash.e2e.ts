@@ -10,11 +10,12 @@
  * can destroy it; the worker itself is edgeroute's, unchanged.
  */
 import type { Page, Worker } from '@playwright/test';
+import type { RouterConfig, RouterMode } from '../src/index';
 import { expect, shortestRecordedPrompts, test } from './fixtures';
 
 const prompt = shortestRecordedPrompts[0]!;
 
-const config = (mode: string, device: 'wasm' | 'webgpu') => ({
+const config = (mode: RouterMode, device: 'wasm' | 'webgpu'): RouterConfig => ({
   embedder: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },
   local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', localModelPath: '/models/', device, profileId: 'llama3.2-1b' },
   cloud: [{ id: 'gpt-4o', model: 'gpt-4o', baseURL: '/api/llm/v1', usdPerMTokIn: 2.5, usdPerMTokOut: 10 }],
@@ -37,35 +38,49 @@ interface Outcome {
 }
 
 /** Creates a router in the page as window.router, with one short local answer so the model is loaded. */
-async function startRouter(page: Page, mode: string, device: 'wasm' | 'webgpu'): Promise<void> {
-  await page.evaluate(async (cfg) => {
-    const w = window as unknown as { router: Awaited<ReturnType<typeof window.EdgeRoute.createRouter>>; unhandled: string[] };
-    w.unhandled = [];
-    window.addEventListener('unhandledrejection', (e) => w.unhandled.push(String(e.reason)));
-    w.router = await window.EdgeRoute.createRouter(cfg as never);
-    await w.router.chat.completions.create({ messages: [{ role: 'user', content: 'Tom has 3 apples.' }], max_tokens: 2, temperature: 0 });
-  }, config(mode, device));
+async function startRouter(page: Page, mode: RouterMode, device: 'wasm' | 'webgpu'): Promise<void> {
+  await page.evaluate(
+    async (cfg) => {
+      const w = window as unknown as { router: Awaited<ReturnType<typeof window.EdgeRoute.createRouter>>; unhandled: string[] };
+      w.unhandled = [];
+      window.addEventListener('unhandledrejection', (e) => w.unhandled.push(String(e.reason)));
+      w.router = await window.EdgeRoute.createRouter(cfg);
+      await w.router.chat.completions.create({ messages: [{ role: 'user', content: 'Tom has 3 apples.' }], max_tokens: 2, temperature: 0 });
+    },
+    config(mode, device),
+  );
 }
 
 /** Starts a long local generation; resolves with how it ended. */
 function ask(page: Page, maxTokens: number): Promise<Outcome> {
-  return page.evaluate(async ({ prompt, maxTokens }) => {
-    const router = (window as unknown as { router: Awaited<ReturnType<typeof window.EdgeRoute.createRouter>> }).router;
-    const started = performance.now();
-    try {
-      const a = await router.chat.completions.create({ messages: [{ role: 'user', content: prompt }], max_tokens: maxTokens, temperature: 0 });
-      return { ok: true, text: a.choices[0]!.message.content ?? '', model: a.edgeroute.model, escalated: a.edgeroute.escalated, notes: [...a.edgeroute.notes], ms: performance.now() - started };
-    } catch (error) {
-      const e = error as { code?: string; message?: string };
-      return { ok: false, code: e.code, message: e.message, typed: error instanceof window.EdgeRoute.EdgeRouteError, ms: performance.now() - started };
-    }
-  }, { prompt, maxTokens });
+  return page.evaluate(
+    async ({ prompt, maxTokens }) => {
+      const router = (window as unknown as { router: Awaited<ReturnType<typeof window.EdgeRoute.createRouter>> }).router;
+      const started = performance.now();
+      try {
+        const a = await router.chat.completions.create({ messages: [{ role: 'user', content: prompt }], max_tokens: maxTokens, temperature: 0 });
+        return {
+          ok: true,
+          text: a.choices[0]!.message.content ?? '',
+          model: a.edgeroute.model,
+          escalated: a.edgeroute.escalated,
+          notes: [...a.edgeroute.notes],
+          ms: performance.now() - started,
+        };
+      } catch (error) {
+        const e = error as { code?: string; message?: string };
+        return { ok: false, code: e.code, message: e.message, typed: error instanceof window.EdgeRoute.EdgeRouteError, ms: performance.now() - started };
+      }
+    },
+    { prompt, maxTokens },
+  );
 }
 
-const state = (page: Page) => page.evaluate(() => {
-  const r = (window as unknown as { router: Awaited<ReturnType<typeof window.EdgeRoute.createRouter>>; unhandled: string[] });
-  return { restarts: r.router.workerRestarts, source: r.router.profile.source, alive: r.router.worker.alive, unhandled: r.unhandled };
-});
+const state = (page: Page) =>
+  page.evaluate(() => {
+    const r = window as unknown as { router: Awaited<ReturnType<typeof window.EdgeRoute.createRouter>>; unhandled: string[] };
+    return { restarts: r.router.workerRestarts, source: r.router.profile.source, alive: r.router.worker.alive, unhandled: r.unhandled };
+  });
 
 function edgeWorker(page: Page): Worker {
   const workers = page.workers().filter((w) => w.url().includes('fault-worker.js'));
@@ -110,8 +125,12 @@ test('terminate() mid-generation in local-only mode: a typed error, then the nex
     const controller = new AbortController();
     const started = performance.now();
     setTimeout(() => controller.abort(), 300);
-    const code = await router.chat.completions.create({ messages: [{ role: 'user', content: prompt }], max_tokens: 400, temperature: 0 }, { signal: controller.signal })
-      .then(() => 'answered', (e: { code?: string }) => e.code);
+    const code = await router.chat.completions
+      .create({ messages: [{ role: 'user', content: prompt }], max_tokens: 400, temperature: 0 }, { signal: controller.signal })
+      .then(
+        () => 'answered',
+        (e: { code?: string }) => e.code,
+      );
     const ms = performance.now() - started;
     // The worker is free at once: a short request right after is answered.
     const after = await router.chat.completions.create({ messages: [{ role: 'user', content: prompt }], max_tokens: 2, temperature: 0 });

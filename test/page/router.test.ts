@@ -98,7 +98,6 @@ describe('EdgeRouter', () => {
     const hard = await router.chat.completions.create(ask('hard one'));
     expect(hard.edgeroute).toMatchObject({ model: 'cloud-big', routedTo: 'cloud-big', escalated: false, costUsd: 0.01 });
     expect(calls).toEqual(['cloud-big']);
-    expect(hard.edgeroute.latencyMs.total).toBeGreaterThanOrEqual(0);
   });
 
   it('cascade: a low confidence escalates; an unreachable cloud returns the local answer marked degraded', async () => {
