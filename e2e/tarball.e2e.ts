@@ -6,32 +6,17 @@
  * app under Vite's dev server. This is the recipe docs/bundlers.md documents: if it breaks here
  * it is broken for users.
  */
-import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join, resolve } from 'node:path';
 import type { Page } from '@playwright/test';
 import { createLogger, createServer, type Logger } from 'vite';
 import { startStaticServer, type StaticServer } from '../dev/static-server';
 import { expect, recordedPrompts, test } from './fixtures';
+import { cleanEnv, installTarball, packInto, root, run, viteVersion, type PackageJson } from './scratch-app';
 
-const run = promisify(execFile);
-const root = resolve(import.meta.dirname, '..');
 const template = resolve(import.meta.dirname, 'fixtures/vite-app');
 const prompt = recordedPrompts[0]!;
-const viteVersion = (JSON.parse(readFileSync(resolve(root, 'node_modules/vite/package.json'), 'utf8')) as { version: string }).version;
-
-/**
- * The child npm must see the scratch app's own configuration: under `npm test` the parent npm
- * exports this repo's (its .npmrc, its folder as npm_config_local_prefix) as npm_config_*
- * variables, which would hide a recipe that only works here. Kept: the cache `npm ci` filled,
- * which the install reads first, and where the machine's user and global npmrc files are.
- */
-const KEPT_NPM_VARIABLES = new Set(['npm_config_cache', 'npm_config_userconfig', 'npm_config_globalconfig', 'npm_config_cafile']);
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) || KEPT_NPM_VARIABLES.has(key.toLowerCase())));
-}
 
 const timings: string[] = [];
 async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
@@ -41,36 +26,6 @@ async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
   } finally {
     timings.push(`${label} ${((performance.now() - start) / 1000).toFixed(1)} s`);
   }
-}
-
-interface PackageJson { version: string; dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; overrides?: Record<string, string> }
-
-/**
- * The versions this checkout's `npm ci` installed for `names` and everything they depend on.
- * npm's cache holds exactly those tarballs, but its cached registry metadata may already list
- * newer releases inside the same ranges (it is fetched fresh by every `npm ci`); an offline
- * install that picked one of those would fail with ENOTCACHED. Pinning the scratch app to our
- * lockfile's versions keeps the install offline for as long as the lockfile is current.
- */
-function installedVersions(names: readonly string[]): Record<string, string> {
-  const versions: Record<string, string> = {};
-  const queue = names.map((name) => ({ name, from: root }));
-  for (let next = queue.pop(); next; next = queue.pop()) {
-    let manifest = '';
-    // Node's lookup: the nearest node_modules/<name> from the dependent's folder up to ours.
-    for (let dir = next.from; !manifest; dir = dirname(dir)) {
-      const candidate = join(dir, 'node_modules', next.name, 'package.json');
-      if (existsSync(candidate)) manifest = candidate;
-      else if (dir === root) break;
-    }
-    if (!manifest) continue; // an optional dependency for another platform
-    const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as PackageJson;
-    if (versions[next.name] === pkg.version) continue;
-    if (versions[next.name]) throw new Error(`${next.name} is installed at ${versions[next.name]} and ${pkg.version}; pin one of them for the scratch app`);
-    versions[next.name] = pkg.version;
-    for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })) queue.push({ name: dep, from: dirname(manifest) });
-  }
-  return versions;
 }
 
 /** Files under `dir`, as paths relative to it. */
@@ -118,37 +73,21 @@ test.describe.serial('the npm tarball in a Vite app', () => {
 
   test.beforeAll(async () => {
     test.setTimeout(60_000);
-    for (const file of ['dist/index.js', 'dist/edgeroute.worker.js', 'dist/types/index.d.ts', 'dist/ort', 'dist/tfjs']) {
-      if (!existsSync(resolve(root, file))) throw new Error(`${file} is missing: run \`npm run build\` before the tarball test.`);
-    }
     scratch = mkdtempSync(join(tmpdir(), 'edgeroute-tarball-'));
     app = join(scratch, 'app');
-    const packed = await timed('pack', () => run('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: root, env: cleanEnv(), maxBuffer: 16 << 20 }));
-    const [entry] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
-    const packedPaths = entry!.files.map((f) => f.path);
+    const { tarball, files: packedPaths } = await timed('pack', () => packInto(scratch));
     // The worker fetches these at run time; a bundler cannot see them, so the tarball must carry them.
-    for (const f of ['dist/ort/ort-wasm-simd-threaded.asyncify.mjs', 'dist/ort/ort-wasm-simd-threaded.asyncify.wasm', 'dist/tfjs/tfjs-backend-wasm.wasm']) {
+    for (const f of ['dist/ort/ort-wasm-simd-threaded.asyncify.mjs', 'dist/ort/ort-wasm-simd-threaded.asyncify.wasm', 'dist/tfjs/tfjs-backend-wasm.wasm', 'dist/profiles/default-validation.json']) {
       expect(packedPaths, `${f} is not in the tarball`).toContain(f);
     }
-
     cpSync(template, app, { recursive: true });
-    const appPackage = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as PackageJson;
-    const published = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as PackageJson;
-    appPackage.overrides = installedVersions(['vite', ...Object.keys(published.dependencies ?? {})]);
-    writeFileSync(join(app, 'package.json'), `${JSON.stringify(appPackage, null, 2)}\n`);
-    // --prefer-offline: npm's cache where it holds a package (`npm ci` filled it with the
-    // tarballs), the registry for the rest. `npm ci` caches tarballs but not every packument
-    // (registry metadata), so on a new machine with an empty cache an --offline install fails
-    // with ENOTCACHED for vite. The tarball's published dependency ranges must admit the
-    // versions pinned above.
-    await timed('install', () => run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(scratch, entry!.filename), `vite@${viteVersion}`], { cwd: app, env: cleanEnv(), maxBuffer: 16 << 20 })
-      .catch((error: unknown) => {
-        throw new Error(`npm install of the tarball into the scratch app failed (it needs the npm registry for what npm's cache lacks).\n${String((error as { stderr?: string }).stderr ?? error)}`);
-      }));
+    await timed('install', () => installTarball(app, tarball));
     const installed = JSON.parse(readFileSync(join(app, 'node_modules/edgeroute/package.json'), 'utf8')) as PackageJson;
+    const published = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as PackageJson;
     expect(installed.version).toBe(published.version);
-    // The worker bundles its engines, so the published dependencies are only the page's two
-    // small ones: no transformers.js, and so no onnxruntime-node with its download script.
+    // The worker bundles its engines, so the published dependencies are the page's two small
+    // ones and USE lite's weights: no transformers.js, and so no onnxruntime-node with its
+    // download script.
     for (const heavy of ['@huggingface/transformers', '@mlc-ai/web-llm', 'onnxruntime-node', 'onnxruntime-web']) {
       expect(existsSync(join(app, 'node_modules', heavy)), `${heavy} was installed with edgeroute`).toBe(false);
     }
