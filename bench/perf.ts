@@ -366,7 +366,10 @@ const report = {
   },
   prompts: {
     count: prompts.length,
-    sources: prompts.reduce<Record<string, number>>((a, x) => ({ ...a, [x.source]: (a[x.source] ?? 0) + 1 }), {}),
+    sources: prompts.reduce<Record<string, number>>((a, x) => {
+      a[x.source] = (a[x.source] ?? 0) + 1;
+      return a;
+    }, {}),
     chars: distribution(prompts.map((x) => x.text.length)),
     embeddedChars: distribution(prompts.map((x) => x.embedded.length)),
     warmupRoutes: WARMUP_ROUTES,

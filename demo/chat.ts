@@ -13,7 +13,6 @@ import type { DemoRouter } from './demo-router';
 import { RECORDED_LOCAL_ID } from './demo-router';
 import { byId, errorText, h, usd } from './dom';
 import { describeAnswer, exampleTitle, type DemoExample, type ExampleBook } from './examples';
-import { REPLAY_NOT_RECORDED } from './replay-fetch';
 import { addAnswer, describeTotals, NO_SAVINGS, type SavingsTotals } from './savings';
 import type { DemoCloudModel } from './settings';
 

@@ -33,7 +33,7 @@ interface ModelJson {
   generatedBy?: string;
   convertedBy?: string | null;
   signature?: unknown;
-  userDefinedMetadata?: { [key: string]: {} };
+  userDefinedMetadata?: { [key: string]: object };
   modelInitializer?: unknown;
 }
 

@@ -58,7 +58,7 @@ const ALL_CODES: Readonly<Record<EdgeRouteErrorCode, true>> = {
 };
 
 export function isEdgeRouteErrorCode(value: unknown): value is EdgeRouteErrorCode {
-  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ALL_CODES, value);
+  return typeof value === 'string' && Object.hasOwn(ALL_CODES, value);
 }
 
 /** The `code` of an EdgeRouteError (or of anything carrying a known code), else undefined. */

@@ -9,8 +9,7 @@
  * This file also holds the decision rule every router shares (`route`) and the decision path that
  * λ calibration walks; fitting the learned map and evaluating curves live in research/.
  */
-import type {
-  DeferralCurve, DeferralPoint, Embedding, LabelledPrompt, ModelSpec, Router, RoutingInput,
+import type {Embedding, LabelledPrompt, ModelSpec, Router, RoutingInput,
 } from './types';
 import type { Vector } from './linalg';
 

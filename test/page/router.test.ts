@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { EdgeRouteError } from '../../src/common/errors';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../src/common/openai';
-import { EdgeRouter, EscalationController, type LocalReadiness, type RoutedChunk, type RouterCloud, type RouterWorker } from '../../src/page/router';
+import { EdgeRouter, EscalationController, type LocalReadiness, type RoutedChunk, type RoutingReport, type RouterCloud, type RouterWorker } from '../../src/page/router';
 import type { GenerateResult, RouteResult } from '../../src/worker/protocol';
 
 const cloudModels = [{ id: 'cloud-small', cost: 0.001 }, { id: 'cloud-big', cost: 0.01 }];
@@ -217,7 +217,7 @@ describe('EdgeRouter', () => {
     const { worker } = fakeWorker({ chosen: () => 'cloud-small' });
     const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels });
     const chunks: string[] = [];
-    let report;
+    let report: RoutingReport | undefined;
     for await (const chunk of await router.chat.completions.create({ ...ask('q'), stream: true })) {
       chunks.push(chunk.choices[0]?.delta.content ?? '');
       report = chunk.edgeroute ?? report;

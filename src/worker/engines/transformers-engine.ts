@@ -34,7 +34,7 @@ import {
   type TopLogprob,
 } from '../../common/openai';
 import { EngineLifecycle, type LoadRun } from './engine-lifecycle';
-import type { ChatOptions, LoadOptions, LoadProgress, LocalEngine, LocalEngineStatus } from './local-engine';
+import type { ChatOptions, LoadOptions, LocalEngine, LocalEngineStatus } from './local-engine';
 import {
   configureTransformersEnv,
   createProgressAggregator,
