@@ -12,7 +12,7 @@
  */
 import type { JSHandle, Page } from '@playwright/test';
 import type { ChatCompletionRequest, Router, RouterConfig } from '../src/index';
-import { expect, shortestRecordedPrompts, test, TINY_WASM_ENGINES } from './fixtures';
+import { deleteEdgeRouteDatabase, expect, shortestRecordedPrompts, test, TINY_WASM_ENGINES } from './fixtures';
 
 const recorded = shortestRecordedPrompts[0]!;
 
@@ -69,13 +69,7 @@ test.describe('bad input is a typed error or a documented safe behaviour, and th
       });
     });
     await page.goto(`${site.url}/iife.html`);
-    await page.evaluate(
-      () =>
-        new Promise<void>((ok) => {
-          const r = indexedDB.deleteDatabase('edgeroute');
-          r.onsuccess = r.onerror = r.onblocked = () => ok();
-        }),
-    );
+    await deleteEdgeRouteDatabase(page);
     unhandled = await page.evaluateHandle(() => {
       const reasons: string[] = [];
       window.addEventListener('unhandledrejection', (e) => reasons.push(String(e.reason)));

@@ -3,7 +3,7 @@
  * committed sample) and a static server for the built package, models, profiles and test
  * pages, which forwards /api/llm/ to the replay cloud the way a site's same-origin proxy would.
  */
-import { test as base } from '@playwright/test';
+import { test as base, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startReplayCloud, type ReplayCloud } from '../dev/replay-cloud';
@@ -39,6 +39,17 @@ export const TINY_WASM_ENGINES = {
   local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', localModelPath: '/models/', device: 'wasm', profileId: 'llama3.2-1b' },
   progressiveStart: false,
 } as const satisfies Pick<RouterConfig, 'embedder' | 'local' | 'progressiveStart'>;
+
+/** Deletes the worker's IndexedDB database ('edgeroute') from `page`, so the next router computes its profile afresh. */
+export async function deleteEdgeRouteDatabase(page: Page): Promise<void> {
+  await page.evaluate(
+    () =>
+      new Promise<void>((ok) => {
+        const r = indexedDB.deleteDatabase('edgeroute');
+        r.onsuccess = r.onerror = r.onblocked = () => ok();
+      }),
+  );
+}
 
 /** The cascade-mmlu prompts of the committed replay sample (the replay cloud knows their answers), in file order. */
 export const recordedPrompts: readonly string[] = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8')

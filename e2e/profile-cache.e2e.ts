@@ -5,7 +5,7 @@
  */
 import type { Page } from '@playwright/test';
 import type { EmbedderConfig } from '../src/index';
-import { expect, test } from './fixtures';
+import { deleteEdgeRouteDatabase, expect, test } from './fixtures';
 
 const TINY_EMBEDDER: EmbedderConfig = { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' };
 const USE_EMBEDDER: EmbedderConfig = { kind: 'use', modelUrl: '/use-lite/model.json', vocabUrl: '/use-lite/vocab.json' };
@@ -46,13 +46,7 @@ test.describe('feature vectors survive a reload; corrupt and other-embedder entr
   test.beforeAll(async ({ browser, site }) => {
     page = await browser.newPage();
     await page.goto(`${site.url}/iife.html`);
-    await page.evaluate(
-      () =>
-        new Promise<void>((ok) => {
-          const r = indexedDB.deleteDatabase('edgeroute');
-          r.onsuccess = r.onerror = r.onblocked = () => ok();
-        }),
-    );
+    await deleteEdgeRouteDatabase(page);
   });
 
   test.afterAll(async () => {
