@@ -14,7 +14,7 @@
  * the next call tries again.
  */
 import { EdgeRouteError, errorCode, messageOf } from '../common/errors';
-import type { ChatCompletionRequest } from '../common/openai';
+import type { LocalChatRequest as ChatCompletionRequest } from '../common/openai';
 import type { EdgeWorker } from './worker-client';
 import type { GenerateResult, LambdaTarget, LoadProgress, ProfileSummary, RouteResult } from '../worker/protocol';
 import type { LocalReadiness, RouterWorker } from './router';

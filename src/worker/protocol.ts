@@ -7,7 +7,7 @@
 import type { GpuProbe } from './gpu/webgpu';
 import type { LoadProgress, LocalEngineStatus } from './engines/local-engine';
 export type { LoadProgress, LocalEngineStatus };
-import type { ChatCompletion, ChatCompletionRequest } from '../common/openai';
+import type { ChatCompletion, LocalChatRequest } from '../common/openai';
 import type { UniRouteSummary } from './profile-state';
 import type { ValidationSet } from '../common/validation-set';
 
@@ -198,7 +198,7 @@ export interface EdgeWorkerApi {
   loadEmbedder(onProgress?: (p: LoadProgress) => void): Promise<EmbedderStatus>;
   embed(texts: readonly string[], options?: { jobId?: string }): Promise<EmbedResult>;
   loadLocal(onProgress?: (p: LoadProgress) => void): Promise<LocalEngineStatus>;
-  generate(request: ChatCompletionRequest, options?: GenerateOptions): Promise<GenerateResult>;
+  generate(request: LocalChatRequest, options?: GenerateOptions): Promise<GenerateResult>;
   /**
    * Loads the cached profile or computes it. `onProgress` counts validation prompts: done/total
    * after each embedded batch (the long part of a first visit), then total/total when ready;
