@@ -592,3 +592,135 @@ export function localChatRequest(request: ChatCompletionRequest): LocalChatReque
   if (maxTokens !== undefined && maxTokens !== null) out['max_tokens'] = maxTokens;
   return out as unknown as LocalChatRequest;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Answers in exactly OpenAI's shape
+
+/**
+ * OpenAI's finish reasons. web-llm's 'abort' is not one: an aborted request rejects instead,
+ * so it never reaches a caller; toOpenAICompletion maps a stray one to 'stop'.
+ */
+export type OpenAIFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
+
+export interface OpenAITopLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[] | null;
+}
+
+export interface OpenAITokenLogprob extends OpenAITopLogprob {
+  top_logprobs: OpenAITopLogprob[];
+}
+
+export interface OpenAIChoiceLogprobs {
+  content: OpenAITokenLogprob[] | null;
+  refusal: OpenAITokenLogprob[] | null;
+}
+
+export interface OpenAIToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/**
+ * The completion the router returns: OpenAI's ChatCompletion with every field it requires
+ * (refusal, logprob bytes) and mutable arrays, so it is assignable to the `openai` package's
+ * ChatCompletion (test/page/openai-types.test.ts checks that).
+ */
+export interface OpenAIChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    message: { role: 'assistant'; content: string | null; refusal: string | null; tool_calls?: OpenAIToolCall[] };
+    finish_reason: OpenAIFinishReason;
+    logprobs: OpenAIChoiceLogprobs | null;
+  }[];
+  usage?: CompletionUsage;
+}
+
+export interface OpenAIChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    delta: {
+      role?: 'assistant';
+      content?: string | null;
+      refusal?: string | null;
+      tool_calls?: { index: number; id?: string; type?: 'function'; function?: { name?: string; arguments?: string } }[];
+    };
+    finish_reason: OpenAIFinishReason | null;
+    logprobs?: OpenAIChoiceLogprobs | null;
+  }[];
+  usage?: CompletionUsage | null;
+}
+
+function openAIFinish(reason: FinishReason): OpenAIFinishReason {
+  return reason === 'abort' ? 'stop' : reason;
+}
+
+function openAITokens(tokens: readonly TokenLogprob[] | null): OpenAITokenLogprob[] | null {
+  if (tokens === null) return null;
+  return tokens.map((t) => ({
+    token: t.token,
+    logprob: t.logprob,
+    bytes: t.bytes ? [...t.bytes] : null,
+    top_logprobs: t.top_logprobs.map((a) => ({ token: a.token, logprob: a.logprob, bytes: a.bytes ? [...a.bytes] : null })),
+  }));
+}
+
+function openAILogprobs(logprobs: ChoiceLogprobs | null | undefined): OpenAIChoiceLogprobs | null {
+  return logprobs ? { content: openAITokens(logprobs.content), refusal: null } : null;
+}
+
+/** A completion (engine's or provider's) in OpenAI's exact shape; `model` replaces its model when given. */
+export function toOpenAICompletion(completion: ChatCompletion, model?: string): OpenAIChatCompletion {
+  return {
+    id: completion.id,
+    object: 'chat.completion',
+    created: completion.created,
+    model: model ?? completion.model,
+    choices: completion.choices.map((c) => ({
+      index: c.index,
+      message: {
+        role: 'assistant',
+        content: c.message.content,
+        refusal: c.message.refusal ?? null,
+        ...(c.message.tool_calls ? { tool_calls: c.message.tool_calls.map((t) => ({ id: t.id, type: 'function' as const, function: { ...t.function } })) } : {}),
+      },
+      finish_reason: openAIFinish(c.finish_reason),
+      logprobs: openAILogprobs(c.logprobs),
+    })),
+    ...(completion.usage ? { usage: { ...completion.usage } } : {}),
+  };
+}
+
+/** A chunk in OpenAI's exact shape; `usage` is dropped unless `keepUsage`. */
+export function toOpenAIChunk(chunk: ChatCompletionChunk, keepUsage: boolean, model?: string): OpenAIChatCompletionChunk {
+  return {
+    id: chunk.id,
+    object: 'chat.completion.chunk',
+    created: chunk.created,
+    model: model ?? chunk.model,
+    choices: chunk.choices.map((c) => ({
+      index: c.index,
+      delta: {
+        ...(c.delta.role ? { role: c.delta.role } : {}),
+        ...(c.delta.content !== undefined ? { content: c.delta.content } : {}),
+        ...(c.delta.refusal !== undefined ? { refusal: c.delta.refusal } : {}),
+        ...(c.delta.tool_calls
+          ? { tool_calls: c.delta.tool_calls.map((t) => ({ ...t, ...(t.function ? { function: { ...t.function } } : {}) })) }
+          : {}),
+      },
+      finish_reason: c.finish_reason === null ? null : openAIFinish(c.finish_reason),
+      ...(c.logprobs !== undefined ? { logprobs: openAILogprobs(c.logprobs) } : {}),
+    })),
+    ...(keepUsage && chunk.usage ? { usage: { ...chunk.usage } } : {}),
+  };
+}

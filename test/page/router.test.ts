@@ -316,9 +316,9 @@ describe('EdgeRouter: a failed cloud call falls back to the local model', () => 
   });
 
   it('a cloud stream that fails before the router passed on a chunk is answered locally, without a mix of both', async () => {
-    // The provider sent 'Hel' but the router holds back the last chunk (it will carry the report).
+    // The provider failed before its first chunk: nothing was passed on, the local model answers.
     const { worker } = fakeWorker({ chosen: () => 'cloud-big' });
-    const router = new EdgeRouter({ worker, cloud: fakeCloud({ streamFails: { after: 1, error: reset() } }).cloud, localModel: 'local', cloudModels });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud({ streamFails: { after: 0, error: reset() } }).cloud, localModel: 'local', cloudModels });
     const { pieces, report } = await readStream(await router.chat.completions.create({ ...ask('q'), stream: true }));
     expect(pieces).toEqual(['local says q']);
     expect(report).toMatchObject({ model: 'local', degraded: true });
@@ -326,7 +326,8 @@ describe('EdgeRouter: a failed cloud call falls back to the local model', () => 
 
   it('a cloud stream that fails after a chunk was passed on ends with the error; the local model is not asked', async () => {
     const { worker, log } = fakeWorker({ chosen: () => 'cloud-big' });
-    const router = new EdgeRouter({ worker, cloud: fakeCloud({ streamFails: { after: 2, error: reset() } }).cloud, localModel: 'local', cloudModels });
+    // 'Hel' is passed on the moment it arrives (no chunk is held back), so the failure after it ends the stream.
+    const router = new EdgeRouter({ worker, cloud: fakeCloud({ streamFails: { after: 1, error: reset() } }).cloud, localModel: 'local', cloudModels });
     const pieces: string[] = [];
     const error = await (async () => {
       for await (const chunk of await router.chat.completions.create({ ...ask('q'), stream: true })) pieces.push(chunk.choices[0]?.delta.content ?? '');
