@@ -12,3 +12,4 @@ export { validateValidationSet, validationSetHash, withCalibratedModel, type Cal
 export { CloudClient, validateCloudModelConfig, type CloudModelConfig } from './page/cloud-client';
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage } from './common/openai';
 export type { WorkerConfig, EmbedderConfig, LocalEngineConfig, LambdaTarget, WebLlmAppConfig, WebLlmModelRecord } from './worker/protocol';
+export { createOpenAIFetch, type OpenAIFetch } from './page/openai-fetch';

@@ -20,6 +20,7 @@ import {
 import { tokensForChars } from './cloud/cost';
 import { isRouterMode, ROUTER_MODES, type RouterMode } from '../common/modes';
 import { EscalationController } from './escalation';
+import { createOpenAIFetch, type OpenAIFetch } from './openai-fetch';
 import type { GenerateResult, LambdaTarget, RouteResult } from '../worker/protocol';
 
 export type { RouterMode };
@@ -160,6 +161,13 @@ export class EdgeRouter {
     };
   };
 
+  /**
+   * fetch for an OpenAI-compatible client: `new OpenAI({ baseURL, apiKey: 'unused', fetch:
+   * router.fetch, dangerouslyAllowBrowser: true })` routes every chat.completions call through
+   * this router (see createOpenAIFetch).
+   */
+  readonly fetch: OpenAIFetch;
+
   private readonly options: RouterOptions;
   private readonly mode: RouterMode;
   private lambdaValue: Promise<number>;
@@ -203,6 +211,7 @@ export class EdgeRouter {
         ? this.createStream(request, createOptions ?? {})
         : this.createCompletion(request, createOptions ?? {})) as EdgeRouter['chat']['completions']['create'];
     this.chat = { completions: { create } };
+    this.fetch = createOpenAIFetch(this);
   }
 
   /** The λ in use (after calibration, when a target was given). */
