@@ -49,8 +49,8 @@ describe('CloudClient and OpenAI tools', () => {
     ].map((e) => `data: ${JSON.stringify({ id: 's', object: 'chat.completion.chunk', created: 1, model: 'gpt-test', ...e })}\n\n`).join('') + 'data: [DONE]\n\n';
     const { client, bodies } = clientAnswering(() => new Response(events, { headers: { 'content-type': 'text/event-stream' } }));
     const chunks: ChatCompletionChunk[] = [];
-    for await (const c of client.stream('big', { ...request, stream: true })) chunks.push(c);
-    expect(bodies[0]).toMatchObject({ stream: true, stream_options: { include_usage: true }, tools: request.tools });
+    for await (const c of client.stream('big', { ...request, stream: true, stream_options: { include_obfuscation: false } })) chunks.push(c);
+    expect(bodies[0]).toMatchObject({ stream: true, stream_options: { include_obfuscation: false, include_usage: true }, tools: request.tools });
     const pieces = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
     expect(pieces[0]).toEqual({ index: 0, id: 'call_1', type: 'function', function: { name: 'weather', arguments: '' } });
     expect(pieces.map((p) => p.function?.arguments ?? '').join('')).toBe('{"city":"Paris"}');

@@ -562,7 +562,8 @@ export class CloudClient {
       ...request,
       model: entry.config.model,
       stream,
-      ...(stream ? { stream_options: { include_usage: true } } : {}),
+      // Usage is always asked for (it prices the call); the router passes it on only when the caller asked.
+      ...(stream ? { stream_options: { ...request.stream_options, include_usage: true } } : { stream_options: undefined }),
     });
   }
 
