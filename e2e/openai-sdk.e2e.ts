@@ -148,3 +148,69 @@ test('an openai-SDK app runs through createOpenAIFetch: non-streaming, streaming
   expect(result.limited).toMatchObject({ isRateLimit: true, status: 429, retryAfter: '7' });
   expect(result.limited!.message).toMatch(/429/);
 });
+
+test('a Vercel AI SDK app runs through @ai-sdk/openai-compatible with fetch: createOpenAIFetch(router)', async ({ page, site }) => {
+  test.setTimeout(240_000);
+  await page.route('**/tool-cloud/v1/chat/completions', async (route) => {
+    const body = JSON.parse(route.request().postData() ?? '{}') as { messages: { role: string; content?: string }[] };
+    const last = body.messages.at(-1)!;
+    const message = last.role === 'tool'
+      ? { role: 'assistant', content: `Paris: ${last.content}.` }
+      : { role: 'assistant', content: null, tool_calls: [TOOL_CALL] };
+    await route.fulfill({
+      status: 200, contentType: 'application/json',
+      body: JSON.stringify({
+        id: 'chatcmpl-tool', object: 'chat.completion', created: 1_700_000_000, model: 'tool-model',
+        choices: [{ index: 0, message, finish_reason: last.role === 'tool' ? 'stop' : 'tool_calls', logprobs: null }],
+        usage: { prompt_tokens: 50, completion_tokens: 12, total_tokens: 62 },
+      }),
+    });
+  });
+  const bundle = await build({
+    stdin: {
+      contents: "export { createOpenAICompatible } from '@ai-sdk/openai-compatible'; export { generateText, streamText, tool, jsonSchema, stepCountIs } from 'ai';",
+      resolveDir: import.meta.dirname, loader: 'ts',
+    },
+    bundle: true, format: 'iife', globalName: 'AISDK', platform: 'browser', write: false, logLevel: 'silent',
+  });
+  await page.goto(`${site.url}/iife.html`);
+  await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+  const prompt = recordedPrompts[1]!;
+  const result = await page.evaluate(async ({ config, prompt }) => {
+    type AI = typeof import('ai') & typeof import('@ai-sdk/openai-compatible');
+    const { createOpenAICompatible, generateText, streamText, tool, jsonSchema, stepCountIs } = (window as unknown as { AISDK: AI }).AISDK;
+    const router = await window.EdgeRoute.createRouter(config as never);
+    const edgeroute = createOpenAICompatible({ name: 'edgeroute', baseURL: 'https://edgeroute.invalid/v1', fetch: window.EdgeRoute.createOpenAIFetch(router), includeUsage: true });
+
+    const named = await generateText({ model: edgeroute('gpt-4o-mini'), prompt, maxRetries: 0 });
+    const streamed = streamText({ model: edgeroute('gpt-4o-mini'), prompt, maxRetries: 0 });
+    const pieces: string[] = [];
+    for await (const t of streamed.textStream) pieces.push(t);
+    const usage = await streamed.usage;
+    const calls: string[] = [];
+    const withTools = await generateText({
+      model: edgeroute('llama3.1-70b'),
+      prompt: 'What is the weather in Paris?',
+      tools: {
+        weather: tool({
+          description: 'Weather now',
+          inputSchema: jsonSchema<{ city: string }>({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }),
+          execute: async ({ city }) => {
+            calls.push(city);
+            return `18 °C in ${city}`;
+          },
+        }),
+      },
+      stopWhen: stepCountIs(3),
+      maxRetries: 0,
+    });
+    router.close();
+    return { named: named.text, pieces, usage: usage.totalTokens ?? null, calls, toolsText: withTools.text };
+  }, { config: CONFIG, prompt });
+  console.log(`AI SDK: generateText "${result.named}", streamText ${result.pieces.length} pieces (usage ${result.usage}), tools ${JSON.stringify(result.calls)} → "${result.toolsText}"`);
+  expect(result.named).toMatch(/^[ABCD]/);
+  expect(result.pieces.join('')).toMatch(/^[ABCD]/);
+  expect(result.usage).toBeGreaterThan(0);
+  expect(result.calls).toEqual(['Paris']);
+  expect(result.toolsText).toMatch(/^Paris: .*18 °C in Paris/);
+});
