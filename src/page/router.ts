@@ -39,7 +39,8 @@ export type LocalReadiness =
 export interface RouterWorker {
   route(prompt: string, lambda: number, candidates?: readonly string[]): Promise<RouteResult>;
   calibrateLambda(target: LambdaTarget, candidates?: readonly string[]): Promise<{ lambda: number; achieved: number; feasible: boolean }>;
-  generate(request: LocalChatRequest, options?: { jobId?: string }): Promise<GenerateResult>;
+  /** `onChunk`, when the worker can stream: each chunk of the answer as it is generated. */
+  generate(request: LocalChatRequest, options?: { jobId?: string }, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<GenerateResult>;
   cancel(jobId: string): void;
   /**
    * Whether the local model is loaded. Without it (a worker that loads on first use), every
@@ -276,14 +277,14 @@ export class EdgeRouter {
     return run;
   }
 
-  private async generateLocally(request: ChatCompletionRequest, signal?: AbortSignal): Promise<GenerateResult> {
+  private async generateLocally(request: ChatCompletionRequest, signal?: AbortSignal, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<GenerateResult> {
     const jobId = `router-${++jobCounter}`;
     const onAbort = (): void => this.options.worker.cancel(jobId);
     signal?.addEventListener('abort', onAbort, { once: true });
     // The engines take text messages in three roles; cloudOnlyReason() kept the rest away.
     const local = localChatRequest({ ...request, stream: false, stream_options: null });
     try {
-      return await this.queueLocal(() => this.options.worker.generate(local, { jobId }), signal);
+      return await this.queueLocal(() => (onChunk ? this.options.worker.generate(local, { jobId }, onChunk) : this.options.worker.generate(local, { jobId })), signal);
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
@@ -481,9 +482,90 @@ export class EdgeRouter {
       const stream = this.streamCloud(cloudChoice, request, { route, lambda, started, latency: { local: 0, cloud: 0 }, notes, forced }, options.signal);
       return this.localModelAfterFailedStream(stream, request, options, { route, lambda, started });
     }
+    // Without an escalation to wait for, the local answer streams token by token.
+    if (offline || this.mode === 'local-only' || this.mode === 'route') {
+      this.controller?.recordPreRouted(false);
+      const notes = offline ? [...route.notes, `The browser is offline: the local model answered${chosenLocal ? '' : ` instead of ${cloudChoice}`}, without a cloud escalation.`] : [...route.notes];
+      return this.streamLocal(request, options.signal, { route, lambda, started, latency: { local: 0, cloud: 0 }, notes, forced: undefined }, cloudChoice);
+    }
     // The decision is made: the local path reuses it rather than embedding the prompt again.
     const completion = await this.createCompletion({ ...request, stream: false, stream_options: null }, options, { route, lambda, started, forced });
     return singleChunk(completion, includeUsage, request);
+  }
+
+  /**
+   * The local model's answer, chunk by chunk as the worker generates it (modes and states in
+   * which nothing can escalate it). Closing chunks wait for the end to carry the report. A
+   * local failure before the first chunk is answered by the cloud (outside local-only mode),
+   * as in a whole answer; after it, the stream ends with the error. A worker or engine that
+   * does not stream gives the whole answer as one chunk.
+   */
+  private streamLocal(request: ChatCompletionRequest, signal: AbortSignal | undefined, ctx: ReportContext, cloudChoice: string): AsyncIterable<RoutedChunk> {
+    const includeUsage = wantsStreamUsage(request);
+    const localModel = this.options.localModel!;
+    const queue: ChatCompletionChunk[] = [];
+    let wake: (() => void) | undefined;
+    let settled = false;
+    let result: GenerateResult | undefined;
+    let failure: unknown;
+    const started = performance.now();
+    void this.generateLocally(request, signal, (chunk) => {
+      queue.push(chunk);
+      wake?.();
+    }).then(
+      (r) => { result = r; },
+      (e: unknown) => { failure = e; },
+    ).finally(() => {
+      settled = true;
+      ctx.latency.local = performance.now() - started;
+      wake?.();
+    });
+    const self = this;
+    return (async function* localChunks(): AsyncIterable<RoutedChunk> {
+      let passed = 0;
+      let held: ChatCompletionChunk[] = [];
+      for (;;) {
+        while (queue.length > 0) {
+          const chunk = queue.shift()!;
+          if (chunk.choices.length === 0 || chunk.choices.every((c) => c.finish_reason !== null)) {
+            held.push(chunk);
+            continue;
+          }
+          for (const h of held) yield toOpenAIChunk(h, includeUsage, localModel);
+          held = [];
+          passed++;
+          yield toOpenAIChunk(chunk, includeUsage, localModel);
+        }
+        if (settled) break;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (queue.length > 0 || settled) resolve();
+        });
+        wake = undefined;
+      }
+      if (!result) {
+        if (signal?.aborted || errorCode(failure) === 'aborted') throw asAborted(failure);
+        if (passed > 0 || self.mode === 'local-only') throw failure;
+        ctx.notes.push(`The local model failed (${describeError(failure)}); ${cloudChoice} answered instead.`);
+        yield* self.streamCloud(cloudChoice, request, ctx, signal);
+        return;
+      }
+      const report = self.report(ctx, localModel, { localConfidence: result.confidence.score });
+      if (passed === 0) {
+        // Nothing streamed (an older worker, an engine without chatStream): the whole answer at once.
+        yield* singleChunk({ ...toOpenAICompletion(result.completion, localModel), edgeroute: report }, includeUsage, request);
+        return;
+      }
+      if (!includeUsage) held = held.filter((c) => c.choices.length > 0);
+      else if (!held.some((c) => c.choices.length === 0)) {
+        const c = toOpenAICompletion(result.completion, localModel);
+        held.push({ id: c.id, object: 'chat.completion.chunk', created: c.created, model: localModel, choices: [], usage: c.usage ?? estimatedUsage(c, request) });
+      }
+      const tail = held.pop();
+      for (const h of held) yield toOpenAIChunk(h, includeUsage, localModel);
+      const last = tail ?? { id: result.completion.id, object: 'chat.completion.chunk' as const, created: result.completion.created, model: localModel, choices: [] };
+      yield { ...toOpenAIChunk(last, includeUsage, localModel), edgeroute: report };
+    })();
   }
 
   /**

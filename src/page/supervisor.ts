@@ -14,7 +14,8 @@
  * the next call tries again.
  */
 import { EdgeRouteError, errorCode, messageOf } from '../common/errors';
-import type { LocalChatRequest as ChatCompletionRequest } from '../common/openai';
+import { proxy } from 'comlink';
+import type { ChatCompletionChunk, LocalChatRequest as ChatCompletionRequest } from '../common/openai';
 import type { EdgeWorker } from './worker-client';
 import type { GenerateResult, LambdaTarget, LoadProgress, ProfileSummary, RouteResult } from '../worker/protocol';
 import type { LocalReadiness, RouterWorker } from './router';
@@ -108,8 +109,9 @@ export class WorkerSupervisor implements RouterWorker {
     return (await this.run((w) => w.call((api) => api.calibrateLambda(target, candidates)), true)).value;
   }
 
-  async generate(request: ChatCompletionRequest, options?: { jobId?: string }): Promise<GenerateResult> {
-    return (await this.run((w) => w.call((api) => api.generate(request, options)), false)).value;
+  /** `onChunk`: each chunk as the local model generates it (sent across as a comlink proxy). */
+  async generate(request: ChatCompletionRequest, options?: { jobId?: string }, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<GenerateResult> {
+    return (await this.run((w) => w.call((api) => api.generate(request, options, onChunk ? proxy(onChunk) : undefined)), false)).value;
   }
 
   cancel(jobId: string): void {

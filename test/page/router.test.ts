@@ -676,3 +676,58 @@ describe('EdgeRouter: OpenAI requests', () => {
     await expect(router.chat.completions.create({ ...ask('q'), response_format: { type: 'json_object' } })).rejects.toMatchObject({ code: 'invalid-input' });
   });
 });
+
+describe('EdgeRouter: local answers streamed token by token', () => {
+  /** A worker that streams "4", " is", " the answer" through onChunk, each after a gate opens. */
+  function streamingWorker(options: { failFirst?: boolean } = {}) {
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    const gates: (() => void)[] = [];
+    const chunk = (choices: ChatCompletionChunk['choices'], usage?: ChatCompletionChunk['usage']): ChatCompletionChunk =>
+      ({ id: 'g', object: 'chat.completion.chunk', created: 0, model: 'engine-name', choices, ...(usage ? { usage } : {}) });
+    worker.generate = async (_request, _options, onChunk) => {
+      if (options.failFirst) throw new EdgeRouteError('local-engine-failed', 'prompt too long');
+      for (const piece of ['4', ' is', ' the answer']) {
+        onChunk?.(chunk([{ index: 0, delta: { content: piece }, finish_reason: null }]));
+        await new Promise<void>((r) => gates.push(r));
+      }
+      onChunk?.(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
+      onChunk?.(chunk([], { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 }));
+      return { completion: completion('engine-name', '4 is the answer'), confidence: { score: -0.2, method: 'mean-logprob' }, millis: 1 };
+    };
+    return { worker, open: () => gates.shift()?.() };
+  }
+
+  it('route mode: each token reaches the caller before the next is generated; the report and usage come last', async () => {
+    const { worker, open } = streamingWorker();
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route' });
+    const iterator = (await router.chat.completions.create({ ...ask('q'), stream: true, stream_options: { include_usage: true } }))[Symbol.asyncIterator]();
+    const seen: RoutedChunk[] = [];
+    for (let i = 0; i < 3; i++) {
+      const next = await iterator.next();
+      seen.push(next.value);
+      open();
+    }
+    expect(seen.map((c) => c.choices[0]!.delta.content)).toEqual(['4', ' is', ' the answer']);
+    expect(seen.every((c) => c.model === 'local' && c.edgeroute === undefined)).toBe(true);
+    const rest: RoutedChunk[] = [];
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) rest.push(next.value);
+    expect(rest.map((c) => c.choices.length)).toEqual([1, 0]);
+    expect(rest[0]!.choices[0]!.finish_reason).toBe('stop');
+    expect(rest[1]!.usage).toEqual({ prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 });
+    expect(rest[1]!.edgeroute).toMatchObject({ model: 'local', localConfidence: -0.2, escalated: false });
+  });
+
+  it('route mode: a local failure before any token is answered by the cloud stream; hybrid keeps one whole chunk', async () => {
+    const failing = streamingWorker({ failFirst: true });
+    const router = new EdgeRouter({ worker: failing.worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route' });
+    const { pieces, report } = await readStream(await router.chat.completions.create({ ...ask('q'), stream: true }));
+    expect(pieces.join('')).toBe('Hello');
+    expect(report).toMatchObject({ model: 'cloud-big' });
+    expect(report!.notes.at(-1)).toMatch(/The local model failed \(local-engine-failed: prompt too long\); cloud-big answered instead/);
+
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    const hybrid = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels });
+    const whole = await readStream(await hybrid.chat.completions.create({ ...ask('q'), stream: true }));
+    expect(whole.pieces).toEqual(['local says q']);
+  });
+});
