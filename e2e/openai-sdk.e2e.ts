@@ -214,3 +214,33 @@ test('a Vercel AI SDK app runs through @ai-sdk/openai-compatible with fetch: cre
   expect(result.calls).toEqual(['Paris']);
   expect(result.toolsText).toMatch(/^Paris: .*18 °C in Paris/);
 });
+
+test('a local answer streams token by token through the worker (local-only), usage and report last', async ({ page, site }) => {
+  test.setTimeout(240_000);
+  await page.goto(`${site.url}/iife.html`);
+  await page.addScriptTag({ content: await openaiBundle() });
+  const result = await page.evaluate(async ({ engines, prompt }) => {
+    type SDK = typeof import('openai').default;
+    const { OpenAI } = (window as unknown as { OpenAISDK: { OpenAI: SDK } }).OpenAISDK;
+    const router = await window.EdgeRoute.createRouter({ ...engines, cloud: [], profile: '/profiles/default-validation.json', mode: 'local-only' } as never);
+    const openai = new OpenAI({ baseURL: 'https://edgeroute.invalid/v1', apiKey: 'unused', fetch: window.EdgeRoute.createOpenAIFetch(router), dangerouslyAllowBrowser: true });
+    const chunks: { content: string; choices: number; usage: number | null; model: string; report: string | null; at: number }[] = [];
+    const started = performance.now();
+    const stream = await openai.chat.completions.create({ model: 'any', messages: [{ role: 'user', content: prompt }], max_completion_tokens: 12, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    for await (const c of stream) {
+      chunks.push({
+        content: c.choices[0]?.delta.content ?? '', choices: c.choices.length, usage: c.usage?.total_tokens ?? null, model: c.model,
+        report: (c as unknown as { edgeroute?: { model: string } }).edgeroute?.model ?? null, at: performance.now() - started,
+      });
+    }
+    router.close();
+    return chunks;
+  }, { engines: TINY_WASM_ENGINES, prompt: 'What is 2 + 3?' });
+  const text = result.filter((c) => c.choices > 0 && c.content !== '');
+  console.log(`local stream: ${text.length} text chunks over ${(result.at(-1)!.at - result[0]!.at).toFixed(0)} ms: ${JSON.stringify(text.map((c) => c.content).join(''))}`);
+  expect(text.length).toBeGreaterThan(2);
+  expect(result.every((c) => c.model === 'llama3.2-1b')).toBe(true);
+  expect(result.at(-1)).toMatchObject({ choices: 0, report: 'llama3.2-1b' });
+  expect(result.at(-1)!.usage).toBeGreaterThan(0);
+  expect(result.slice(0, -1).every((c) => c.report === null && c.usage === null)).toBe(true);
+});
