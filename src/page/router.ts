@@ -509,7 +509,12 @@ export class EdgeRouter {
     let result: GenerateResult | undefined;
     let failure: unknown;
     const started = performance.now();
-    void this.generateLocally(request, signal, (chunk) => {
+    // Stopping early (break, return) cancels the generation in the worker, as the caller's abort does.
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort(signal?.reason);
+    if (signal?.aborted) stop.abort(signal.reason);
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    void this.generateLocally(request, stop.signal, (chunk) => {
       queue.push(chunk);
       wake?.();
     }).then(
@@ -517,11 +522,20 @@ export class EdgeRouter {
       (e: unknown) => { failure = e; },
     ).finally(() => {
       settled = true;
+      signal?.removeEventListener('abort', onAbort);
       ctx.latency.local = performance.now() - started;
       wake?.();
     });
     const self = this;
     return (async function* localChunks(): AsyncIterable<RoutedChunk> {
+      try {
+        yield* chunks();
+      } finally {
+        if (!settled) stop.abort(new DOMException('The stream was closed by its consumer.', 'AbortError'));
+      }
+    })();
+
+    async function* chunks(): AsyncIterable<RoutedChunk> {
       let passed = 0;
       let held: ChatCompletionChunk[] = [];
       for (;;) {
@@ -565,7 +579,7 @@ export class EdgeRouter {
       for (const h of held) yield toOpenAIChunk(h, includeUsage, localModel);
       const last = tail ?? { id: result.completion.id, object: 'chat.completion.chunk' as const, created: result.completion.created, model: localModel, choices: [] };
       yield { ...toOpenAIChunk(last, includeUsage, localModel), edgeroute: report };
-    })();
+    }
   }
 
   /**

@@ -680,7 +680,7 @@ describe('EdgeRouter: OpenAI requests', () => {
 describe('EdgeRouter: local answers streamed token by token', () => {
   /** A worker that streams "4", " is", " the answer" through onChunk, each after a gate opens. */
   function streamingWorker(options: { failFirst?: boolean } = {}) {
-    const { worker } = fakeWorker({ chosen: () => 'local' });
+    const { worker, cancelled } = fakeWorker({ chosen: () => 'local' });
     const gates: (() => void)[] = [];
     const chunk = (choices: ChatCompletionChunk['choices'], usage?: ChatCompletionChunk['usage']): ChatCompletionChunk =>
       ({ id: 'g', object: 'chat.completion.chunk', created: 0, model: 'engine-name', choices, ...(usage ? { usage } : {}) });
@@ -694,8 +694,18 @@ describe('EdgeRouter: local answers streamed token by token', () => {
       onChunk?.(chunk([], { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 }));
       return { completion: completion('engine-name', '4 is the answer'), confidence: { score: -0.2, method: 'mean-logprob' }, millis: 1 };
     };
-    return { worker, open: () => gates.shift()?.() };
+    return { worker, cancelled, open: () => gates.shift()?.() };
   }
+
+  it('a consumer that stops early cancels the local generation', async () => {
+    const { worker, cancelled } = streamingWorker();
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'local-only' });
+    for await (const chunk of await router.chat.completions.create({ ...ask('q'), stream: true })) {
+      expect(chunk.choices[0]!.delta.content).toBe('4');
+      break;
+    }
+    expect(cancelled).toHaveLength(1);
+  });
 
   it('route mode: each token reaches the caller before the next is generated; the report and usage come last', async () => {
     const { worker, open } = streamingWorker();
