@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { createRng, type Rng } from '../src/core/random';
 import {
-  validateChatRequest, type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest,
+  validateLocalChatRequest as validateChatRequest, type ChatCompletion, type ChatCompletionChunk, type LocalChatRequest as ChatCompletionRequest,
   type ChatMessage, type CompletionUsage,
 } from '../src/common/openai';
 import { loadReplaySets, recordedText, type ReplayItem, type ReplaySet } from './replay-data';

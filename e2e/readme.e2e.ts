@@ -30,6 +30,7 @@ function snippet(name: string): string {
 }
 
 const API_KEY = 'sk-test-readme';
+const openaiVersion = (JSON.parse(readFileSync(resolve(root, 'node_modules/openai/package.json'), 'utf8')) as { version: string }).version;
 const ANSWER = '391';
 
 /** An OpenAI-compatible chat endpoint answering ANSWER, plain or streamed; records what it saw. */
@@ -95,7 +96,9 @@ test.describe.serial('the README snippets, as printed, against the npm tarball',
     writeFileSync(join(app, 'vite.config.js'), snippet('vite-config'));
     writeFileSync(join(app, 'index.html'), '<!doctype html><html><head><meta charset="utf-8"><title>quick start</title></head><body><script type="module" src="/main.ts"></script></body></html>\n');
     writeFileSync(join(app, 'tag.html'), `<!doctype html><html><head><meta charset="utf-8"><title>script tag</title></head><body>\n${snippet('script-tag')}</body></html>\n`);
-    for (const name of ['calibrated-model', 'worker', 'cloud-client']) {
+    // The OpenAI-SDK example needs the SDK, as its app would have it.
+    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `openai@${openaiVersion}`], { cwd: app, env: cleanEnv(), maxBuffer: 16 << 20 });
+    for (const name of ['calibrated-model', 'worker', 'cloud-client', 'openai-sdk']) {
       writeFileSync(join(app, `${name}.ts`), snippet(name));
       writeFileSync(join(app, `${name}.html`), `<!doctype html><html><head><meta charset="utf-8"><title>${name}</title></head><body><script type="module" src="/${name}.ts"></script></body></html>\n`);
     }
@@ -240,5 +243,12 @@ console.log(profile, embedder);
     expect(profile).toMatch(/^invalid-config: The routing profile at http:\/\/127\.0\.0\.1:\d+\/nowhere\/profiles\/default-validation\.json (answered HTTP 404|is not JSON)/);
     expect(embedder).not.toMatch(/^untyped/);
     expect(embedder).toContain('/nowhere/models/use-lite/');
+  });
+
+  test('the OpenAI-SDK example routes the SDK's call through router.fetch', async ({ page }) => {
+    test.setTimeout(120_000);
+    const [content, model] = await consoleLine(page, 'openai-sdk.html', 2);
+    expect(content).toBe(ANSWER);
+    expect(model).toBe('gpt-4o');
   });
 });

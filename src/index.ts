@@ -16,3 +16,4 @@ export type {
   EmbedderConfig, EmbedderStatus, EmbedResult, GpuAdapterSummary, GpuComputeCheck, GpuProbe, JobProgress, LambdaTarget, LoadProgress,
   LocalEngineConfig, LocalEngineStatus, ProfileSummary, WebLlmAppConfig, WebLlmModelRecord,
 } from './worker/protocol';
+export { createOpenAIFetch, type OpenAIFetch } from './page/openai-fetch';

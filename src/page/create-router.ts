@@ -16,6 +16,7 @@ import type {
 } from '../worker/protocol';
 import { EdgeRouter, type LocalReadiness, type RouterMode } from './router';
 import { validateValidationSet, type ValidationSet } from '../common/validation-set';
+import { createOpenAIFetch, type OpenAIFetch } from './openai-fetch';
 import { scriptBaseIfSet } from './script-base';
 import { WorkerSupervisor } from './supervisor';
 
@@ -74,6 +75,11 @@ export interface WorkerHandle {
 
 export interface Router {
   readonly chat: EdgeRouter['chat'];
+  /**
+   * A fetch for OpenAI-SDK clients: `new OpenAI({ baseURL: '/v1', apiKey: 'unused', fetch: router.fetch,
+   * dangerouslyAllowBrowser: true })` routes every chat completion through this router.
+   */
+  readonly fetch: OpenAIFetch;
   /** The λ in use (after calibration, when a target was given). */
   lambda(): Promise<number>;
   /** Re-calibrates λ to a new target (a cloud-call share, a budget per 1,000 prompts, or a quality floor). */
@@ -237,6 +243,7 @@ export async function createRouter(config: RouterConfig): Promise<Router> {
     await router.lambda();
     return {
       chat: router.chat,
+      fetch: createOpenAIFetch(router),
       lambda: () => router.lambda(),
       setTarget: (target) => router.setTarget(target),
       localReadiness: () => supervisor.localReadiness(),

@@ -12,11 +12,16 @@
  * logic is tested with fakes in Node and for real in the browser.
  */
 import { EdgeRouteError, errorCode, isCloudErrorCode } from '../common/errors';
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../common/openai';
-import { validateChatRequest } from '../common/openai';
+import {
+  cloudOnlyReason, contentText, lastUserText, localChatRequest, toOpenAIChunk, toOpenAICompletion, validateChatRequest, wantsStreamUsage,
+  type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type CompletionUsage, type LocalChatRequest,
+  type OpenAIChatCompletion, type OpenAIChatCompletionChunk,
+} from '../common/openai';
+import { tokensForChars } from './cloud/cost';
 import { isRouterMode, ROUTER_MODES, type RouterMode } from '../common/modes';
 import { EscalationController } from './escalation';
 import { raceAbort } from '../common/abort';
+import { createOpenAIFetch, type OpenAIFetch } from './openai-fetch';
 import type { GenerateResult, LambdaTarget, RouteResult } from '../worker/protocol';
 
 export type { RouterMode };
@@ -35,7 +40,8 @@ export type LocalReadiness =
 export interface RouterWorker {
   route(prompt: string, lambda: number, candidates?: readonly string[]): Promise<RouteResult>;
   calibrateLambda(target: LambdaTarget, candidates?: readonly string[]): Promise<{ lambda: number; achieved: number; feasible: boolean }>;
-  generate(request: ChatCompletionRequest, options?: { jobId?: string }): Promise<GenerateResult>;
+  /** `onChunk`, when the worker can stream: each chunk of the answer as it is generated. */
+  generate(request: LocalChatRequest, options?: { jobId?: string }, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<GenerateResult>;
   cancel(jobId: string): void;
   /**
    * Whether the local model is loaded. Without it (a worker that loads on first use), every
@@ -52,7 +58,10 @@ const browserOnline: OnlineCheck = () => typeof navigator === 'undefined' || nav
 /** What the router needs of the cloud client. */
 export interface RouterCloud {
   chat(modelId: string, request: ChatCompletionRequest, options?: { signal?: AbortSignal }): Promise<ChatCompletion & { edgerouteCost?: { usd: number } }>;
-  stream(modelId: string, request: ChatCompletionRequest, options?: { signal?: AbortSignal }): AsyncIterable<ChatCompletionChunk>;
+  /** `onCost` (optional to call): the call's cost once the stream has ended. */
+  stream(
+    modelId: string, request: ChatCompletionRequest, options?: { signal?: AbortSignal; onCost?: (cost: { usd: number }) => void },
+  ): AsyncIterable<ChatCompletionChunk>;
 }
 
 export interface RouterOptions {
@@ -88,8 +97,14 @@ export interface RoutingReport {
   readonly lambda: number;
   readonly predictedErrors: Readonly<Record<string, number>>;
   readonly clusterProbabilities: readonly number[];
-  /** UniRoute's choice before generation. */
+  /** UniRoute's choice before generation (the named model when the request forced one). */
   readonly routedTo: string;
+  /**
+   * Why the cloud answered without a routing choice, when the request forced it: it named a
+   * configured cloud model in `model`, or it needs what only the cloud does (tools, tool
+   * results, a JSON response_format). Absent when the router decided.
+   */
+  readonly forcedCloud?: string;
   readonly localConfidence?: number;
   readonly escalated: boolean;
   /** The cloud failed and the local answer is returned instead. */
@@ -112,8 +127,26 @@ export interface RoutingReport {
   readonly notes: readonly string[];
 }
 
-export type RoutedCompletion = ChatCompletion & { readonly edgeroute: RoutingReport };
-export type RoutedChunk = ChatCompletionChunk & { readonly edgeroute?: RoutingReport };
+/** OpenAI's ChatCompletion (assignable to the `openai` package's type) plus the routing report. */
+export type RoutedCompletion = OpenAIChatCompletion & { readonly edgeroute: RoutingReport };
+/** OpenAI's ChatCompletionChunk; the stream's last chunk carries the routing report. */
+export type RoutedChunk = OpenAIChatCompletionChunk & { readonly edgeroute?: RoutingReport };
+
+/** What a request forces, when it does: the cloud model to use (undefined: the routing's best) and why. */
+interface Forced {
+  readonly model: string | undefined;
+  readonly reason: string;
+}
+
+/** What the report builder needs to know about one request. */
+interface ReportContext {
+  readonly route: RouteResult;
+  readonly lambda: number;
+  readonly started: number;
+  readonly latency: { local: number; cloud: number };
+  readonly notes: string[];
+  readonly forced: Forced | undefined;
+}
 
 export interface CreateOptions {
   readonly signal?: AbortSignal;
@@ -129,6 +162,13 @@ export class EdgeRouter {
       create(request: ChatCompletionRequest & { stream: true }, options?: CreateOptions): Promise<AsyncIterable<RoutedChunk>>;
     };
   };
+
+  /**
+   * fetch for an OpenAI-compatible client: `new OpenAI({ baseURL, apiKey: 'unused', fetch:
+   * router.fetch, dangerouslyAllowBrowser: true })` routes every chat.completions call through
+   * this router (see createOpenAIFetch).
+   */
+  readonly fetch: OpenAIFetch;
 
   private readonly options: RouterOptions;
   private readonly mode: RouterMode;
@@ -173,6 +213,7 @@ export class EdgeRouter {
         ? this.createStream(request, createOptions ?? {})
         : this.createCompletion(request, createOptions ?? {})) as EdgeRouter['chat']['completions']['create'];
     this.chat = { completions: { create } };
+    this.fetch = createOpenAIFetch(this);
   }
 
   /** The λ in use (after calibration, when a target was given). */
@@ -237,15 +278,17 @@ export class EdgeRouter {
     return run;
   }
 
-  private async generateLocally(request: ChatCompletionRequest, signal?: AbortSignal): Promise<GenerateResult> {
+  private async generateLocally(request: ChatCompletionRequest, signal?: AbortSignal, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<GenerateResult> {
     const jobId = `router-${++jobCounter}`;
     const onAbort = (): void => this.options.worker.cancel(jobId);
     signal?.addEventListener('abort', onAbort, { once: true });
+    // The engines take text messages in three roles; cloudOnlyReason() kept the rest away.
+    const local = localChatRequest({ ...request, stream: false, stream_options: null });
     try {
       // The caller's abort ends the wait at once, even while the worker is still loading the
       // model (the cancel above reaches the job when it starts).
-      return await raceAbort(this.queueLocal(() => this.options.worker.generate(request, { jobId }), signal), signal,
-        () => new EdgeRouteError('aborted', 'the request was aborted by the caller'));
+      const run = (): Promise<GenerateResult> => (onChunk ? this.options.worker.generate(local, { jobId }, onChunk) : this.options.worker.generate(local, { jobId }));
+      return await raceAbort(this.queueLocal(run, signal), signal, () => new EdgeRouteError('aborted', 'the request was aborted by the caller'));
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
@@ -266,25 +309,72 @@ export class EdgeRouter {
     }
   }
 
+  /**
+   * What the request itself decides: the id of a configured cloud model in `model` forces that
+   * model; tools, tool results or a JSON response_format force the cloud (the local engines
+   * cannot do them), the routing's best cloud model. In local-only mode either is an error.
+   */
+  private forcedBy(request: ChatCompletionRequest): Forced | undefined {
+    const named = request.model !== undefined && this.options.cloudModels.some((m) => m.id === request.model) ? request.model : undefined;
+    const reason = named !== undefined ? `the request named the cloud model ${named}` : cloudOnlyReason(request);
+    if (reason === undefined) return undefined;
+    if (this.mode === 'local-only' || this.options.cloudModels.length === 0) {
+      throw new EdgeRouteError('invalid-input', `Cannot answer in mode "${this.mode}": ${reason}, and only a cloud model can answer it. Configure a cloud model, or leave out what needs one.`);
+    }
+    return { model: named, reason };
+  }
+
+  /** The routing decision, or a placeholder when the request named its model (nothing to decide). */
+  private async decideOrForce(request: ChatCompletionRequest, lambda: number, signal: AbortSignal | undefined, forced: Forced | undefined): Promise<RouteResult> {
+    if (forced?.model === undefined) return this.decide(request, lambda, signal);
+    const prompt = lastUserText(request);
+    return {
+      clusterProbabilities: [], predictedErrors: {}, chosenModel: forced.model, lambda, embedMillis: 0, clusterMillis: 0, decideMillis: 0,
+      promptChars: prompt.length, embeddedChars: 0, truncated: false, notes: [],
+    };
+  }
+
+  /** The one place a routing report is built, for whole answers and streams alike. */
+  private report(ctx: ReportContext, model: string, extra: Partial<RoutingReport>): RoutingReport {
+    const { route } = ctx;
+    return {
+      mode: this.mode, model, lambda: ctx.lambda,
+      predictedErrors: route.predictedErrors, clusterProbabilities: route.clusterProbabilities,
+      routedTo: route.chosenModel, escalated: false, degraded: false, costUsd: 0,
+      ...(ctx.forced ? { forcedCloud: ctx.forced.reason } : {}),
+      ...extra,
+      truncated: route.truncated,
+      notes: [...ctx.notes],
+      latencyMs: {
+        embed: route.embedMillis, cluster: route.clusterMillis, decide: route.decideMillis,
+        local: ctx.latency.local, cloud: ctx.latency.cloud, total: performance.now() - ctx.started,
+      },
+    };
+  }
+
+  /** A cloud answer as returned: OpenAI's shape (the provider's model name) and the report. */
+  private cloudAnswer(ctx: ReportContext, model: string, answer: ChatCompletion & { edgerouteCost?: { usd: number } }, extra: Partial<RoutingReport>): RoutedCompletion {
+    return { ...toOpenAICompletion(answer), edgeroute: this.report(ctx, model, { costUsd: answer.edgerouteCost?.usd ?? this.costOf(model), ...extra }) };
+  }
+
+  /** A local answer as returned: its `model` is the local model's id, the same as edgeroute.model. */
+  private localAnswer(ctx: ReportContext, local: GenerateResult, extra: Partial<RoutingReport>): RoutedCompletion {
+    const model = this.options.localModel!;
+    return { ...toOpenAICompletion(local.completion, model), edgeroute: this.report(ctx, model, { localConfidence: local.confidence.score, ...extra }) };
+  }
+
   private async createCompletion(
-    request: ChatCompletionRequest, { signal }: CreateOptions, decided?: { route: RouteResult; lambda: number; started: number },
+    request: ChatCompletionRequest, { signal }: CreateOptions, decided?: { route: RouteResult; lambda: number; started: number; forced: Forced | undefined },
   ): Promise<RoutedCompletion> {
     validateChatRequest(request);
     const started = decided?.started ?? performance.now();
+    const forced = decided ? decided.forced : this.forcedBy(request);
     const lambda = decided?.lambda ?? await this.lambdaValue;
-    const route = decided?.route ?? await this.decide(request, lambda, signal);
-    const latency = { embed: route.embedMillis, cluster: route.clusterMillis, decide: route.decideMillis, local: 0, cloud: 0, total: 0 };
-    const cloudChoice = this.bestCloud(route, lambda);
+    const route = decided?.route ?? await this.decideOrForce(request, lambda, signal, forced);
+    const latency = { local: 0, cloud: 0 };
+    const cloudChoice = forced?.model ?? this.bestCloud(route, lambda);
     const notes = [...route.notes];
-    const report = (model: string, extra: Partial<RoutingReport>): RoutingReport => ({
-      mode: this.mode, model, lambda,
-      predictedErrors: route.predictedErrors, clusterProbabilities: route.clusterProbabilities,
-      routedTo: route.chosenModel, escalated: false, degraded: false, costUsd: 0,
-      ...extra,
-      truncated: route.truncated,
-      notes,
-      latencyMs: { ...latency, total: performance.now() - started },
-    });
+    const ctx: ReportContext = { route, lambda, started, latency, notes, forced };
 
     const askCloud = async (): Promise<ChatCompletion & { edgerouteCost?: { usd: number } }> => {
       const t = performance.now();
@@ -294,6 +384,18 @@ export class EdgeRouter {
         latency.cloud = performance.now() - t;
       }
     };
+
+    if (forced) {
+      // No local stand-in: the local model cannot do what forced the cloud, or the caller chose the model.
+      this.controller?.recordPreRouted(true);
+      notes.push(`${capitalise(forced.reason)}; ${cloudChoice} answered.`);
+      try {
+        return this.cloudAnswer(ctx, cloudChoice, await askCloud(), {});
+      } catch (cloudError) {
+        if (signal?.aborted || errorCode(cloudError) === 'aborted') throw asAborted(cloudError);
+        throw cloudError;
+      }
+    }
 
     const offline = !this.online() && this.mode !== 'cloud-only' && this.options.localModel !== undefined;
     const chosenLocal = this.mode === 'local-only' || this.mode === 'cascade'
@@ -305,15 +407,14 @@ export class EdgeRouter {
     this.controller?.recordPreRouted(!goLocal);
     if (!goLocal) {
       try {
-        const answer = await askCloud();
-        return { ...answer, edgeroute: report(cloudChoice, { costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }) };
+        return this.cloudAnswer(ctx, cloudChoice, await askCloud(), {});
       } catch (cloudError) {
         if (signal?.aborted || errorCode(cloudError) === 'aborted') throw asAborted(cloudError);
         // The README's promise: with a local model, a dead cloud degrades to the local answer.
         if (!this.options.localModel || this.mode === 'cloud-only' || !isCloudFailure(cloudError)) throw cloudError;
         notes.push(`${cloudChoice} failed (${describeError(cloudError)}); the local model answered instead.`);
         const local = await this.answerLocallyAfterCloud(request, signal, cloudError, latency);
-        return { ...local.completion, edgeroute: report(this.options.localModel, { localConfidence: local.confidence.score, degraded: true }) };
+        return this.localAnswer(ctx, local, { degraded: true });
       }
     }
 
@@ -334,8 +435,7 @@ export class EdgeRouter {
       this.controller?.recordFallback();
       notes.push(`The local model failed (${describeError(localError)}); ${cloudChoice} answered instead.`);
       try {
-        const answer = await askCloud();
-        return { ...answer, edgeroute: report(cloudChoice, { escalated: true, costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }) };
+        return this.cloudAnswer(ctx, cloudChoice, await askCloud(), { escalated: true });
       } catch (cloudError) {
         throw unavailable(localError, cloudError);
       }
@@ -346,46 +446,144 @@ export class EdgeRouter {
     const escalate = !offline && (this.controller
       ? this.controller.escalate(confidence)
       : (this.mode === 'cascade' || this.mode === 'hybrid') && !(confidence >= threshold));
-    if (!escalate) {
-      return { ...local.completion, edgeroute: report(this.options.localModel!, { localConfidence: confidence }) };
-    }
+    if (!escalate) return this.localAnswer(ctx, local, {});
     try {
-      const answer = await askCloud();
-      return {
-        ...answer,
-        edgeroute: report(cloudChoice, { localConfidence: confidence, escalated: true, costUsd: answer.edgerouteCost?.usd ?? this.costOf(cloudChoice) }),
-      };
+      return this.cloudAnswer(ctx, cloudChoice, await askCloud(), { localConfidence: confidence, escalated: true });
     } catch (cloudError) {
       if (signal?.aborted || (cloudError as { code?: string }).code === 'aborted') throw asAborted(cloudError);
       // The cloud is unreachable after its retries: the local answer, marked degraded, beats nothing.
       notes.push(`The local answer was not confident enough, but the cloud failed (${describeError(cloudError)}); the local answer is returned.`);
-      return { ...local.completion, edgeroute: report(this.options.localModel!, { localConfidence: confidence, escalated: true, degraded: true }) };
+      return this.localAnswer(ctx, local, { escalated: true, degraded: true });
     }
   }
 
   /**
-   * Streaming: a cloud answer is streamed as the provider sends it; a local answer is only
-   * known to be kept once it is complete (its confidence needs every token), so it arrives as
-   * one chunk. The last chunk carries the routing report.
+   * Streaming: a cloud answer is passed on chunk by chunk as the provider sends it; a local
+   * answer is only known to be kept once it is complete (its confidence needs every token), so
+   * it arrives as one chunk. The last chunk carries the routing report; a usage chunk (empty
+   * choices) ends the stream only when stream_options.include_usage asked for it.
    */
   private async createStream(request: ChatCompletionRequest, options: CreateOptions): Promise<AsyncIterable<RoutedChunk>> {
     validateChatRequest(request);
     const started = performance.now();
+    const forced = this.forcedBy(request);
     const lambda = await this.lambdaValue;
-    const route = await this.decide(request, lambda, options.signal);
-    const cloudChoice = this.bestCloud(route, lambda);
+    const route = await this.decideOrForce(request, lambda, options.signal, forced);
+    const cloudChoice = forced?.model ?? this.bestCloud(route, lambda);
+    const includeUsage = wantsStreamUsage(request);
+    if (forced) {
+      this.controller?.recordPreRouted(true);
+      const notes = [...route.notes, `${capitalise(forced.reason)}; ${cloudChoice} answered.`];
+      return this.streamCloud(cloudChoice, request, { route, lambda, started, latency: { local: 0, cloud: 0 }, notes, forced }, options.signal);
+    }
     const offline = !this.online() && this.mode !== 'cloud-only' && this.options.localModel !== undefined;
     const chosenLocal = this.mode === 'local-only' || this.mode === 'cascade'
       || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel === this.options.localModel);
     const notReady = chosenLocal ? this.localNotReady() : undefined;
     if (!offline && (!chosenLocal || notReady !== undefined)) {
       this.controller?.recordPreRouted(true);
-      const stream = this.streamCloud(cloudChoice, request, notReady ? { ...route, notes: [...route.notes, `${capitalise(notReady)}; ${cloudChoice} answered meanwhile.`] } : route, lambda, options.signal);
+      const notes = notReady ? [...route.notes, `${capitalise(notReady)}; ${cloudChoice} answered meanwhile.`] : [...route.notes];
+      const stream = this.streamCloud(cloudChoice, request, { route, lambda, started, latency: { local: 0, cloud: 0 }, notes, forced }, options.signal);
       return this.localModelAfterFailedStream(stream, request, options, { route, lambda, started });
     }
+    // Without an escalation to wait for, the local answer streams token by token.
+    if (offline || this.mode === 'local-only' || this.mode === 'route') {
+      this.controller?.recordPreRouted(false);
+      const notes = offline ? [...route.notes, `The browser is offline: the local model answered${chosenLocal ? '' : ` instead of ${cloudChoice}`}, without a cloud escalation.`] : [...route.notes];
+      return this.streamLocal(request, options.signal, { route, lambda, started, latency: { local: 0, cloud: 0 }, notes, forced: undefined }, cloudChoice);
+    }
     // The decision is made: the local path reuses it rather than embedding the prompt again.
-    const completion = await this.createCompletion({ ...request, stream: false }, options, { route, lambda, started });
-    return singleChunk(completion);
+    const completion = await this.createCompletion({ ...request, stream: false, stream_options: null }, options, { route, lambda, started, forced });
+    return singleChunk(completion, includeUsage, request);
+  }
+
+  /**
+   * The local model's answer, chunk by chunk as the worker generates it (modes and states in
+   * which nothing can escalate it). Closing chunks wait for the end to carry the report. A
+   * local failure before the first chunk is answered by the cloud (outside local-only mode),
+   * as in a whole answer; after it, the stream ends with the error. A worker or engine that
+   * does not stream gives the whole answer as one chunk.
+   */
+  private streamLocal(request: ChatCompletionRequest, signal: AbortSignal | undefined, ctx: ReportContext, cloudChoice: string): AsyncIterable<RoutedChunk> {
+    const includeUsage = wantsStreamUsage(request);
+    const localModel = this.options.localModel!;
+    const queue: ChatCompletionChunk[] = [];
+    let wake: (() => void) | undefined;
+    let settled = false;
+    let result: GenerateResult | undefined;
+    let failure: unknown;
+    const started = performance.now();
+    // Stopping early (break, return) cancels the generation in the worker, as the caller's abort does.
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort(signal?.reason);
+    if (signal?.aborted) stop.abort(signal.reason);
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    void this.generateLocally(request, stop.signal, (chunk) => {
+      queue.push(chunk);
+      wake?.();
+    }).then(
+      (r) => { result = r; },
+      (e: unknown) => { failure = e; },
+    ).finally(() => {
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      ctx.latency.local = performance.now() - started;
+      wake?.();
+    });
+    const self = this;
+    return (async function* localChunks(): AsyncIterable<RoutedChunk> {
+      try {
+        yield* chunks();
+      } finally {
+        if (!settled) stop.abort(new DOMException('The stream was closed by its consumer.', 'AbortError'));
+      }
+    })();
+
+    async function* chunks(): AsyncIterable<RoutedChunk> {
+      let passed = 0;
+      let held: ChatCompletionChunk[] = [];
+      for (;;) {
+        while (queue.length > 0) {
+          const chunk = queue.shift()!;
+          if (chunk.choices.length === 0 || chunk.choices.every((c) => c.finish_reason !== null)) {
+            held.push(chunk);
+            continue;
+          }
+          for (const h of held) yield toOpenAIChunk(h, includeUsage, localModel);
+          held = [];
+          passed++;
+          yield toOpenAIChunk(chunk, includeUsage, localModel);
+        }
+        if (settled) break;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (queue.length > 0 || settled) resolve();
+        });
+        wake = undefined;
+      }
+      if (!result) {
+        if (signal?.aborted || errorCode(failure) === 'aborted') throw asAborted(failure);
+        if (passed > 0 || self.mode === 'local-only') throw failure;
+        ctx.notes.push(`The local model failed (${describeError(failure)}); ${cloudChoice} answered instead.`);
+        yield* self.streamCloud(cloudChoice, request, ctx, signal);
+        return;
+      }
+      const report = self.report(ctx, localModel, { localConfidence: result.confidence.score });
+      if (passed === 0) {
+        // Nothing streamed (an older worker, an engine without chatStream): the whole answer at once.
+        yield* singleChunk({ ...toOpenAICompletion(result.completion, localModel), edgeroute: report }, includeUsage, request);
+        return;
+      }
+      if (!includeUsage) held = held.filter((c) => c.choices.length > 0);
+      else if (!held.some((c) => c.choices.length === 0)) {
+        const c = toOpenAICompletion(result.completion, localModel);
+        held.push({ id: c.id, object: 'chat.completion.chunk', created: c.created, model: localModel, choices: [], usage: c.usage ?? estimatedUsage(c, request) });
+      }
+      const tail = held.pop();
+      for (const h of held) yield toOpenAIChunk(h, includeUsage, localModel);
+      const last = tail ?? { id: result.completion.id, object: 'chat.completion.chunk' as const, created: result.completion.created, model: localModel, choices: [] };
+      yield { ...toOpenAIChunk(last, includeUsage, localModel), edgeroute: report };
+    }
   }
 
   /**
@@ -400,21 +598,11 @@ export class EdgeRouter {
     if (!this.options.localModel || this.mode === 'cloud-only') return stream;
     const fallback = async (cloudError: unknown): Promise<RoutedCompletion> => {
       const notes = [...decided.route.notes, `${this.bestCloud(decided.route, decided.lambda)} failed (${describeError(cloudError)}); the local model answered instead.`];
-      const latency = { local: 0 };
+      const latency = { local: 0, cloud: 0 };
       const local = await this.answerLocallyAfterCloud(request, options.signal, cloudError, latency);
-      const report: RoutingReport = {
-        mode: this.mode, model: this.options.localModel!, lambda: decided.lambda,
-        predictedErrors: decided.route.predictedErrors, clusterProbabilities: decided.route.clusterProbabilities,
-        routedTo: decided.route.chosenModel, localConfidence: local.confidence.score, escalated: false, degraded: true, costUsd: 0,
-        latencyMs: {
-          embed: decided.route.embedMillis, cluster: decided.route.clusterMillis, decide: decided.route.decideMillis,
-          local: latency.local, cloud: 0, total: performance.now() - decided.started,
-        },
-        truncated: decided.route.truncated,
-        notes,
-      };
-      return { ...local.completion, edgeroute: report };
+      return this.localAnswer({ ...decided, latency, notes, forced: undefined }, local, { degraded: true });
     };
+    const includeUsage = wantsStreamUsage(request);
     return (async function* guarded(): AsyncIterable<RoutedChunk> {
       let yielded = false;
       try {
@@ -424,29 +612,47 @@ export class EdgeRouter {
         }
       } catch (cloudError) {
         if (yielded || options.signal?.aborted || errorCode(cloudError) === 'aborted' || !isCloudFailure(cloudError)) throw cloudError;
-        yield* singleChunk(await fallback(cloudError));
+        yield* singleChunk(await fallback(cloudError), includeUsage, request);
       }
     })();
   }
 
-  private async *streamCloud(model: string, request: ChatCompletionRequest, route: RouteResult, lambda: number, signal?: AbortSignal): AsyncIterable<RoutedChunk> {
+  /**
+   * The provider's chunks, each passed on as soon as it arrives, except the closing ones (a
+   * finish_reason on every choice, or no choices: the usage chunk): those are held until the
+   * stream ends, so the report can ride on the last chunk without an extra one. The usage
+   * chunk is always requested from the provider (for the cost) but passed on only when the
+   * caller asked for it.
+   */
+  private async *streamCloud(model: string, request: ChatCompletionRequest, ctx: ReportContext, signal?: AbortSignal): AsyncIterable<RoutedChunk> {
     const started = performance.now();
+    const includeUsage = wantsStreamUsage(request);
+    let costUsd: number | undefined;
+    let held: ChatCompletionChunk[] = [];
     let last: ChatCompletionChunk | undefined;
-    for await (const chunk of this.options.cloud.stream(model, request, signal ? { signal } : {})) {
-      if (last) yield last;
+    const stream = this.options.cloud.stream(model, request, { ...(signal ? { signal } : {}), onCost: (cost) => { costUsd = cost.usd; } });
+    for await (const chunk of stream) {
       last = chunk;
+      const closing = chunk.choices.length === 0 || chunk.choices.every((c) => c.finish_reason !== null);
+      if (closing) {
+        held.push(chunk);
+        continue;
+      }
+      for (const h of held) yield toOpenAIChunk(h, includeUsage);
+      held = [];
+      yield toOpenAIChunk(chunk, includeUsage);
     }
-    const report: RoutingReport = {
-      mode: this.mode, model, lambda, predictedErrors: route.predictedErrors, clusterProbabilities: route.clusterProbabilities,
-      routedTo: route.chosenModel, escalated: false, degraded: false, costUsd: this.costOf(model),
-      latencyMs: {
-        embed: route.embedMillis, cluster: route.clusterMillis, decide: route.decideMillis, local: 0, cloud: performance.now() - started,
-        total: performance.now() - started + route.embedMillis + route.clusterMillis + route.decideMillis,
-      },
-      truncated: route.truncated,
-      notes: route.notes,
-    };
-    if (last) yield { ...last, edgeroute: report };
+    ctx.latency.cloud = performance.now() - started;
+    const report = this.report(ctx, model, { costUsd: costUsd ?? this.costOf(model) });
+    if (!includeUsage) held = held.filter((c) => c.choices.length > 0);
+    const tail = held.pop();
+    for (const h of held) yield toOpenAIChunk(h, includeUsage);
+    if (tail) {
+      yield { ...toOpenAIChunk(tail, includeUsage), edgeroute: report };
+    } else {
+      // The provider ended without a closing chunk: an empty one carries the report.
+      yield { id: last?.id ?? '', object: 'chat.completion.chunk', created: last?.created ?? Math.floor(Date.now() / 1000), model: last?.model ?? model, choices: [], edgeroute: report };
+    }
   }
 
   /**
@@ -487,14 +693,34 @@ export class EdgeRouter {
   }
 }
 
-/** A whole completion as a stream of one chunk that carries the report. */
-async function* singleChunk(completion: RoutedCompletion): AsyncIterable<RoutedChunk> {
-  const choice = completion.choices[0]!;
-  yield {
-    id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model,
-    choices: [{ index: 0, delta: { role: 'assistant', content: choice.message.content ?? '' }, finish_reason: choice.finish_reason, logprobs: choice.logprobs ?? null }],
-    edgeroute: completion.edgeroute,
-  } as RoutedChunk;
+/**
+ * A whole completion as a stream: one chunk with every choice's text, then, when asked for,
+ * the usage chunk (the engine's counts, else estimated from characters); the last carries the report.
+ */
+async function* singleChunk(completion: RoutedCompletion, includeUsage: boolean, request: ChatCompletionRequest): AsyncIterable<RoutedChunk> {
+  const base = { id: completion.id, object: 'chat.completion.chunk' as const, created: completion.created, model: completion.model };
+  const content: RoutedChunk = {
+    ...base,
+    choices: completion.choices.map((c) => ({
+      index: c.index,
+      delta: { role: 'assistant' as const, content: c.message.content ?? '', ...(c.message.tool_calls ? { tool_calls: c.message.tool_calls.map((t, index) => ({ index, ...t })) } : {}) },
+      finish_reason: c.finish_reason,
+      logprobs: c.logprobs,
+    })),
+  };
+  if (!includeUsage) {
+    yield { ...content, edgeroute: completion.edgeroute };
+    return;
+  }
+  yield content;
+  yield { ...base, choices: [], usage: completion.usage ?? estimatedUsage(completion, request), edgeroute: completion.edgeroute };
+}
+
+/** Usage when an engine counted no tokens: about 4 characters per token, like the cloud client's estimate. */
+function estimatedUsage(completion: OpenAIChatCompletion, request: ChatCompletionRequest): CompletionUsage {
+  const promptTokens = tokensForChars(request.messages.reduce((n, m) => n + contentText(m.content).length, 0));
+  const completionTokens = tokensForChars(completion.choices.reduce((n, c) => n + (c.message.content?.length ?? 0), 0));
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 }
 
 /** A cloud call that failed (any cloud code; an abort is not one): the local model can stand in. */
@@ -521,11 +747,6 @@ function formatAchieved(target: LambdaTarget, achieved: number): string {
     case 'budget': return `${achieved.toFixed(4)} USD per 1,000 prompts`;
     case 'qualityFloor': return `a quality of ${achieved.toFixed(3)}`;
   }
-}
-
-function lastUserText(request: ChatCompletionRequest): string {
-  const last = [...request.messages].reverse().find((m) => m.role === 'user');
-  return typeof last?.content === 'string' ? last.content : '';
 }
 
 /** "code: message" of an error, for a note. */

@@ -14,9 +14,9 @@
  * the next call tries again.
  */
 import { EdgeRouteError, errorCode, messageOf } from '../common/errors';
-import type { ChatCompletionRequest } from '../common/openai';
-import type { EdgeWorker } from './worker-client';
 import { proxy } from 'comlink';
+import type { ChatCompletionChunk, LocalChatRequest as ChatCompletionRequest } from '../common/openai';
+import type { EdgeWorker } from './worker-client';
 import type {
   EmbedderStatus, EmbedResult, GenerateResult, GpuProbe, JobProgress, LambdaTarget, LoadProgress, LocalEngineStatus, ProfileSummary, RouteResult,
 } from '../worker/protocol';
@@ -111,8 +111,9 @@ export class WorkerSupervisor implements RouterWorker {
     return (await this.run((w) => w.call((api) => api.calibrateLambda(target, candidates)), true)).value;
   }
 
-  async generate(request: ChatCompletionRequest, options?: { jobId?: string }): Promise<GenerateResult> {
-    return (await this.run((w) => w.call((api) => api.generate(request, options)), false)).value;
+  /** `onChunk`: each chunk as the local model generates it (sent across as a comlink proxy). */
+  async generate(request: ChatCompletionRequest, options?: { jobId?: string }, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<GenerateResult> {
+    return (await this.run((w) => w.call((api) => api.generate(request, options, onChunk ? proxy(onChunk) : undefined)), false)).value;
   }
 
   /** Loads the local model now (or waits for the load in flight), reporting its progress. */

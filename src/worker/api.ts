@@ -4,7 +4,7 @@
  * share anything.
  */
 import { EdgeRouteError, errorCode } from '../common/errors';
-import { completionText } from '../common/openai';
+import { completionText, type ChatCompletion, type ChatCompletionChunk, type FinishReason, type TokenLogprob } from '../common/openai';
 import type { ValidationSet } from '../common/validation-set';
 import { embeddingText } from '../core/prompt-text';
 import { measureConfidence } from './confidence';
@@ -196,13 +196,16 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
       return engine.status();
     },
 
-    async generate(request, options = {}) {
+    async generate(request, options = {}, onChunk) {
       if (gpu.lost) throw deviceLostError(gpu.lost, 'loading the local model');
       try {
         const engine = await ensureLocal();
         return await jobs.run(options.jobId, async (signal) => {
           const started = performance.now();
-          const completion = await engine.chat({ ...request, stream: false, logprobs: true, top_logprobs: Math.max(1, request.top_logprobs ?? 1) }, { signal });
+          const scored = { ...request, logprobs: true, top_logprobs: Math.max(1, request.top_logprobs ?? 1) };
+          const completion = onChunk && engine.chatStream && (request.n ?? 1) === 1
+            ? await streamedCompletion(engine.chatStream({ ...scored, stream: true }, { signal }), onChunk)
+            : await engine.chat({ ...scored, stream: false }, { signal });
           const embed = async (texts: readonly string[], s: AbortSignal) => (await loadEmbedder(state)).embedder.embed(texts, { signal: s });
           const confidence = await measureConfidence(engine, request, completion, options.samples ?? 1, signal, embed);
           return { completion, confidence, millis: performance.now() - started };
@@ -325,4 +328,35 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
     },
   };
   return api;
+}
+
+/**
+ * Passes each chunk of a one-choice stream on and assembles the completion the confidence is
+ * measured on: the same text, log-probabilities, finish reason and usage as chat() gives.
+ */
+async function streamedCompletion(stream: AsyncIterable<ChatCompletionChunk>, onChunk: (chunk: ChatCompletionChunk) => void): Promise<ChatCompletion> {
+  let head: ChatCompletionChunk | undefined;
+  let content = '';
+  const logprobs: TokenLogprob[] = [];
+  let sawLogprobs = false;
+  let finish: FinishReason = 'stop';
+  let usage: ChatCompletion['usage'];
+  for await (const chunk of stream) {
+    head ??= chunk;
+    onChunk(chunk);
+    for (const choice of chunk.choices) {
+      content += choice.delta.content ?? '';
+      if (choice.logprobs?.content) {
+        sawLogprobs = true;
+        logprobs.push(...choice.logprobs.content);
+      }
+      if (choice.finish_reason !== null) finish = choice.finish_reason;
+    }
+    if (chunk.usage) usage = chunk.usage;
+  }
+  return {
+    id: head?.id ?? '', object: 'chat.completion', created: head?.created ?? Math.floor(Date.now() / 1000), model: head?.model ?? '',
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: finish, logprobs: sawLogprobs ? { content: logprobs } : null }],
+    ...(usage ? { usage } : {}),
+  };
 }

@@ -4,7 +4,7 @@
  * embedder (majority share, with the semantic entropy of the groups).
  */
 import { agreementConfidence, answerConfidence, semanticEntropy } from '../core/confidence';
-import type { ChatCompletion, ChatCompletionRequest } from '../common/openai';
+import type { ChatCompletion, LocalChatRequest as ChatCompletionRequest } from '../common/openai';
 import { sampleAnswers, type LocalEngine } from './engines/local-engine';
 import type { LocalConfidence } from './protocol';
 

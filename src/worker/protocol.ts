@@ -8,7 +8,7 @@ import type { GpuAdapterSummary, GpuComputeCheck, GpuProbe } from './gpu/webgpu'
 export type { GpuAdapterSummary, GpuComputeCheck, GpuProbe };
 import type { LoadProgress, LocalEngineStatus } from './engines/local-engine';
 export type { LoadProgress, LocalEngineStatus };
-import type { ChatCompletion, ChatCompletionRequest } from '../common/openai';
+import type { ChatCompletion, ChatCompletionChunk, LocalChatRequest } from '../common/openai';
 import type { UniRouteSummary } from './profile-state';
 import type { ValidationSet } from '../common/validation-set';
 
@@ -199,7 +199,12 @@ export interface EdgeWorkerApi {
   loadEmbedder(onProgress?: (p: LoadProgress) => void): Promise<EmbedderStatus>;
   embed(texts: readonly string[], options?: { jobId?: string }): Promise<EmbedResult>;
   loadLocal(onProgress?: (p: LoadProgress) => void): Promise<LocalEngineStatus>;
-  generate(request: ChatCompletionRequest, options?: GenerateOptions): Promise<GenerateResult>;
+  /**
+   * The local model's answer and its confidence. With `onChunk` (a comlink proxy from the
+   * page) and an engine that streams, each chunk is also sent as it is generated; the result
+   * is the same completion, assembled from them. An older worker ignores `onChunk`.
+   */
+  generate(request: LocalChatRequest, options?: GenerateOptions, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<GenerateResult>;
   /**
    * Loads the cached profile or computes it. `onProgress` counts validation prompts: done/total
    * after each embedded batch (the long part of a first visit), then total/total when ready;

@@ -2,8 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { EdgeRouteError } from '../../src/common/errors';
 import {
   choiceLogprobs,
+  cloudOnlyReason,
   completionText,
+  localChatRequest,
   validateChatRequest,
+  validateLocalChatRequest,
+  wantsStreamUsage,
   type ChatCompletion,
   type ChatCompletionRequest,
 } from '../../src/common/openai';
@@ -55,12 +59,13 @@ describe('validateChatRequest', () => {
   });
 
   it('names the message and field at fault', () => {
-    expect(error({ messages: [{ role: 'tool', content: 'x' }, user()] }).message).toMatch(
-      /messages\[0\]\.role must be one of system, user, assistant, got "tool"/,
+    expect(error({ messages: [{ role: 'function', name: 'f', content: 'x' }, user()] }).message).toMatch(
+      /messages\[0\]\.role must be one of system, developer, user, assistant, tool, got "function"/,
     );
+    expect(error({ messages: [{ role: 'tool', content: 'x' }, user()] }).message).toMatch(/messages\[0\] is a tool message; it needs the `tool_call_id`/);
     expect(error({ messages: [{ content: 'x' }] }).message).toMatch(/messages\[0\]\.role .* got undefined/);
-    expect(error({ messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] }).message).toMatch(
-      /messages\[0\]\.content must be a string \(text only/,
+    expect(error({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }).message).toMatch(
+      /messages\[0\]\.content\[0\] must be a text part .*got type "image_url"/,
     );
     expect(error({ messages: [user(), { role: 'system', content: 'late' }, user()] }).message).toMatch(
       /messages\[1\] is a system message/,
@@ -111,6 +116,61 @@ describe('validateChatRequest', () => {
     const input: unknown = JSON.parse('{"messages":[{"role":"user","content":"hi"}]}');
     validateChatRequest(input);
     expect(input.messages[0]!.content).toBe('hi');
+  });
+});
+
+describe('OpenAI request features', () => {
+  const toolCall = { id: 'call_1', type: 'function' as const, function: { name: 'weather', arguments: '{"city":"Paris"}' } };
+  const tools = [{ type: 'function' as const, function: { name: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const roundTrip: ChatCompletionRequest = {
+    model: 'gpt-4o-mini',
+    messages: [
+      { role: 'developer', content: [{ type: 'text', text: 'Be brief.' }] },
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: null, tool_calls: [toolCall] },
+      { role: 'tool', tool_call_id: 'call_1', content: '18 °C, sunny' },
+    ],
+    tools,
+    tool_choice: 'auto',
+    max_completion_tokens: 50,
+    temperature: null,
+    seed: 7,
+    user: 'u-1',
+    metadata: { app: 'test' },
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+
+  it('accepts tools, tool calls, tool results, developer messages, text parts and nulls', () => {
+    expect(() => validateChatRequest(roundTrip)).not.toThrow();
+    expect(() => validateChatRequest({ messages: [user()], response_format: { type: 'json_object' } })).not.toThrow();
+  });
+
+  it('rejects what it cannot route: bad tools, orphan tool results, a null content without tool calls, audio', () => {
+    expect(error({ messages: [user()], tools: [{ type: 'custom', custom: { name: 'x' } }] }).message).toMatch(/tools\[0\] must be \{type: "function"/);
+    expect(error({ messages: [user(), { role: 'tool', tool_call_id: 'nope', content: 'x' }] }).message).toMatch(/answers no tool call/);
+    expect(error({ messages: [{ role: 'assistant', content: null }, user()] }).message).toMatch(/content may be null only with tool_calls/);
+    expect(error({ messages: [user()], audio: { voice: 'alloy' } }).message).toMatch(/`audio` is not supported/);
+    expect(error({ messages: [user()], stream_options: { include_usage: true } }).message).toMatch(/only allowed with `stream: true`/);
+    expect(error({ messages: [user()], functions: [] }).message).toMatch(/use `tools`/);
+    expect(error({ messages: [user()], response_format: { type: 'yaml' } }).message).toMatch(/response_format.type/);
+  });
+
+  it('says why a request needs the cloud, and turns the rest into a local request', () => {
+    expect(cloudOnlyReason(roundTrip)).toMatch(/tools/);
+    expect(cloudOnlyReason({ messages: [user()], tools, tool_choice: 'none' } as ChatCompletionRequest)).toBeUndefined();
+    expect(cloudOnlyReason({ messages: roundTrip.messages })).toMatch(/tool calls or tool results/);
+    expect(cloudOnlyReason({ messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_object' } })).toMatch(/json_object/);
+    expect(cloudOnlyReason({ messages: [{ role: 'user', content: 'x' }], response_format: { type: 'text' } })).toBeUndefined();
+    const local = localChatRequest({
+      messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }],
+      max_completion_tokens: 9, max_tokens: 100, temperature: null, user: 'u', seed: 3,
+    });
+    expect(local).toEqual({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'a\nb' }], max_tokens: 9, seed: 3 });
+    expect(() => validateLocalChatRequest(local)).not.toThrow();
+    expect(() => validateLocalChatRequest(roundTrip)).toThrow(/for a local model/);
+    expect(wantsStreamUsage(roundTrip)).toBe(true);
+    expect(wantsStreamUsage({ messages: [user() as ChatCompletionRequest['messages'][number]], stream: true })).toBe(false);
   });
 });
 

@@ -757,8 +757,12 @@ describe('browser key warning', () => {
   });
 
   it('does not touch storage', async () => {
-    const source = await import('node:fs/promises').then((fs) => fs.readFile(new URL('../../src/page/cloud-client.ts', import.meta.url), 'utf8'));
-    expect(source).not.toMatch(/localStorage|sessionStorage|indexedDB|idb-keyval|\.\.\/storage/);
+    const fs = await import('node:fs/promises');
+    const files = ['../../src/page/cloud-client.ts', '../../src/common/sse.ts', ...['config', 'errors', 'cost', 'transport'].map((f) => `../../src/page/cloud/${f}.ts`)];
+    for (const file of files) {
+      const source = await fs.readFile(new URL(file, import.meta.url), 'utf8');
+      expect(source, file).not.toMatch(/localStorage|sessionStorage|indexedDB|idb-keyval|\.\.\/storage/);
+    }
   });
 });
 

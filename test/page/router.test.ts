@@ -328,9 +328,9 @@ describe('EdgeRouter: a failed cloud call falls back to the local model', () => 
   });
 
   it('a cloud stream that fails before the router passed on a chunk is answered locally, without a mix of both', async () => {
-    // The provider sent 'Hel' but the router holds back the last chunk (it will carry the report).
+    // The provider failed before its first chunk: nothing was passed on, the local model answers.
     const { worker } = fakeWorker({ chosen: () => 'cloud-big' });
-    const router = new EdgeRouter({ worker, cloud: fakeCloud({ streamFails: { after: 1, error: reset() } }).cloud, localModel: 'local', cloudModels });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud({ streamFails: { after: 0, error: reset() } }).cloud, localModel: 'local', cloudModels });
     const { pieces, report } = await readStream(await router.chat.completions.create({ ...ask('q'), stream: true }));
     expect(pieces).toEqual(['local says q']);
     expect(report).toMatchObject({ model: 'local', degraded: true });
@@ -338,7 +338,8 @@ describe('EdgeRouter: a failed cloud call falls back to the local model', () => 
 
   it('a cloud stream that fails after a chunk was passed on ends with the error; the local model is not asked', async () => {
     const { worker, log } = fakeWorker({ chosen: () => 'cloud-big' });
-    const router = new EdgeRouter({ worker, cloud: fakeCloud({ streamFails: { after: 2, error: reset() } }).cloud, localModel: 'local', cloudModels });
+    // 'Hel' is passed on the moment it arrives (no chunk is held back), so the failure after it ends the stream.
+    const router = new EdgeRouter({ worker, cloud: fakeCloud({ streamFails: { after: 1, error: reset() } }).cloud, localModel: 'local', cloudModels });
     const pieces: string[] = [];
     const error = await (async () => {
       for await (const chunk of await router.chat.completions.create({ ...ask('q'), stream: true })) pieces.push(chunk.choices[0]?.delta.content ?? '');
@@ -545,5 +546,210 @@ describe('EscalationController', () => {
       }
       expect(Math.abs(cloud / 1000 - target)).toBeLessThan(0.02);
     }
+  });
+});
+
+describe('EdgeRouter: OpenAI requests', () => {
+  const weatherCall = { id: 'call_1', type: 'function' as const, function: { name: 'weather', arguments: '{"city":"Paris"}' } };
+  const tools = [{ type: 'function' as const, function: { name: 'weather', parameters: { type: 'object' } } }];
+
+  /** A cloud that answers with a tool call, and streams the same call in pieces with a usage chunk. */
+  function toolCloud() {
+    const requests: { model: string; request: ChatCompletionRequest }[] = [];
+    const chunk = (choices: ChatCompletionChunk['choices'], usage?: ChatCompletionChunk['usage']): ChatCompletionChunk =>
+      ({ id: 't', object: 'chat.completion.chunk', created: 0, model: 'provider-name', choices, ...(usage ? { usage } : {}) });
+    const cloud: RouterCloud = {
+      async chat(model, request) {
+        requests.push({ model, request });
+        return {
+          id: 't', object: 'chat.completion', created: 0, model: 'provider-name',
+          choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [weatherCall] }, finish_reason: 'tool_calls', logprobs: null }],
+          usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+          edgerouteCost: { usd: 0.002 },
+        };
+      },
+      async *stream(model, request, options) {
+        requests.push({ model, request });
+        yield chunk([{ index: 0, delta: { role: 'assistant', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'weather', arguments: '' } }] }, finish_reason: null }]);
+        yield chunk([{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"city":"Paris"}' } }] }, finish_reason: null }]);
+        yield chunk([{ index: 0, delta: {}, finish_reason: 'tool_calls' }]);
+        yield chunk([], { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 });
+        options?.onCost?.({ usd: 0.002 });
+      },
+    };
+    return { cloud, requests };
+  }
+
+  it('a request with tools goes to the cloud with its tools; tool_calls come back; the report says why', async () => {
+    const { worker, log } = fakeWorker({ chosen: () => 'local' });
+    const { cloud, requests } = toolCloud();
+    const router = new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels });
+    const answer = await router.chat.completions.create({ messages: [{ role: 'user', content: 'Weather in Paris?' }], tools, tool_choice: 'auto' });
+    expect(answer.choices[0]!.message).toEqual({ role: 'assistant', content: null, refusal: null, tool_calls: [weatherCall] });
+    expect(answer.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(answer.edgeroute).toMatchObject({ model: 'cloud-big', forcedCloud: 'the request has tools, which the local model cannot call', costUsd: 0.002 });
+    expect(requests[0]!.request.tools).toEqual(tools);
+    expect(log).toEqual([]);
+    // The round trip: the tool result goes back, and still to the cloud (the local model cannot read it).
+    const followUp = await router.chat.completions.create({
+      messages: [{ role: 'user', content: 'Weather in Paris?' }, { role: 'assistant', content: null, tool_calls: [weatherCall] }, { role: 'tool', tool_call_id: 'call_1', content: '18 °C' }],
+    });
+    expect(followUp.edgeroute.forcedCloud).toMatch(/tool calls or tool results/);
+    expect(log).toEqual([]);
+  });
+
+  it('streams tool-call deltas through, with usage and the report on the last chunk only when asked', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    const router = new EdgeRouter({ worker, cloud: toolCloud().cloud, localModel: 'local', cloudModels });
+    const read = async (includeUsage: boolean) => {
+      const chunks: RoutedChunk[] = [];
+      const stream = await router.chat.completions.create({ messages: [{ role: 'user', content: 'Weather?' }], tools, stream: true, ...(includeUsage ? { stream_options: { include_usage: true } } : {}) });
+      for await (const c of stream) chunks.push(c);
+      return chunks;
+    };
+    const withUsage = await read(true);
+    expect(withUsage.map((c) => c.choices.length)).toEqual([1, 1, 1, 0]);
+    expect(withUsage[0]!.choices[0]!.delta.tool_calls![0]).toMatchObject({ index: 0, id: 'call_1', function: { name: 'weather' } });
+    expect(withUsage[1]!.choices[0]!.delta.tool_calls![0]!.function!.arguments).toBe('{"city":"Paris"}');
+    expect(withUsage.at(-1)!.usage).toEqual({ prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 });
+    expect(withUsage.at(-1)!.edgeroute).toMatchObject({ model: 'cloud-big', costUsd: 0.002 });
+    expect(withUsage.slice(0, -1).every((c) => c.edgeroute === undefined)).toBe(true);
+    const without = await read(false);
+    expect(without.map((c) => c.choices.length)).toEqual([1, 1, 1]);
+    expect(without.every((c) => c.usage === undefined)).toBe(true);
+    expect(without.at(-1)!.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(without.at(-1)!.edgeroute).toMatchObject({ model: 'cloud-big' });
+  });
+
+  it('passes each cloud chunk on as it arrives, before the provider sends the next', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'cloud-big' });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const cloud: RouterCloud = {
+      chat: async () => { throw new Error('not used'); },
+      async *stream(model) {
+        yield { id: 's', object: 'chat.completion.chunk', created: 0, model, choices: [{ index: 0, delta: { content: 'Hel' }, finish_reason: null }] };
+        await gate;
+        yield { id: 's', object: 'chat.completion.chunk', created: 0, model, choices: [{ index: 0, delta: { content: 'lo' }, finish_reason: 'stop' }] };
+      },
+    };
+    const router = new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels });
+    const iterator = (await router.chat.completions.create({ ...ask('q'), stream: true }))[Symbol.asyncIterator]();
+    const first = await Promise.race([iterator.next(), new Promise<'held'>((r) => setTimeout(() => r('held'), 200))]);
+    expect(first).not.toBe('held');
+    expect((first as IteratorResult<RoutedChunk>).value.choices[0]!.delta.content).toBe('Hel');
+    release();
+    const second = await iterator.next();
+    expect(second.value.choices[0]!.delta.content).toBe('lo');
+    expect(second.value.edgeroute).toMatchObject({ model: 'cloud-big' });
+    expect((await iterator.next()).done).toBe(true);
+  });
+
+  it('model: a configured cloud id forces that model without routing; another name is left to the router', async () => {
+    const { worker, log } = fakeWorker({ chosen: () => 'local' });
+    const route = vi.spyOn(worker, 'route');
+    const { cloud, calls } = fakeCloud();
+    const router = new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels });
+    const forced = await router.chat.completions.create({ ...ask('q'), model: 'cloud-small' });
+    expect(forced.edgeroute).toMatchObject({ model: 'cloud-small', routedTo: 'cloud-small', forcedCloud: 'the request named the cloud model cloud-small' });
+    expect(calls).toEqual(['cloud-small']);
+    expect(route).not.toHaveBeenCalled();
+    const routed = await router.chat.completions.create({ ...ask('q'), model: 'gpt-4o-mini' });
+    expect(routed.edgeroute.model).toBe('local');
+    // A local answer's model is edgeroute.model, not the engine's name.
+    expect(routed.model).toBe('local');
+    expect(routed.choices[0]!.message.refusal).toBeNull();
+    expect(log).toEqual(['start q', 'end q']);
+  });
+
+  it('a local stream sends usage only when asked; developer messages and text parts reach the engine as text', async () => {
+    const seen: unknown[] = [];
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    const generate = worker.generate.bind(worker);
+    worker.generate = async (request, options) => { seen.push(request); return generate(request, options); };
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels });
+    const messages = [{ role: 'developer' as const, content: 'Be brief.' }, { role: 'user' as const, content: [{ type: 'text' as const, text: 'q' }] }];
+    const chunks: RoutedChunk[] = [];
+    for await (const c of await router.chat.completions.create({ messages, stream: true, stream_options: { include_usage: true }, max_completion_tokens: 7 })) chunks.push(c);
+    expect(chunks.map((c) => c.choices.length)).toEqual([1, 0]);
+    expect(chunks[1]!.usage!.completion_tokens).toBeGreaterThan(0);
+    expect(chunks[1]!.edgeroute).toMatchObject({ model: 'local' });
+    expect(seen[0]).toEqual({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'q' }], max_tokens: 7, stream: false });
+    const plain: RoutedChunk[] = [];
+    for await (const c of await router.chat.completions.create({ messages, stream: true })) plain.push(c);
+    expect(plain).toHaveLength(1);
+    expect(plain[0]!.usage).toBeUndefined();
+  });
+
+  it('local-only cannot answer what needs the cloud: a typed error, not a silent local answer', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'local-only' });
+    await expect(router.chat.completions.create({ ...ask('q'), tools })).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/tools/) });
+    await expect(router.chat.completions.create({ ...ask('q'), response_format: { type: 'json_object' } })).rejects.toMatchObject({ code: 'invalid-input' });
+  });
+});
+
+describe('EdgeRouter: local answers streamed token by token', () => {
+  /** A worker that streams "4", " is", " the answer" through onChunk, each after a gate opens. */
+  function streamingWorker(options: { failFirst?: boolean } = {}) {
+    const { worker, cancelled } = fakeWorker({ chosen: () => 'local' });
+    const gates: (() => void)[] = [];
+    const chunk = (choices: ChatCompletionChunk['choices'], usage?: ChatCompletionChunk['usage']): ChatCompletionChunk =>
+      ({ id: 'g', object: 'chat.completion.chunk', created: 0, model: 'engine-name', choices, ...(usage ? { usage } : {}) });
+    worker.generate = async (_request, _options, onChunk) => {
+      if (options.failFirst) throw new EdgeRouteError('local-engine-failed', 'prompt too long');
+      for (const piece of ['4', ' is', ' the answer']) {
+        onChunk?.(chunk([{ index: 0, delta: { content: piece }, finish_reason: null }]));
+        await new Promise<void>((r) => gates.push(r));
+      }
+      onChunk?.(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
+      onChunk?.(chunk([], { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 }));
+      return { completion: completion('engine-name', '4 is the answer'), confidence: { score: -0.2, method: 'mean-logprob' }, millis: 1 };
+    };
+    return { worker, cancelled, open: () => gates.shift()?.() };
+  }
+
+  it('a consumer that stops early cancels the local generation', async () => {
+    const { worker, cancelled } = streamingWorker();
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'local-only' });
+    for await (const chunk of await router.chat.completions.create({ ...ask('q'), stream: true })) {
+      expect(chunk.choices[0]!.delta.content).toBe('4');
+      break;
+    }
+    expect(cancelled).toHaveLength(1);
+  });
+
+  it('route mode: each token reaches the caller before the next is generated; the report and usage come last', async () => {
+    const { worker, open } = streamingWorker();
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route' });
+    const iterator = (await router.chat.completions.create({ ...ask('q'), stream: true, stream_options: { include_usage: true } }))[Symbol.asyncIterator]();
+    const seen: RoutedChunk[] = [];
+    for (let i = 0; i < 3; i++) {
+      const next = await iterator.next();
+      seen.push(next.value);
+      open();
+    }
+    expect(seen.map((c) => c.choices[0]!.delta.content)).toEqual(['4', ' is', ' the answer']);
+    expect(seen.every((c) => c.model === 'local' && c.edgeroute === undefined)).toBe(true);
+    const rest: RoutedChunk[] = [];
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) rest.push(next.value);
+    expect(rest.map((c) => c.choices.length)).toEqual([1, 0]);
+    expect(rest[0]!.choices[0]!.finish_reason).toBe('stop');
+    expect(rest[1]!.usage).toEqual({ prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 });
+    expect(rest[1]!.edgeroute).toMatchObject({ model: 'local', localConfidence: -0.2, escalated: false });
+  });
+
+  it('route mode: a local failure before any token is answered by the cloud stream; hybrid keeps one whole chunk', async () => {
+    const failing = streamingWorker({ failFirst: true });
+    const router = new EdgeRouter({ worker: failing.worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route' });
+    const { pieces, report } = await readStream(await router.chat.completions.create({ ...ask('q'), stream: true }));
+    expect(pieces.join('')).toBe('Hello');
+    expect(report).toMatchObject({ model: 'cloud-big' });
+    expect(report!.notes.at(-1)).toMatch(/The local model failed \(local-engine-failed: prompt too long\); cloud-big answered instead/);
+
+    const { worker } = fakeWorker({ chosen: () => 'local' });
+    const hybrid = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels });
+    const whole = await readStream(await hybrid.chat.completions.create({ ...ask('q'), stream: true }));
+    expect(whole.pieces).toEqual(['local says q']);
   });
 });

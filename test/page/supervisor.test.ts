@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EdgeRouteError } from '../../src/common/errors';
-import type { ChatCompletionRequest } from '../../src/common/openai';
+import type { LocalChatRequest as ChatCompletionRequest } from '../../src/common/openai';
 import { WorkerSupervisor } from '../../src/page/supervisor';
 import type { EdgeWorker, WorkerExit } from '../../src/page/worker-client';
 import type { GenerateResult, LoadProgress, ProfileSummary, RouteResult } from '../../src/worker/protocol';

@@ -6,7 +6,7 @@ import 'fake-indexeddb/auto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { errorCode } from '../../src/common/errors';
-import type { ChatCompletion, ChatCompletionRequest } from '../../src/common/openai';
+import type { ChatCompletion, LocalChatRequest as ChatCompletionRequest } from '../../src/common/openai';
 import { validateValidationSet } from '../../src/common/validation-set';
 import { createWorkerApi, createWorkerHostState, type WorkerHostState } from '../../src/worker/api';
 import type { LoadedEmbedder } from '../../src/worker/engine-factory';

@@ -9,7 +9,7 @@ import type {
   ChatCompletion,
   ChatCompletionChoice,
   ChatCompletionChunk,
-  ChatCompletionRequest,
+  LocalChatRequest as ChatCompletionRequest,
 } from '../../common/openai';
 
 export type LocalEngineKind = 'web-llm' | 'transformers' | 'prompt-api';

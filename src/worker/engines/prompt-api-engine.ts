@@ -13,10 +13,10 @@
  */
 import { EdgeRouteError } from '../../common/errors';
 import {
-  validateChatRequest,
+  validateLocalChatRequest as validateChatRequest,
   type ChatCompletion,
   type ChatCompletionChunk,
-  type ChatCompletionRequest,
+  type LocalChatRequest as ChatCompletionRequest,
   type ChatMessage,
 } from '../../common/openai';
 import { EngineLifecycle, type LoadRun } from './engine-lifecycle';

@@ -23,11 +23,11 @@ import { createRng, type Rng } from '../../core/random';
 import { abortedError, EdgeRouteError, messageOf, type EdgeRouteErrorCode } from '../../common/errors';
 import { yieldToEventLoop } from './yield';
 import {
-  validateChatRequest,
+  validateLocalChatRequest as validateChatRequest,
   type ChatCompletion,
   type ChatCompletionChoice,
   type ChatCompletionChunk,
-  type ChatCompletionRequest,
+  type LocalChatRequest as ChatCompletionRequest,
   type ChatMessage,
   type FinishReason,
   type TokenLogprob,

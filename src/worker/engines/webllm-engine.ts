@@ -25,11 +25,11 @@ import type {
 import { raceAbort } from '../../common/abort';
 import { abortedError, EdgeRouteError } from '../../common/errors';
 import {
-  validateChatRequest,
+  validateLocalChatRequest as validateChatRequest,
   type ChatCompletion,
   type ChatCompletionChoice,
   type ChatCompletionChunk,
-  type ChatCompletionRequest,
+  type LocalChatRequest as ChatCompletionRequest,
   type ChatMessage,
 } from '../../common/openai';
 import { EngineLifecycle, type LoadRun } from './engine-lifecycle';

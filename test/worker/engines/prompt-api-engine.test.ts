@@ -13,7 +13,7 @@ import {
   type LanguageModelStatic,
   type PromptApiAvailability,
 } from '../../../src/worker/engines/prompt-api-engine';
-import type { ChatCompletionChunk, ChatCompletionRequest } from '../../../src/common/openai';
+import type { ChatCompletionChunk, LocalChatRequest as ChatCompletionRequest } from '../../../src/common/openai';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const abortError = () => new DOMException('The operation was aborted.', 'AbortError');

@@ -12,7 +12,7 @@ import { EdgeRouteError } from '../../../src/common/errors';
 import { sampleAnswers, type LoadProgress } from '../../../src/worker/engines/local-engine';
 import { createRng } from '../../../src/core/random';
 import { answerPrompt, choiceSeed, logSoftmax, sampleToken, topK, TransformersEngine } from '../../../src/worker/engines/transformers-engine';
-import type { ChatCompletionRequest, TokenLogprob } from '../../../src/common/openai';
+import type { LocalChatRequest as ChatCompletionRequest, TokenLogprob } from '../../../src/common/openai';
 
 const root = resolve(import.meta.dirname, '..', '..', '..');
 const modelsDir = join(root, 'public', 'models');

@@ -21,7 +21,7 @@ import {
   WebLlmEngine,
   type MLCEngineLike,
 } from '../../../src/worker/engines/webllm-engine';
-import type { ChatCompletionChunk, ChatCompletionRequest } from '../../../src/common/openai';
+import type { ChatCompletionChunk, LocalChatRequest as ChatCompletionRequest } from '../../../src/common/openai';
 
 const F16 = { shaderF16: true };
 const F32 = { shaderF16: false };
