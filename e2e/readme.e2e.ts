@@ -245,7 +245,7 @@ console.log(profile, embedder);
     expect(embedder).toContain('/nowhere/models/use-lite/');
   });
 
-  test('the OpenAI-SDK example routes the SDK's call through router.fetch', async ({ page }) => {
+  test('the OpenAI-SDK example routes the SDK call through router.fetch', async ({ page }) => {
     test.setTimeout(120_000);
     const [content, model] = await consoleLine(page, 'openai-sdk.html', 2);
     expect(content).toBe(ANSWER);
