@@ -61,17 +61,17 @@ export async function packInto(dir: string): Promise<{ tarball: string; files: s
 }
 
 /**
- * Installs the tarball and Vite into the app in `app` (its package.json must exist), pinned to
+ * Installs the tarball, Vite and `extra` packages into the app in `app` (its package.json must exist), pinned to
  * this checkout's versions. --prefer-offline: npm's cache where it holds a package (`npm ci`
  * filled it with the tarballs), the registry for the rest; `npm ci` caches tarballs but not
  * every packument, so on a new machine an --offline install fails with ENOTCACHED.
  */
-export async function installTarball(app: string, tarball: string): Promise<void> {
+export async function installTarball(app: string, tarball: string, extra: readonly string[] = []): Promise<void> {
   const appPackage = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as PackageJson;
   const published = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as PackageJson;
   appPackage.overrides = installedVersions(['vite', ...Object.keys(published.dependencies ?? {})]);
   writeFileSync(join(app, 'package.json'), `${JSON.stringify(appPackage, null, 2)}\n`);
-  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, `vite@${viteVersion}`], { cwd: app, env: cleanEnv(), maxBuffer: 16 << 20 })
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, `vite@${viteVersion}`, ...extra], { cwd: app, env: cleanEnv(), maxBuffer: 16 << 20 })
     .catch((error: unknown) => {
       throw new Error(`npm install of the tarball into the scratch app failed (it needs the npm registry for what npm's cache lacks).\n${String((error as { stderr?: string }).stderr ?? error)}`);
     });
