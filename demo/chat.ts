@@ -46,9 +46,17 @@ const ROUTE_TEXT: Record<Route, (model: string) => string> = {
 };
 
 /** Who wrote the answer, in words: never the test model under Llama's name. */
-export function answeredBy(r: RoutingReport, route: Route, recorded: DemoExample | undefined, replayedLocal: boolean, replayCloud: boolean, engine: string | undefined): string {
+export function answeredBy(
+  r: RoutingReport,
+  route: Route,
+  recorded: DemoExample | undefined,
+  replayedLocal: boolean,
+  replayCloud: boolean,
+  engine: string | undefined,
+): string {
   if (route === 'local' || r.degraded) {
-    if (replayedLocal) return `Recorded Llama-3.2-1B answer (${recorded?.set ?? 'cascade set'}), confidence ${r.localConfidence?.toFixed(2) ?? '—'} (log-prob of its answer)`;
+    if (replayedLocal)
+      return `Recorded Llama-3.2-1B answer (${recorded?.set ?? 'cascade set'}), confidence ${r.localConfidence?.toFixed(2) ?? '—'} (log-prob of its answer)`;
     return `The repo's tiny test model${engine ? ` (${engine})` : ''} ran on this device: ~1M parameters, routed as Llama-3.2-1B but not Llama, so its text is not meant to be a good answer`;
   }
   return replayCloud ? `Recorded ${r.model} answer (replay cloud)` : `${r.model} via your endpoint`;
@@ -59,7 +67,9 @@ function metaLine(r: RoutingReport, spentUsd: number): string {
   if (r.localConfidence !== undefined) parts.push(`local confidence ${r.localConfidence.toFixed(2)}`);
   parts.push(`cost ${usd(spentUsd)}`);
   const l = r.latencyMs;
-  parts.push(`${Math.round(l.total)} ms (embed ${Math.round(l.embed)}, decide ${l.decide.toFixed(1)}, local ${Math.round(l.local)}, cloud ${Math.round(l.cloud)})`);
+  parts.push(
+    `${Math.round(l.total)} ms (embed ${Math.round(l.embed)}, decide ${l.decide.toFixed(1)}, local ${Math.round(l.local)}, cloud ${Math.round(l.cloud)})`,
+  );
   return parts.join(' · ');
 }
 
@@ -99,16 +109,23 @@ export function mountChat(context: ChatContext): { reset(): void } {
     if (ordered.length === 0) return;
     const start = (page * EXAMPLES_SHOWN) % ordered.length;
     const shown = [...ordered, ...ordered].slice(start, start + Math.min(EXAMPLES_SHOWN, ordered.length));
-    list.replaceChildren(...shown.map((e) => {
-      const button = h('button', { type: 'button', class: 'example', 'data-example': e.id },
-        h('span', { class: 'set' }, e.set === 'cascade-medmcqa' ? 'MedMCQA' : 'MMLU'), ' ', exampleTitle(e.prompt));
-      button.addEventListener('click', () => {
-        if (inFlight) return;
-        field.value = e.prompt;
-        form.requestSubmit();
-      });
-      return h('li', {}, button);
-    }));
+    list.replaceChildren(
+      ...shown.map((e) => {
+        const button = h(
+          'button',
+          { type: 'button', class: 'example', 'data-example': e.id },
+          h('span', { class: 'set' }, e.set === 'cascade-medmcqa' ? 'MedMCQA' : 'MMLU'),
+          ' ',
+          exampleTitle(e.prompt),
+        );
+        button.addEventListener('click', () => {
+          if (inFlight) return;
+          field.value = e.prompt;
+          form.requestSubmit();
+        });
+        return h('li', {}, button);
+      }),
+    );
     more.hidden = ordered.length <= EXAMPLES_SHOWN;
   }
   void context.book().then((book) => {
@@ -140,7 +157,15 @@ export function mountChat(context: ChatContext): { reset(): void } {
 
   async function ask(text: string): Promise<void> {
     const recorded = (await context.book())?.find(text);
-    log.append(h('li', { class: 'user' }, h('span', { class: 'who' }, 'You'), recorded ? h('span', { class: 'tag' }, `recorded prompt · ${recorded.set}`) : '', h('div', { class: 'content' }, text)));
+    log.append(
+      h(
+        'li',
+        { class: 'user' },
+        h('span', { class: 'who' }, 'You'),
+        recorded ? h('span', { class: 'tag' }, `recorded prompt · ${recorded.set}`) : '',
+        h('div', { class: 'content' }, text),
+      ),
+    );
     const badge = h('span', { class: 'badge' }, 'Routing…');
     const who = h('span', { class: 'who' }, '');
     const content = h('div', { class: 'content', 'aria-live': 'off' });
@@ -158,9 +183,14 @@ export function mountChat(context: ChatContext): { reset(): void } {
       const demo = await context.router();
       // Raced against Stop: a local engine still loading its model only sees the cancel once it
       // starts generating, and the reader should not wait for that.
-      const stream = await raceAbort(demo.router.chat.completions.create(
-        { messages: [{ role: 'user', content: text }], max_tokens: context.maxTokens(), stream: true }, { signal: inFlight.signal }),
-      inFlight.signal, () => new EdgeRouteError('aborted', 'stopped by the reader'));
+      const stream = await raceAbort(
+        demo.router.chat.completions.create(
+          { messages: [{ role: 'user', content: text }], max_tokens: context.maxTokens(), stream: true },
+          { signal: inFlight.signal },
+        ),
+        inFlight.signal,
+        () => new EdgeRouteError('aborted', 'stopped by the reader'),
+      );
       let report: RoutingReport | undefined;
       let completionId = '';
       badge.textContent = 'Answering…';
@@ -190,18 +220,39 @@ export function mountChat(context: ChatContext): { reset(): void } {
         verdict.className = `verdict ${right ? 'right' : 'wrong'}`;
       }
       const local = route === 'local' || report.degraded;
-      totals = addAnswer(totals, { model: report.model, costUsd: report.costUsd, escalated: report.escalated, local, promptChars: text.length, answerChars: streamed.length, ...(recorded ? { recorded } : {}) }, context.bestCloud());
-      const spent = local ? 0 : recorded?.costs[report.model] ?? report.costUsd;
+      totals = addAnswer(
+        totals,
+        {
+          model: report.model,
+          costUsd: report.costUsd,
+          escalated: report.escalated,
+          local,
+          promptChars: text.length,
+          answerChars: streamed.length,
+          ...(recorded ? { recorded } : {}),
+        },
+        context.bestCloud(),
+      );
+      const spent = local ? 0 : (recorded?.costs[report.model] ?? report.costUsd);
       meta.textContent = metaLine(report, spent);
-      const notes = report.degraded && !recorded && context.replayCloud()
-        ? ['The local answer was not confident enough to keep, but the replay cloud has no recorded answer for your own question, so the on-device answer is shown. Set your own endpoint in Settings to escalate for real.']
-        : report.notes;
+      const notes =
+        report.degraded && !recorded && context.replayCloud()
+          ? [
+              'The local answer was not confident enough to keep, but the replay cloud has no recorded answer for your own question, so the on-device answer is shown. Set your own endpoint in Settings to escalate for real.',
+            ]
+          : report.notes;
       for (const note of notes) item.append(h('small', { class: 'note' }, note));
       if (route === 'escalated' && recorded && replayedLocal === false && localId === RECORDED_LOCAL_ID && report.localConfidence !== undefined) {
         // What the device had said before it gave way: the recorded Llama-3.2-1B answer.
         const first = recorded.responses[RECORDED_LOCAL_ID];
         if (first !== undefined) {
-          item.append(h('small', { class: 'note' }, `On device, the recorded Llama-3.2-1B answer was ${describeAnswer(recorded.prompt, first)} (${recorded.scores[RECORDED_LOCAL_ID] === 1 ? '✓' : '✗'}) with confidence ${report.localConfidence.toFixed(2)}, too low to keep.`));
+          item.append(
+            h(
+              'small',
+              { class: 'note' },
+              `On device, the recorded Llama-3.2-1B answer was ${describeAnswer(recorded.prompt, first)} (${recorded.scores[RECORDED_LOCAL_ID] === 1 ? '✓' : '✗'}) with confidence ${report.localConfidence.toFixed(2)}, too low to keep.`,
+            ),
+          );
         }
       }
       showTotals();
@@ -216,8 +267,9 @@ export function mountChat(context: ChatContext): { reset(): void } {
         badge.className = 'badge cloud';
         badge.textContent = '☁ Sent to the cloud';
         who.textContent = '';
-        content.textContent = 'The router sent your question to the cloud (UniRoute predicted the on-device model would get it wrong). '
-          + 'This demo\'s cloud is a replay of recorded GPT-4o / GPT-4o-mini answers and only knows the example prompts below. '
+        content.textContent =
+          'The router sent your question to the cloud (UniRoute predicted the on-device model would get it wrong). '
+          + "This demo's cloud is a replay of recorded GPT-4o / GPT-4o-mini answers and only knows the example prompts below. "
           + 'To ask anything, set your own OpenAI-compatible endpoint in Settings.';
       } else {
         item.className = 'answer error';

@@ -46,10 +46,7 @@ export function deferralChartSvg(input: ChartInput): string {
   const width = input.width ?? 640;
   const height = input.height ?? 400;
   const pad = { left: 52, right: 170, top: 16, bottom: 40 };
-  const qualities = [
-    ...input.series.flatMap((s) => s.curve.map((p) => p.quality)),
-    ...input.singles.map((s) => s.quality),
-  ];
+  const qualities = [...input.series.flatMap((s) => s.curve.map((p) => p.quality)), ...input.singles.map((s) => s.quality)];
   if (!(input.maxCost > 0)) throw new Error(`deferral chart: maxCost must be > 0, got ${input.maxCost}`);
   if (qualities.length === 0) throw new Error('deferral chart: nothing to draw');
   let qMin = Math.min(...qualities);
@@ -62,7 +59,7 @@ export function deferralChartSvg(input: ChartInput): string {
   qMax = Math.min(1, Math.ceil(qMax * 20) / 20);
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
-  const x = (cost: number): number => pad.left + Math.min(1.05, cost / input.maxCost) / 1.05 * plotW;
+  const x = (cost: number): number => pad.left + (Math.min(1.05, cost / input.maxCost) / 1.05) * plotW;
   const y = (quality: number): number => pad.top + (1 - (quality - qMin) / (qMax - qMin || 1)) * plotH;
 
   const parts: string[] = [
@@ -83,9 +80,13 @@ export function deferralChartSvg(input: ChartInput): string {
     if (s.curve.length === 0) return;
     // A deferral curve is a staircase of operating points; joining them shows the trade-off.
     const d = s.curve.map((p, j) => `${j === 0 ? 'M' : 'L'}${fmt(x(p.cost))},${fmt(y(p.quality))}`).join(' ');
-    parts.push(`<path d="${d}" fill="none" stroke="${escapeXml(s.color)}" stroke-width="2"${s.dash ? ` stroke-dasharray="${escapeXml(s.dash)}"` : ''} data-router="${escapeXml(s.name)}"/>`);
+    parts.push(
+      `<path d="${d}" fill="none" stroke="${escapeXml(s.color)}" stroke-width="2"${s.dash ? ` stroke-dasharray="${escapeXml(s.dash)}"` : ''} data-router="${escapeXml(s.name)}"/>`,
+    );
     const ly = pad.top + 14 + i * 16;
-    parts.push(`<line x1="${width - pad.right + 10}" x2="${width - pad.right + 30}" y1="${ly - 4}" y2="${ly - 4}" stroke="${escapeXml(s.color)}" stroke-width="2"${s.dash ? ` stroke-dasharray="${escapeXml(s.dash)}"` : ''}/>`);
+    parts.push(
+      `<line x1="${width - pad.right + 10}" x2="${width - pad.right + 30}" y1="${ly - 4}" y2="${ly - 4}" stroke="${escapeXml(s.color)}" stroke-width="2"${s.dash ? ` stroke-dasharray="${escapeXml(s.dash)}"` : ''}/>`,
+    );
     parts.push(`<text x="${width - pad.right + 36}" y="${ly}" font-size="11">${escapeXml(s.name)}</text>`);
   });
   // Each single model's dot is labelled; a label that would overlap the previous one is skipped
@@ -94,20 +95,30 @@ export function deferralChartSvg(input: ChartInput): string {
   for (const m of [...input.singles].sort((a, b) => a.cost - b.cost)) {
     const cx = x(m.cost);
     const cy = y(m.quality);
-    parts.push(`<circle cx="${fmt(cx)}" cy="${fmt(cy)}" r="3.5" fill="#444" data-single="${escapeXml(m.modelId)}"><title>${escapeXml(m.modelId)}: quality ${m.quality.toFixed(3)}</title></circle>`);
+    parts.push(
+      `<circle cx="${fmt(cx)}" cy="${fmt(cy)}" r="3.5" fill="#444" data-single="${escapeXml(m.modelId)}"><title>${escapeXml(m.modelId)}: quality ${m.quality.toFixed(3)}</title></circle>`,
+    );
     const lx = Math.min(cx + 6, pad.left + plotW - 4);
     const ly = cy - 6;
     if (placed.some((p) => Math.abs(p.x - lx) < 60 && Math.abs(p.y - ly) < 11)) continue;
     placed.push({ x: lx, y: ly });
     const anchor = cx + 6 > pad.left + plotW - 60 ? 'end' : 'start';
-    parts.push(`<text x="${fmt(anchor === 'end' ? cx - 6 : lx)}" y="${fmt(ly)}" font-size="10" fill="#333" text-anchor="${anchor}" class="single-label">${escapeXml(m.modelId)}</text>`);
+    parts.push(
+      `<text x="${fmt(anchor === 'end' ? cx - 6 : lx)}" y="${fmt(ly)}" font-size="10" fill="#333" text-anchor="${anchor}" class="single-label">${escapeXml(m.modelId)}</text>`,
+    );
   }
   const ly = pad.top + 14 + input.series.length * 16;
-  parts.push(`<circle cx="${width - pad.right + 20}" cy="${ly - 4}" r="3.5" fill="#444"/><text x="${width - pad.right + 36}" y="${ly}" font-size="11">single models</text>`);
+  parts.push(
+    `<circle cx="${width - pad.right + 20}" cy="${ly - 4}" r="3.5" fill="#444"/><text x="${width - pad.right + 36}" y="${ly}" font-size="11">single models</text>`,
+  );
   if (input.point) {
     const p = input.point;
-    parts.push(`<circle cx="${fmt(x(p.cost))}" cy="${fmt(y(p.quality))}" r="7" fill="none" stroke="#d00" stroke-width="2.5" data-operating-point="1"><title>${escapeXml(p.label)}</title></circle>`);
-    parts.push(`<circle cx="${width - pad.right + 20}" cy="${ly + 12}" r="6" fill="none" stroke="#d00" stroke-width="2.5"/><text x="${width - pad.right + 36}" y="${ly + 16}" font-size="11">operating point</text>`);
+    parts.push(
+      `<circle cx="${fmt(x(p.cost))}" cy="${fmt(y(p.quality))}" r="7" fill="none" stroke="#d00" stroke-width="2.5" data-operating-point="1"><title>${escapeXml(p.label)}</title></circle>`,
+    );
+    parts.push(
+      `<circle cx="${width - pad.right + 20}" cy="${ly + 12}" r="6" fill="none" stroke="#d00" stroke-width="2.5"/><text x="${width - pad.right + 36}" y="${ly + 16}" font-size="11">operating point</text>`,
+    );
   }
   parts.push('</svg>');
   return parts.join('');

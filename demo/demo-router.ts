@@ -49,10 +49,14 @@ function lastUserText(request: ChatCompletionRequest): string {
 function wait(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(new EdgeRouteError('aborted', 'the request was aborted by the caller'));
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(new EdgeRouteError('aborted', 'the request was aborted by the caller'));
+      },
+      { once: true },
+    );
   });
 }
 
@@ -76,9 +80,15 @@ export async function startDemoRouter(options: DemoRouterOptions): Promise<DemoR
       first = false;
       await worker.api.configure(workerConfig);
       await worker.api.loadEmbedder(progress ? proxy((p: LoadProgress) => progress({ ...p, stage: 'embedder' })) : undefined);
-      return worker.api.prepareProfile(set, {}, progress
-        ? proxy((p: { done: number; total: number; text?: string }) => progress({ progress: p.total > 0 ? p.done / p.total : 0, text: p.text ?? '', stage: 'profile' } as LoadProgress & { stage: Stage }))
-        : undefined);
+      return worker.api.prepareProfile(
+        set,
+        {},
+        progress
+          ? proxy((p: { done: number; total: number; text?: string }) =>
+              progress({ progress: p.total > 0 ? p.done / p.total : 0, text: p.text ?? '', stage: 'profile' } as LoadProgress & { stage: Stage }),
+            )
+          : undefined,
+      );
     },
   });
 
@@ -110,7 +120,10 @@ export async function startDemoRouter(options: DemoRouterOptions): Promise<DemoR
       replayedIds.add(id);
       return {
         completion: {
-          id, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: RECORDED_LOCAL_ID,
+          id,
+          object: 'chat.completion',
+          created: Math.floor(Date.now() / 1000),
+          model: RECORDED_LOCAL_ID,
           choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop', logprobs: null }],
         },
         // The log-probability of the answer letter, as recorded: a one-token answer's mean token log-prob.
@@ -134,8 +147,12 @@ export async function startDemoRouter(options: DemoRouterOptions): Promise<DemoR
     await router.lambda();
     return {
       router,
-      get worker() { return supervisor.current; },
-      get profile() { return supervisor.profile; },
+      get worker() {
+        return supervisor.current;
+      },
+      get profile() {
+        return supervisor.profile;
+      },
       replayedIds,
       embed: (texts) => supervisor.embed(texts),
       close: () => supervisor.close(),

@@ -42,7 +42,8 @@ export function parseExamples(raw: unknown): DemoExamples {
     }
     for (const field of ['scores', 'costs', 'responses'] as const) {
       const o = it[field];
-      if (!isRecord(o) || !models.every((m) => o[m] !== undefined)) throw new Error(`examples.json: item ${it.id} lacks ${field} for one of ${models.join(', ')}`);
+      if (!isRecord(o) || !models.every((m) => o[m] !== undefined))
+        throw new Error(`examples.json: item ${it.id} lacks ${field} for one of ${models.join(', ')}`);
     }
   });
   return raw as unknown as DemoExamples;

@@ -38,7 +38,10 @@ export function formatLambda(lambda: number): string {
   if (lambda === 0) return '0';
   if (lambda >= 1000) return Math.round(lambda).toLocaleString('en');
   if (lambda >= 0.01) return String(Number(lambda.toPrecision(3)));
-  return lambda.toExponential(1).replace('e-', '×10⁻').replace(/⁻(\d+)/, (_m, d: string) => `⁻${[...d].map((c) => '⁰¹²³⁴⁵⁶⁷⁸⁹'[Number(c)]).join('')}`);
+  return lambda
+    .toExponential(1)
+    .replace('e-', '×10⁻')
+    .replace(/⁻(\d+)/, (_m, d: string) => `⁻${[...d].map((c) => '⁰¹²³⁴⁵⁶⁷⁸⁹'[Number(c)]).join('')}`);
 }
 
 type LabSetJson = Omit<ValidationSet, 'prompts'> & { readonly prompts: readonly (ValidationPrompt & { readonly costs?: Record<string, number> })[] };
@@ -94,7 +97,7 @@ export function mountLab(context: LabContext): void {
         return [];
       }
     };
-    list.push(...await tryJson(context.setsUrl));
+    list.push(...(await tryJson(context.setsUrl)));
     // Only a demo server has this (a static host answers 404): full sets, sampled on request.
     list.push(...(await tryJson(new URL('lab/sets.json', location.href))).filter((e) => e.id.startsWith('full:')));
     for (const e of list) entries.set(e.id, e);
@@ -104,10 +107,12 @@ export function mountLab(context: LabContext): void {
 
   async function fetchSet(id: string, limit: number): Promise<LabSetJson> {
     const entry = entries.get(id);
-    const url = id === SHIPPED_PROFILE.id
-      ? new URL(context.profileUrl)
-      : entry?.file ? new URL(entry.file, context.setsUrl)
-        : new URL(`lab/set.json?id=${encodeURIComponent(id)}&limit=${limit}`, location.href);
+    const url =
+      id === SHIPPED_PROFILE.id
+        ? new URL(context.profileUrl)
+        : entry?.file
+          ? new URL(entry.file, context.setsUrl)
+          : new URL(`lab/set.json?id=${encodeURIComponent(id)}&limit=${limit}`, location.href);
     const response = await fetch(url);
     if (!response.ok) throw new Error(`The lab could not load ${id}: HTTP ${response.status}.`);
     const set = (await response.json()) as LabSetJson;
@@ -188,13 +193,16 @@ export function mountLab(context: LabContext): void {
       const embeddings = await embed(router, set, running.signal, setSelect.value === SHIPPED_PROFILE.id);
       const models: ModelSpec[] = set.models.map((m) => ({ id: m.id, cost: m.cost }));
       const prompts: LabelledPrompt[] = set.prompts.map((p, i) => ({
-        id: p.id, embedding: embeddings[i]!, scores: p.scores, ...(p.costs ? { costs: p.costs } : {}),
+        id: p.id,
+        embedding: embeddings[i]!,
+        scores: p.scores,
+        ...(p.costs ? { costs: p.costs } : {}),
       }));
       message.textContent = 'Running the routers…';
       await new Promise((r) => setTimeout(r, 0)); // let the message paint before the work
       lab = runRoutingLab(prompts, models, { k: Number(kSelect.value), seed: 1 });
       const free = models.some((m) => m.cost === 0);
-      targetLabel.textContent = free ? 'Target cloud share' : 'Target budget (share of the priciest model\'s cost)';
+      targetLabel.textContent = free ? 'Target cloud share' : "Target budget (share of the priciest model's cost)";
       message.textContent = `${set.name}: ${lab.sizes.fit} prompts to fit (k-means K=${lab.k}, Ψ, k-NN, λ calibration), ${lab.sizes.test} to test; computed in this page in ${Math.round(lab.millis)} ms.`;
       fillTable(lab);
       fromTarget();
@@ -210,10 +218,28 @@ export function mountLab(context: LabContext): void {
 
   function fillTable(result: RoutingLab): void {
     const rows = Object.entries(result.routers).sort((a, b) => b[1].area - a[1].area);
-    table.replaceChildren(...rows.map(([name, r]) => h('tr', { 'data-router': name },
-      h('th', { scope: 'row' }, name), h('td', {}, r.area.toFixed(3)), h('td', {}, Number.isFinite(r.qnc) ? `${(100 * r.qnc).toFixed(0)}%` : 'never'))));
-    table.append(...result.singles.map((s) => h('tr', { class: 'single' },
-      h('th', { scope: 'row' }, `${s.modelId} alone`), h('td', {}, `quality ${s.quality.toFixed(3)}`), h('td', {}, `cost ${(s.cost / result.maxCost).toFixed(2)}`))));
+    table.replaceChildren(
+      ...rows.map(([name, r]) =>
+        h(
+          'tr',
+          { 'data-router': name },
+          h('th', { scope: 'row' }, name),
+          h('td', {}, r.area.toFixed(3)),
+          h('td', {}, Number.isFinite(r.qnc) ? `${(100 * r.qnc).toFixed(0)}%` : 'never'),
+        ),
+      ),
+    );
+    table.append(
+      ...result.singles.map((s) =>
+        h(
+          'tr',
+          { class: 'single' },
+          h('th', { scope: 'row' }, `${s.modelId} alone`),
+          h('td', {}, `quality ${s.quality.toFixed(3)}`),
+          h('td', {}, `cost ${(s.cost / result.maxCost).toFixed(2)}`),
+        ),
+      ),
+    );
   }
 
   const routerName = (): LambdaRouterName => routerSelect.value as LambdaRouterName;
@@ -228,7 +254,7 @@ export function mountLab(context: LabContext): void {
   function sliderFromLambda(result: RoutingLab, lambda: number): number {
     const { min, max } = lambdaRange(result);
     if (lambda <= min) return 0;
-    return Math.min(SLIDER_STEPS, Math.round(SLIDER_STEPS * Math.log(lambda / min) / Math.log(max / min)));
+    return Math.min(SLIDER_STEPS, Math.round((SLIDER_STEPS * Math.log(lambda / min)) / Math.log(max / min)));
   }
 
   function target(result: RoutingLab): CalibrationTarget {
@@ -242,13 +268,21 @@ export function mountLab(context: LabContext): void {
     // Pareto-cleaned, as the areas in the table are: a point beaten on both cost and quality is
     // never an operating point anyone would pick.
     const series: ChartSeries[] = Object.entries(result.routers).map(([name, r]) => ({
-      name, curve: paretoClean(r.curve), color: COLORS[name] ?? '#000', ...(DASH[name] ? { dash: DASH[name] } : {}),
+      name,
+      curve: paretoClean(r.curve),
+      color: COLORS[name] ?? '#000',
+      ...(DASH[name] ? { dash: DASH[name] } : {}),
     }));
-    chart.innerHTML = deferralChartSvg({ series, singles: result.singles, maxCost: result.maxCost, point: { cost: point.cost, quality: point.quality, label } });
+    chart.innerHTML = deferralChartSvg({
+      series,
+      singles: result.singles,
+      maxCost: result.maxCost,
+      point: { cost: point.cost, quality: point.quality, label },
+    });
     const cloud = Object.entries(point.shares ?? {})
       .filter(([id]) => (result.models.find((m) => m.id === id)?.cost ?? 0) > 0)
       .reduce((s, [, v]) => s + v, 0);
-    pointOut.textContent = `${label}: quality ${point.quality.toFixed(3)}, cost ${(100 * point.cost / result.maxCost).toFixed(0)}% of the priciest model's, cloud share ${(100 * cloud).toFixed(0)}%`;
+    pointOut.textContent = `${label}: quality ${point.quality.toFixed(3)}, cost ${((100 * point.cost) / result.maxCost).toFixed(0)}% of the priciest model's, cloud share ${(100 * cloud).toFixed(0)}%`;
     pointOut.dataset.quality = point.quality.toFixed(4);
   }
 

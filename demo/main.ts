@@ -55,7 +55,9 @@ const book: Promise<ExampleBook | undefined> = fetchJson(assets.examplesUrl)
     return undefined;
   });
 let bookNow: ExampleBook | undefined;
-void book.then((b) => { bookNow = b; });
+void book.then((b) => {
+  bookNow = b;
+});
 const profileSet: Promise<ValidationSet> = fetchJson(assets.profileUrl).then((raw) => validateValidationSet(raw));
 
 /** Writes the shipped profile cache into IndexedDB when the router uses USE lite. */
@@ -66,7 +68,10 @@ async function seed(next: DemoSettings, set: ValidationSet): Promise<SeedOutcome
   try {
     const meta = (await fetchJson(assets.seedMetaUrl)) as SeedMeta;
     return await seedProfileCache(openKvStore('edgeroute', 'profiles'), meta, async () => (await fetch(assets.seedBytesUrl)).arrayBuffer(), {
-      embedderId: USE_LITE_EMBEDDER_ID, validationHash: await validationSetHash(set), promptCount: set.prompts.length, models: set.models,
+      embedderId: USE_LITE_EMBEDDER_ID,
+      validationHash: await validationSetHash(set),
+      promptCount: set.prompts.length,
+      models: set.models,
     });
   } catch (error) {
     return { status: 'skipped', reason: errorText(error) };
@@ -77,7 +82,11 @@ async function start(next: DemoSettings, apiKey?: string): Promise<DemoRouter> {
   const started = performance.now();
   const previous = current;
   current = undefined;
-  if (previous) await previous.then((r) => r.close(), () => undefined);
+  if (previous)
+    await previous.then(
+      (r) => r.close(),
+      () => undefined,
+    );
   status.textContent = 'Starting the router: loading the embedder and the routing profile…';
   status.dataset.state = 'loading';
   const set = await profileSet;
@@ -91,12 +100,13 @@ async function start(next: DemoSettings, apiKey?: string): Promise<DemoRouter> {
   });
   const millis = performance.now() - started;
   showProgress('embedder', { progress: 1, text: 'ready' });
-  showProgress('profile', { progress: 1, text: demo.profile.source === 'hit' ? 'ready (precomputed, no prompt embedded)' : 'ready (computed in this browser)' });
+  showProgress('profile', {
+    progress: 1,
+    text: demo.profile.source === 'hit' ? 'ready (precomputed, no prompt embedded)' : 'ready (computed in this browser)',
+  });
   best = bestCloudModel(next.cloudModels, demo.profile.models);
   const p = demo.profile;
-  const from = p.source === 'hit'
-    ? (seeded.status === 'seeded' ? 'precomputed cache shipped with the page' : 'IndexedDB')
-    : 'computed now';
+  const from = p.source === 'hit' ? (seeded.status === 'seeded' ? 'precomputed cache shipped with the page' : 'IndexedDB') : 'computed now';
   status.textContent = `Router ready in ${(millis / 1000).toFixed(1)} s (${next.mode}): profile "${p.validationSet}" (${p.prompts} prompts, K=${p.clusters}, ${from}), embedder ${p.embedderId}. Cloud: ${replay ? 'in-page replay of recorded answers' : next.cloudBaseUrl}.`;
   status.dataset.state = 'ready';
   status.dataset.readyMs = String(Math.round(millis));
@@ -118,9 +128,10 @@ async function describeDevice(demo: DemoRouter, s: DemoSettings): Promise<void> 
   if (s.local.kind === 'none') return;
   try {
     const local = await api.loadLocal(proxy((p: LoadProgress) => showProgress('local', p)));
-    const what = s.local.kind === 'transformers' && s.local.model.startsWith('edgeroute-tiny')
-      ? `${local.modelId} ready (the repo's ~1M-parameter test model: it answers typed questions; recorded prompts replay Llama-3.2-1B)`
-      : `${local.modelId} ready`;
+    const what =
+      s.local.kind === 'transformers' && s.local.model.startsWith('edgeroute-tiny')
+        ? `${local.modelId} ready (the repo's ~1M-parameter test model: it answers typed questions; recorded prompts replay Llama-3.2-1B)`
+        : `${local.modelId} ready`;
     showProgress('local', { progress: 1, text: what });
   } catch (error) {
     showProgress('local', { progress: 0, text: `The local model did not load: ${errorText(error)}. Answers come from the cloud.` });

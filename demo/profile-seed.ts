@@ -40,7 +40,7 @@ export interface SeedMeta {
 const BYTES: Record<ArrayType, number> = { f32: 4, f64: 8, i32: 4 };
 
 export function encodeProfileEntry(entry: ProfileEntry, key: string): { meta: SeedMeta; bytes: Uint8Array } {
-  if (entry.models.some((m) => m.origin !== 'validation-set')) throw new Error('only a profile of the validation set\'s own models can be shipped');
+  if (entry.models.some((m) => m.origin !== 'validation-set')) throw new Error("only a profile of the validation set's own models can be shipped");
   const parts: { name: string; type: ArrayType; data: Float32Array | Float64Array | Int32Array }[] = [
     ...entry.centroids.map((c, i) => ({ name: `centroids.${i}`, type: 'f32' as const, data: c })),
     ...entry.featureVectors.map((f, i) => ({ name: `featureVectors.${i}`, type: 'f64' as const, data: f })),
@@ -81,8 +81,12 @@ export function decodeProfileEntry(meta: SeedMeta, buffer: ArrayBuffer): Profile
     if (spec.offset + spec.length * BYTES[spec.type] > buffer.byteLength) throw new Error(`profile seed: array ${name} runs past the end of the .bin`);
     const out = spec.type === 'f32' ? new Float32Array(spec.length) : spec.type === 'f64' ? new Float64Array(spec.length) : new Int32Array(spec.length);
     for (let j = 0; j < spec.length; j++) {
-      out[j] = spec.type === 'f32' ? view.getFloat32(spec.offset + 4 * j, true)
-        : spec.type === 'f64' ? view.getFloat64(spec.offset + 8 * j, true) : view.getInt32(spec.offset + 4 * j, true);
+      out[j] =
+        spec.type === 'f32'
+          ? view.getFloat32(spec.offset + 4 * j, true)
+          : spec.type === 'f64'
+            ? view.getFloat64(spec.offset + 8 * j, true)
+            : view.getInt32(spec.offset + 4 * j, true);
     }
     return out;
   };
@@ -110,16 +114,20 @@ export type SeedOutcome =
  * reject it. Never throws: a first visit without the seed still works, just slower.
  */
 export async function seedProfileCache(
-  store: KvStore, meta: SeedMeta, fetchBytes: () => Promise<ArrayBuffer>,
+  store: KvStore,
+  meta: SeedMeta,
+  fetchBytes: () => Promise<ArrayBuffer>,
   expect: Omit<ProfileExpectation, 'k' | 'seed' | 'dimension'>,
 ): Promise<SeedOutcome> {
   const started = performance.now();
   try {
     const e = meta.entry;
-    if (e.embedderId !== expect.embedderId) return { status: 'skipped', reason: `the shipped entry is for ${e.embedderId}, the router uses ${expect.embedderId}` };
+    if (e.embedderId !== expect.embedderId)
+      return { status: 'skipped', reason: `the shipped entry is for ${e.embedderId}, the router uses ${expect.embedderId}` };
     if (e.validationHash !== expect.validationHash) return { status: 'skipped', reason: 'the shipped entry is for another version of the routing profile' };
     const key = profileKey({ embedderId: e.embedderId, validationHash: e.validationHash, k: e.k });
-    if (key !== meta.key) return { status: 'skipped', reason: `the shipped entry's key ${meta.key} is not the worker's ${key} (schema changed: rerun tools/make-demo-assets.ts)` };
+    if (key !== meta.key)
+      return { status: 'skipped', reason: `the shipped entry's key ${meta.key} is not the worker's ${key} (schema changed: rerun tools/make-demo-assets.ts)` };
     const full: ProfileExpectation = { ...expect, k: e.k, seed: e.seed, dimension: e.dimension };
     const existing = await readProfileEntry(store, key, full);
     if (existing.status === 'hit') return { status: 'present', key };

@@ -58,26 +58,33 @@ export function createReplayFetch(options: ReplayFetchOptions, fallback: typeof 
     const last = [...(request.messages ?? [])].reverse().find((m) => m.role === 'user');
     const prompt = typeof last?.content === 'string' ? last.content : '';
     const example = options.book()?.find(prompt);
-    const answer = typeof request.model === "string" ? example?.responses[request.model] : undefined;
+    const answer = typeof request.model === 'string' ? example?.responses[request.model] : undefined;
     if (answer === undefined) {
-      const why = example
-        ? `no recorded answer of ${request.model} for this prompt`
-        : 'this prompt is not one of the recorded prompts';
+      const why = example ? `no recorded answer of ${request.model} for this prompt` : 'this prompt is not one of the recorded prompts';
       return json(404, {
         error: {
           message: `The replay cloud only replays recorded answers (${why}). Pick an example prompt, or set your own OpenAI-compatible endpoint in Settings.`,
-          type: 'invalid_request_error', code: REPLAY_NOT_RECORDED,
+          type: 'invalid_request_error',
+          code: REPLAY_NOT_RECORDED,
         },
       });
     }
     const id = `replay-${++counter}`;
     const created = Math.floor(Date.now() / 1000);
-    const usage = { prompt_tokens: tokens(prompt.length), completion_tokens: tokens(answer.length), total_tokens: tokens(prompt.length) + tokens(answer.length) };
+    const usage = {
+      prompt_tokens: tokens(prompt.length),
+      completion_tokens: tokens(answer.length),
+      total_tokens: tokens(prompt.length) + tokens(answer.length),
+    };
     if (!request.stream) {
       await sleep(delay, init?.signal);
       return json(200, {
-        id, object: 'chat.completion', created, model: request.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop', logprobs: null }], usage,
+        id,
+        object: 'chat.completion',
+        created,
+        model: request.model,
+        choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop', logprobs: null }],
+        usage,
       });
     }
     const words = answer.match(/\S+\s*|\s+/g) ?? [answer];
@@ -85,7 +92,11 @@ export function createReplayFetch(options: ReplayFetchOptions, fallback: typeof 
     const encoder = new TextEncoder();
     const event = (o: unknown): Uint8Array => encoder.encode(`data: ${JSON.stringify(o)}\n\n`);
     const chunk = (delta: object, finish: string | null): unknown => ({
-      id, object: 'chat.completion.chunk', created, model: request.model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model: request.model,
+      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
     });
     const body = new ReadableStream<Uint8Array>({
       async start(controller) {

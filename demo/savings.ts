@@ -49,10 +49,11 @@ export function addAnswer(totals: SavingsTotals, answer: AnswerCost, best: DemoC
   const graded = score !== undefined && baseScore !== undefined;
   // A recorded prompt is costed from the records on both sides; the device's answer is free.
   const recordedCost = item && !answer.local ? item.costs[answer.model] : undefined;
-  const spent = answer.local ? 0 : recordedCost ?? answer.costUsd;
-  const baseline = best === undefined
-    ? spent
-    : item?.costs[best.id] ?? (answer.model === best.id ? answer.costUsd : estimateCallUsd(best, answer.promptChars, answer.answerChars));
+  const spent = answer.local ? 0 : (recordedCost ?? answer.costUsd);
+  const baseline =
+    best === undefined
+      ? spent
+      : (item?.costs[best.id] ?? (answer.model === best.id ? answer.costUsd : estimateCallUsd(best, answer.promptChars, answer.answerChars)));
   return {
     answers: totals.answers + 1,
     local: totals.local + (answer.local ? 1 : 0),
@@ -68,9 +69,10 @@ export function addAnswer(totals: SavingsTotals, answer: AnswerCost, best: DemoC
 /** "3/4 correct vs 3/4 for always gpt-4o, 71% cheaper" and the details, in words. */
 export function describeTotals(t: SavingsTotals, baselineId: string, usd: (v: number) => string): string {
   if (t.answers === 0) return `No answers yet. Quality and cost are compared with always calling ${baselineId}.`;
-  const quality = t.graded > 0
-    ? `${t.correct}/${t.graded} correct vs ${t.baselineCorrect}/${t.graded} for always ${baselineId}`
-    : `no recorded prompt yet, so nothing graded`;
+  const quality =
+    t.graded > 0
+      ? `${t.correct}/${t.graded} correct vs ${t.baselineCorrect}/${t.graded} for always ${baselineId}`
+      : `no recorded prompt yet, so nothing graded`;
   const cheaper = t.baselineUsd > 0 ? Math.round(100 * (1 - t.spentUsd / t.baselineUsd)) : 0;
   const price = cheaper >= 0 ? `${cheaper}% cheaper` : `${-cheaper}% dearer`;
   return `${quality}, ${price} (${usd(t.spentUsd)} vs ${usd(t.baselineUsd)}) · ${t.answers} answer${t.answers === 1 ? '' : 's'}: ${t.local} on this device, ${t.escalated} escalated`;
@@ -78,7 +80,8 @@ export function describeTotals(t: SavingsTotals, baselineId: string, usd: (v: nu
 
 /** The configured cloud model with the lowest validation error (ties: the cheaper). */
 export function bestCloudModel(
-  models: readonly DemoCloudModel[], profile: readonly { readonly id: string; readonly globalError: number; readonly cost: number }[],
+  models: readonly DemoCloudModel[],
+  profile: readonly { readonly id: string; readonly globalError: number; readonly cost: number }[],
 ): DemoCloudModel | undefined {
   const known = models
     .map((m) => ({ m, p: profile.find((p) => p.id === m.id) }))

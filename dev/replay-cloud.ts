@@ -26,8 +26,12 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { createRng, type Rng } from '../src/core/random';
 import {
-  validateLocalChatRequest as validateChatRequest, type ChatCompletion, type ChatCompletionChunk, type LocalChatRequest as ChatCompletionRequest,
-  type ChatMessage, type CompletionUsage,
+  validateLocalChatRequest as validateChatRequest,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type LocalChatRequest as ChatCompletionRequest,
+  type ChatMessage,
+  type CompletionUsage,
 } from '../src/common/openai';
 import { loadReplaySets, recordedText, type ReplayItem, type ReplaySet } from './replay-data';
 
@@ -102,7 +106,12 @@ interface FaultPlan {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly type: string, readonly code: string | null, message: string) {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly code: string | null,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -153,7 +162,13 @@ function lookupKeys(messages: readonly ChatMessage[]): string[] {
   if (system !== undefined) {
     for (const sep of ['\n\n', '\n', ' ', '']) keys.push(`${system}${sep}${user}`.trim());
   }
-  if (messages.length > 2) keys.push(messages.map((m) => m.content).join('\n\n').trim());
+  if (messages.length > 2)
+    keys.push(
+      messages
+        .map((m) => m.content)
+        .join('\n\n')
+        .trim(),
+    );
   return [...new Set(keys)];
 }
 
@@ -187,7 +202,10 @@ export async function startReplayCloud(options: ReplayCloudOptions): Promise<Rep
 
   const rng: Rng = createRng(options.seed ?? 1);
   const stats: ReplayStats = {
-    requests: 0, answered: 0, streamed: 0, status: {},
+    requests: 0,
+    answered: 0,
+    streamed: 0,
+    status: {},
     faults: Object.fromEntries(REPLAY_FAULTS.map((f) => [f, 0])) as Record<ReplayFault, number>,
   };
   // Every pending delay, so close() can clear its timer and let its handler finish.
@@ -197,48 +215,52 @@ export async function startReplayCloud(options: ReplayCloudOptions): Promise<Rep
   let nextId = 1;
 
   /** Waits `ms` on a timer close() clears; resolves false when the request or server went away first. */
-  const sleep = (ms: number, res: ServerResponse): Promise<boolean> => new Promise((ok) => {
-    if (ms <= 0 || closing || res.destroyed) return ok(!res.destroyed && !closing);
-    const finish = (alive: boolean): void => {
-      clearTimeout(t);
-      timers.delete(t);
-      res.off('close', onClose);
-      ok(alive);
-    };
-    const onClose = (): void => finish(false);
-    const t = setTimeout(() => finish(!res.destroyed && !closing), ms);
-    timers.set(t, () => finish(false));
-    res.once('close', onClose);
-  });
+  const sleep = (ms: number, res: ServerResponse): Promise<boolean> =>
+    new Promise((ok) => {
+      if (ms <= 0 || closing || res.destroyed) return ok(!res.destroyed && !closing);
+      const finish = (alive: boolean): void => {
+        clearTimeout(t);
+        timers.delete(t);
+        res.off('close', onClose);
+        ok(alive);
+      };
+      const onClose = (): void => finish(false);
+      const t = setTimeout(() => finish(!res.destroyed && !closing), ms);
+      timers.set(t, () => finish(false));
+      res.once('close', onClose);
+    });
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     stats.status[status] = (stats.status[status] ?? 0) + 1;
     const text = JSON.stringify(body);
-    res.writeHead(status, {
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': String(Buffer.byteLength(text)),
-      ...headers,
-    }).end(text);
+    res
+      .writeHead(status, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': String(Buffer.byteLength(text)),
+        ...headers,
+      })
+      .end(text);
   };
 
   const sendError = (res: ServerResponse, e: HttpError, headers: Record<string, string> = {}): void =>
     send(res, e.status, { error: { message: e.message, type: e.type, param: null, code: e.code } }, headers);
 
-  const readBody = (req: IncomingMessage): Promise<string> => new Promise((ok, fail) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        fail(new HttpError(413, 'invalid_request_error', 'request_too_large', `request body over ${MAX_BODY_BYTES} bytes`));
-        req.resume();
-        return;
-      }
-      chunks.push(c);
+  const readBody = (req: IncomingMessage): Promise<string> =>
+    new Promise((ok, fail) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY_BYTES) {
+          fail(new HttpError(413, 'invalid_request_error', 'request_too_large', `request body over ${MAX_BODY_BYTES} bytes`));
+          req.resume();
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on('end', () => ok(Buffer.concat(chunks).toString('utf8')));
+      req.on('error', fail);
     });
-    req.on('end', () => ok(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', fail);
-  });
 
   function parseRequest(text: string): ChatCompletionRequest & { model: string } {
     let body: unknown;
@@ -259,8 +281,12 @@ export async function startReplayCloud(options: ReplayCloudOptions): Promise<Rep
   function findRecording(request: ChatCompletionRequest & { model: string }): { entry: Entry; text: string } {
     const model = request.model;
     if (!modelSets.has(model)) {
-      throw new HttpError(404, 'invalid_request_error', 'model_not_found',
-        `The model \`${model}\` does not exist in this replay (recorded models: ${models.join(', ')}).`);
+      throw new HttpError(
+        404,
+        'invalid_request_error',
+        'model_not_found',
+        `The model \`${model}\` does not exist in this replay (recorded models: ${models.join(', ')}).`,
+      );
     }
     const keys = lookupKeys(request.messages);
     for (const key of keys) {
@@ -269,15 +295,23 @@ export async function startReplayCloud(options: ReplayCloudOptions): Promise<Rep
       // The first set that recorded this model on this prompt; duplicates across sets agree.
       const hit = entries.find((e) => e.item.responses[model] !== undefined);
       if (hit) return { entry: hit, text: recordedText(hit.item.responses[model]!) };
-      throw new HttpError(404, 'invalid_request_error', 'prompt_not_found',
-        `The prompt is in ${entries.map((e) => `${e.set}/${e.item.id}`).join(', ')}, but model \`${model}\` ` +
-          `has no recorded response there (it is recorded in: ${modelSets.get(model)!.join(', ')}).`);
+      throw new HttpError(
+        404,
+        'invalid_request_error',
+        'prompt_not_found',
+        `The prompt is in ${entries.map((e) => `${e.set}/${e.item.id}`).join(', ')}, but model \`${model}\` `
+          + `has no recorded response there (it is recorded in: ${modelSets.get(model)!.join(', ')}).`,
+      );
     }
     const last = request.messages[request.messages.length - 1]!.content.trim();
-    throw new HttpError(404, 'invalid_request_error', 'prompt_not_found',
-      `No recorded item has this prompt (${last.length} chars, starting ${JSON.stringify(last.slice(0, 60))}). ` +
-        'The last user message must equal a data-set prompt (after trimming), optionally after a system message ' +
-        `joined to it; sets loaded: ${sets!.map((s) => s.name).join(', ')}.`);
+    throw new HttpError(
+      404,
+      'invalid_request_error',
+      'prompt_not_found',
+      `No recorded item has this prompt (${last.length} chars, starting ${JSON.stringify(last.slice(0, 60))}). `
+        + 'The last user message must equal a data-set prompt (after trimming), optionally after a system message '
+        + `joined to it; sets loaded: ${sets!.map((s) => s.name).join(', ')}.`,
+    );
   }
 
   function pickFault(req: IncomingMessage): FaultPlan {
@@ -299,9 +333,8 @@ export async function startReplayCloud(options: ReplayCloudOptions): Promise<Rep
     const request = parseRequest(await readBody(req));
     const stream = request.stream === true;
     const latencyHeader = req.headers['x-replay-latency-ms'];
-    const latency = typeof latencyHeader === 'string'
-      ? positiveNumber(latencyHeader, 0)
-      : (options.latencyMs ?? 0) + (options.jitterMs ? rng.next() * options.jitterMs : 0);
+    const latency =
+      typeof latencyHeader === 'string' ? positiveNumber(latencyHeader, 0) : (options.latencyMs ?? 0) + (options.jitterMs ? rng.next() * options.jitterMs : 0);
 
     const fault = plan.fault;
     if (fault !== undefined) stats.faults[fault]++;
@@ -318,8 +351,11 @@ export async function startReplayCloud(options: ReplayCloudOptions): Promise<Rep
     if (!(await sleep(latency, res))) return;
     if (fault === '429') {
       const after = positiveNumber(plan.params['retry-after'], options.retryAfterSeconds ?? 1);
-      sendError(res, new HttpError(429, 'requests', 'rate_limit_exceeded',
-        `Rate limit reached for ${request.model} (replay fault). Please try again in ${after}s.`), { 'Retry-After': String(after) });
+      sendError(
+        res,
+        new HttpError(429, 'requests', 'rate_limit_exceeded', `Rate limit reached for ${request.model} (replay fault). Please try again in ${after}s.`),
+        { 'Retry-After': String(after) },
+      );
       return;
     }
     if (fault === '500') {
@@ -341,7 +377,10 @@ export async function startReplayCloud(options: ReplayCloudOptions): Promise<Rep
 
     if (!stream) {
       const completion: ChatCompletion = {
-        id, object: 'chat.completion', created, model: request.model,
+        id,
+        object: 'chat.completion',
+        created,
+        model: request.model,
         choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop', logprobs: null }],
         usage,
       };
@@ -365,10 +404,16 @@ export async function startReplayCloud(options: ReplayCloudOptions): Promise<Rep
 
     stats.status[200] = (stats.status[200] ?? 0) + 1;
     res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', ...headers,
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      ...headers,
     });
     const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: 'stop' | null): ChatCompletionChunk => ({
-      id, object: 'chat.completion.chunk', created, model: request.model,
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model: request.model,
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
     });
     const events: string[] = [JSON.stringify(chunk({ role: 'assistant', content: '' }, null))];
@@ -460,7 +505,12 @@ export async function startReplayCloud(options: ReplayCloudOptions): Promise<Rep
 }
 
 function parseList(raw: string | undefined): string[] {
-  return raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  return raw
+    ? raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
 }
 
 async function main(argv: readonly string[]): Promise<void> {

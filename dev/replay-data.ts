@@ -28,19 +28,26 @@ export interface ReplaySet {
   readonly items: readonly ReplayItem[];
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Decodes the body of a Python string literal (the escapes repr() writes). */
 function unescapePython(body: string): string {
   return body.replace(/\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)/gs, (_m, e: string) => {
     switch (e[0]) {
-      case 'n': return '\n';
-      case 't': return '\t';
-      case 'r': return '\r';
-      case '0': return '\0';
-      case 'x': case 'u': case 'U': return String.fromCodePoint(parseInt(e.slice(1), 16));
-      default: return e; // \\ \' \" and anything else: the character itself
+      case 'n':
+        return '\n';
+      case 't':
+        return '\t';
+      case 'r':
+        return '\r';
+      case '0':
+        return '\0';
+      case 'x':
+      case 'u':
+      case 'U':
+        return String.fromCodePoint(parseInt(e.slice(1), 16));
+      default:
+        return e; // \\ \' \" and anything else: the character itself
     }
   });
 }
@@ -66,8 +73,13 @@ export function replaySetOf(loaded: LoadedSet): ReplaySet | undefined {
   for (const it of loaded.items) {
     if (!it.responses) continue;
     items.push({
-      set: loaded.name, id: it.id, task: it.task, prompt: it.prompt, scores: it.scores,
-      ...(it.costs ? { costs: it.costs } : {}), responses: it.responses,
+      set: loaded.name,
+      id: it.id,
+      task: it.task,
+      prompt: it.prompt,
+      scores: it.scores,
+      ...(it.costs ? { costs: it.costs } : {}),
+      responses: it.responses,
     });
   }
   return items.length > 0 ? { name: loaded.name, card: loaded.card, items } : undefined;
@@ -137,8 +149,7 @@ export async function loadReplaySets(source: string, onlySets?: readonly string[
   if (only) {
     const missing = [...only].filter((n) => !sets.some((s) => s.name === n));
     if (missing.length > 0) {
-      throw new Error(`no set with recorded responses named ${missing.join(', ')} in ${source}; ` +
-        `there: ${sets.map((s) => s.name).join(', ') || 'none'}`);
+      throw new Error(`no set with recorded responses named ${missing.join(', ')} in ${source}; ` + `there: ${sets.map((s) => s.name).join(', ') || 'none'}`);
     }
   }
   if (sets.length === 0) throw new Error(`${source} holds no set with recorded responses`);

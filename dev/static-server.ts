@@ -54,8 +54,7 @@ export interface StaticServerOptions {
 }
 
 export async function startStaticServer(options: StaticServerOptions): Promise<StaticServer> {
-  const mounts = [...options.mounts].sort((a, b) => b.prefix.length - a.prefix.length)
-    .map((m) => ({ prefix: m.prefix, dir: resolve(m.dir) }));
+  const mounts = [...options.mounts].sort((a, b) => b.prefix.length - a.prefix.length).map((m) => ({ prefix: m.prefix, dir: resolve(m.dir) }));
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
     const proxy = options.proxies?.find((p) => path.startsWith(p.prefix));
@@ -118,10 +117,11 @@ export async function startStaticServer(options: StaticServerOptions): Promise<S
   return {
     url: `http://127.0.0.1:${port}`,
     server,
-    close: () => new Promise<void>((ok) => {
-      server.closeAllConnections();
-      server.close(() => ok());
-    }),
+    close: () =>
+      new Promise<void>((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
   };
 }
 

@@ -16,20 +16,14 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** The same flags minus WebGPU, to prove the WASM fallback. */
-export const CHROMIUM_ARGS_NO_WEBGPU = [
-  '--disable-webgpu',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+export const CHROMIUM_ARGS_NO_WEBGPU = ['--disable-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export function requireChromium(): string {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
-      `Chromium not found at ${CHROMIUM_PATH}. Install Debian's build with ` +
-        '`sudo apt-get install -y chromium` (or set CHROMIUM_PATH to a Chromium binary). ' +
-        'Do not run `npx playwright install`: edgeroute tests use the system browser.',
+      `Chromium not found at ${CHROMIUM_PATH}. Install Debian's build with `
+        + '`sudo apt-get install -y chromium` (or set CHROMIUM_PATH to a Chromium binary). '
+        + 'Do not run `npx playwright install`: edgeroute tests use the system browser.',
     );
   }
   return CHROMIUM_PATH;

@@ -33,7 +33,9 @@ test('demo: settings, chat with routing details and quality next to cost, and th
     await expect(page.locator('#router-status')).toHaveAttribute('data-state', 'ready', { timeout: 180_000 });
     await expect(page.locator('#router-status')).toContainText('use-lite');
     await expect(page.locator('#gpu-status')).toContainText(/WebGPU: .*swiftshader|No WebGPU/);
-    await expect(page.locator('#progress-local .progress-text')).toContainText("edgeroute-tiny-gsm8k-lm ready (the repo's ~1M-parameter test model", { timeout: 120_000 });
+    await expect(page.locator('#progress-local .progress-text')).toContainText("edgeroute-tiny-gsm8k-lm ready (the repo's ~1M-parameter test model", {
+      timeout: 120_000,
+    });
     expect(await page.locator('#progress-embedder progress').evaluate((p: HTMLProgressElement) => p.value)).toBe(1);
     // Each bar is named by its label.
     await expect(page.locator('#progress-profile progress')).toHaveAccessibleName('Routing profile');
@@ -57,7 +59,11 @@ test('demo: settings, chat with routing details and quality next to cost, and th
     // The restarted worker found the profile in IndexedDB.
     await expect(page.locator('#router-status')).toContainText('IndexedDB');
     await page.screenshot({ path: resolve(shots, 'demo-settings.png'), fullPage: true });
-    const stored = await page.evaluate(() => Object.entries(localStorage).map(([k, v]) => `${k}=${v}`).join('\n'));
+    const stored = await page.evaluate(() =>
+      Object.entries(localStorage)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n'),
+    );
     expect(stored).toContain('"device":"wasm"');
     expect(stored).not.toContain(key);
   });
@@ -71,7 +77,9 @@ test('demo: settings, chat with routing details and quality next to cost, and th
     const answers = page.locator('#chat-log li.answer');
     for (let i = 0; i < 3; i++) {
       const a = answers.nth(i);
-      await expect(a.locator('.badge')).toHaveText(/^(⌂ On device|☁ Cloud · gpt-4o(-mini)?, sent before generating|↑ Escalated: low confidence → gpt-4o(-mini)?)$/);
+      await expect(a.locator('.badge')).toHaveText(
+        /^(⌂ On device|☁ Cloud · gpt-4o(-mini)?, sent before generating|↑ Escalated: low confidence → gpt-4o(-mini)?)$/,
+      );
       await expect(a.locator('.who')).toHaveText(/^Recorded (Llama-3\.2-1B|gpt-4o|gpt-4o-mini) answer/);
       await expect(a.locator('.verdict')).toHaveText(/^(✓ correct|✗ wrong.*)$/);
       await expect(a.locator('small.meta')).toHaveText(/cost \$\d+\.\d+ · \d+ ms \(embed \d+, decide [\d.]+, local \d+, cloud \d+\)$/);

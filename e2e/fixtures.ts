@@ -53,8 +53,11 @@ export async function deleteEdgeRouteDatabase(page: Page): Promise<void> {
 
 /** The cascade-mmlu prompts of the committed replay sample (the replay cloud knows their answers), in file order. */
 export const recordedPrompts: readonly string[] = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l) as { set?: string; prompt?: string })
-  .filter((x) => x.set === 'cascade-mmlu' && x.prompt).map((x) => x.prompt!);
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l) as { set?: string; prompt?: string })
+  .filter((x) => x.set === 'cascade-mmlu' && x.prompt)
+  .map((x) => x.prompt!);
 
 /** The same prompts, shortest first (short prompts fit the tiny local model's context). */
 export const shortestRecordedPrompts: readonly string[] = [...recordedPrompts].sort((a, b) => a.length - b.length);

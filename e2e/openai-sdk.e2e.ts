@@ -17,7 +17,15 @@ const CONFIG = {
   cloud: [
     { id: 'gpt-4o-mini', model: 'gpt-4o-mini', baseURL: '/api/llm/v1', usdPerMTokIn: 0.15, usdPerMTokOut: 0.6 },
     // Every call answered 429 with Retry-After: 7 by the replay cloud; edgeroute does not retry it (maxRetries 0).
-    { id: 'gpt-4o', model: 'gpt-4o', baseURL: '/api/llm/v1', usdPerMTokIn: 2.5, usdPerMTokOut: 10, maxRetries: 0, headers: { 'x-replay-fault': '429; retry-after=7' } },
+    {
+      id: 'gpt-4o',
+      model: 'gpt-4o',
+      baseURL: '/api/llm/v1',
+      usdPerMTokIn: 2.5,
+      usdPerMTokOut: 10,
+      maxRetries: 0,
+      headers: { 'x-replay-fault': '429; retry-after=7' },
+    },
     // The replay cloud's gpt-4o-mini answers, 5 s late: time to abort.
     { id: 'llama3.1-405b', model: 'gpt-4o-mini', baseURL: '/api/llm/v1', usdPerMTokIn: 3, usdPerMTokOut: 3, headers: { 'x-replay-latency-ms': '5000' } },
     // A tool-calling model, answered by page.route below.
@@ -30,7 +38,12 @@ const CONFIG = {
 async function openaiBundle(): Promise<string> {
   const result = await build({
     stdin: { contents: "export { default as OpenAI } from 'openai';", resolveDir: import.meta.dirname, loader: 'ts' },
-    bundle: true, format: 'iife', globalName: 'OpenAISDK', platform: 'browser', write: false, logLevel: 'silent',
+    bundle: true,
+    format: 'iife',
+    globalName: 'OpenAISDK',
+    platform: 'browser',
+    write: false,
+    logLevel: 'silent',
   });
   return result.outputFiles[0]!.text;
 }
@@ -42,13 +55,18 @@ test('an openai-SDK app runs through createOpenAIFetch: non-streaming, streaming
     const body = JSON.parse(route.request().postData() ?? '{}') as { tools?: unknown; messages: { role: string; content?: string }[] };
     toolRequests.push(body);
     const last = body.messages.at(-1)!;
-    const message = last.role === 'tool'
-      ? { role: 'assistant', content: `Paris: ${last.content}.`, refusal: null }
-      : { role: 'assistant', content: null, refusal: null, tool_calls: [TOOL_CALL] };
+    const message =
+      last.role === 'tool'
+        ? { role: 'assistant', content: `Paris: ${last.content}.`, refusal: null }
+        : { role: 'assistant', content: null, refusal: null, tool_calls: [TOOL_CALL] };
     await route.fulfill({
-      status: 200, contentType: 'application/json',
+      status: 200,
+      contentType: 'application/json',
       body: JSON.stringify({
-        id: 'chatcmpl-tool', object: 'chat.completion', created: 1_700_000_000, model: 'tool-model',
+        id: 'chatcmpl-tool',
+        object: 'chat.completion',
+        created: 1_700_000_000,
+        model: 'tool-model',
         choices: [{ index: 0, message, finish_reason: last.role === 'tool' ? 'stop' : 'tool_calls', logprobs: null }],
         usage: { prompt_tokens: 50, completion_tokens: 12, total_tokens: 62 },
       }),
@@ -58,63 +76,128 @@ test('an openai-SDK app runs through createOpenAIFetch: non-streaming, streaming
   await page.addScriptTag({ content: await openaiBundle() });
 
   const prompts = recordedPrompts.slice(0, 2);
-  const result = await page.evaluate(async ({ config, prompts }) => {
-    type SDK = typeof import('openai').default;
-    const { OpenAI } = (window as unknown as { OpenAISDK: { OpenAI: SDK } }).OpenAISDK;
-    const router = await window.EdgeRoute.createRouter(config as never);
+  const result = await page.evaluate(
+    async ({ config, prompts }) => {
+      type SDK = typeof import('openai').default;
+      const { OpenAI } = (window as unknown as { OpenAISDK: { OpenAI: SDK } }).OpenAISDK;
+      const router = await window.EdgeRoute.createRouter(config as never);
 
-    // ---- The app, as the openai docs write it; only this construction line is edgeroute's.
-    const openai = new OpenAI({ baseURL: 'https://edgeroute.invalid/v1', apiKey: 'unused', fetch: window.EdgeRoute.createOpenAIFetch(router), dangerouslyAllowBrowser: true, maxRetries: 0 });
+      // ---- The app, as the openai docs write it; only this construction line is edgeroute's.
+      const openai = new OpenAI({
+        baseURL: 'https://edgeroute.invalid/v1',
+        apiKey: 'unused',
+        fetch: window.EdgeRoute.createOpenAIFetch(router),
+        dangerouslyAllowBrowser: true,
+        maxRetries: 0,
+      });
 
-    // Non-streaming, routed (the app's model name is not a configured cloud model).
-    const routed = await openai.chat.completions.create({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: prompts[0]! }], max_completion_tokens: 4, temperature: 0 });
-    // Non-streaming, a configured cloud model by name.
-    const named = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'Answer with the letter.' }, { role: 'user', content: prompts[0]! }] });
+      // Non-streaming, routed (the app's model name is not a configured cloud model).
+      const routed = await openai.chat.completions.create({
+        model: 'gpt-4.1-mini',
+        messages: [{ role: 'user', content: prompts[0]! }],
+        max_completion_tokens: 4,
+        temperature: 0,
+      });
+      // Non-streaming, a configured cloud model by name.
+      const named = await openai.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [
+          { role: 'system', content: 'Answer with the letter.' },
+          { role: 'user', content: prompts[0]! },
+        ],
+      });
 
-    // Streaming with usage.
-    const chunks: import('openai').default.ChatCompletionChunk[] = [];
-    const firstChunkMs = performance.now();
-    let firstAt = 0;
-    const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompts[1]! }], stream: true, stream_options: { include_usage: true } });
-    for await (const chunk of stream) {
-      if (chunks.length === 0) firstAt = performance.now() - firstChunkMs;
-      chunks.push(chunk);
-    }
+      // Streaming with usage.
+      const chunks: import('openai').default.ChatCompletionChunk[] = [];
+      const firstChunkMs = performance.now();
+      let firstAt = 0;
+      const stream = await openai.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: prompts[1]! }],
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      for await (const chunk of stream) {
+        if (chunks.length === 0) firstAt = performance.now() - firstChunkMs;
+        chunks.push(chunk);
+      }
 
-    // Tools round trip.
-    const tools: import('openai').default.ChatCompletionTool[] = [{ type: 'function', function: { name: 'weather', description: 'Weather now', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
-    const messages: import('openai').default.ChatCompletionMessageParam[] = [{ role: 'user', content: 'What is the weather in Paris?' }];
-    const first = await openai.chat.completions.create({ model: 'llama3.1-70b', messages, tools });
-    const call = first.choices[0]!.message.tool_calls![0]! as import('openai').default.ChatCompletionMessageFunctionToolCall;
-    messages.push(first.choices[0]!.message, { role: 'tool', tool_call_id: call.id, content: '18 °C, sunny' });
-    const second = await openai.chat.completions.create({ model: 'llama3.1-70b', messages, tools });
+      // Tools round trip.
+      const tools: import('openai').default.ChatCompletionTool[] = [
+        {
+          type: 'function',
+          function: {
+            name: 'weather',
+            description: 'Weather now',
+            parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+          },
+        },
+      ];
+      const messages: import('openai').default.ChatCompletionMessageParam[] = [{ role: 'user', content: 'What is the weather in Paris?' }];
+      const first = await openai.chat.completions.create({ model: 'llama3.1-70b', messages, tools });
+      const call = first.choices[0]!.message.tool_calls![0]! as import('openai').default.ChatCompletionMessageFunctionToolCall;
+      messages.push(first.choices[0]!.message, { role: 'tool', tool_call_id: call.id, content: '18 °C, sunny' });
+      const second = await openai.chat.completions.create({ model: 'llama3.1-70b', messages, tools });
 
-    // Abort: a slow cloud answer, aborted after 300 ms.
-    const controller = new AbortController();
-    const abortStarted = performance.now();
-    setTimeout(() => controller.abort(), 300);
-    const aborted = await openai.chat.completions.create({ model: 'llama3.1-405b', messages: [{ role: 'user', content: prompts[0]! }] }, { signal: controller.signal })
-      .then(() => 'answered', (e: unknown) => (e as Error).constructor.name);
-    const abortMs = performance.now() - abortStarted;
+      // Abort: a slow cloud answer, aborted after 300 ms.
+      const controller = new AbortController();
+      const abortStarted = performance.now();
+      setTimeout(() => controller.abort(), 300);
+      const aborted = await openai.chat.completions
+        .create({ model: 'llama3.1-405b', messages: [{ role: 'user', content: prompts[0]! }] }, { signal: controller.signal })
+        .then(
+          () => 'answered',
+          (e: unknown) => (e as Error).constructor.name,
+        );
+      const abortMs = performance.now() - abortStarted;
 
-    // 429 with Retry-After.
-    const limited = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: prompts[0]! }] })
-      .then(() => undefined, (e: unknown) => e as InstanceType<SDK['RateLimitError']>);
-    router.close();
-    return {
-      routed: { model: routed.model, content: routed.choices[0]!.message.content, report: (routed as unknown as { edgeroute: { model: string; routedTo: string } }).edgeroute },
-      named: { content: named.choices[0]!.message.content, report: (named as unknown as { edgeroute: { model: string; forcedCloud?: string } }).edgeroute },
-      chunks: chunks.map((c) => ({ content: c.choices[0]?.delta.content ?? '', choices: c.choices.length, usage: c.usage ?? null, report: (c as unknown as { edgeroute?: { model: string } }).edgeroute ?? null })),
-      firstAt,
-      tools: { call, firstFinish: first.choices[0]!.finish_reason, answer: second.choices[0]!.message.content, report: (second as unknown as { edgeroute: { model: string; forcedCloud?: string } }).edgeroute },
-      aborted, abortMs,
-      limited: limited ? { isRateLimit: limited instanceof OpenAI.RateLimitError, status: limited.status, retryAfter: limited.headers?.get('retry-after') ?? null, code: limited.code ?? null, message: limited.message } : null,
-    };
-  }, { config: CONFIG, prompts });
+      // 429 with Retry-After.
+      const limited = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: prompts[0]! }] }).then(
+        () => undefined,
+        (e: unknown) => e as InstanceType<SDK['RateLimitError']>,
+      );
+      router.close();
+      return {
+        routed: {
+          model: routed.model,
+          content: routed.choices[0]!.message.content,
+          report: (routed as unknown as { edgeroute: { model: string; routedTo: string } }).edgeroute,
+        },
+        named: { content: named.choices[0]!.message.content, report: (named as unknown as { edgeroute: { model: string; forcedCloud?: string } }).edgeroute },
+        chunks: chunks.map((c) => ({
+          content: c.choices[0]?.delta.content ?? '',
+          choices: c.choices.length,
+          usage: c.usage ?? null,
+          report: (c as unknown as { edgeroute?: { model: string } }).edgeroute ?? null,
+        })),
+        firstAt,
+        tools: {
+          call,
+          firstFinish: first.choices[0]!.finish_reason,
+          answer: second.choices[0]!.message.content,
+          report: (second as unknown as { edgeroute: { model: string; forcedCloud?: string } }).edgeroute,
+        },
+        aborted,
+        abortMs,
+        limited: limited
+          ? {
+              isRateLimit: limited instanceof OpenAI.RateLimitError,
+              status: limited.status,
+              retryAfter: limited.headers?.get('retry-after') ?? null,
+              code: limited.code ?? null,
+              message: limited.message,
+            }
+          : null,
+      };
+    },
+    { config: CONFIG, prompts },
+  );
 
-  console.log(`routed → ${result.routed.report.model} (model field ${result.routed.model}); streamed ${result.chunks.length} chunks, first after ${result.firstAt.toFixed(0)} ms; ` +
-    `tool call ${result.tools.call.function.name}(${result.tools.call.function.arguments}) → "${result.tools.answer}"; abort → ${result.aborted} after ${result.abortMs.toFixed(0)} ms; ` +
-    `429 → ${JSON.stringify(result.limited)}`);
+  console.log(
+    `routed → ${result.routed.report.model} (model field ${result.routed.model}); streamed ${result.chunks.length} chunks, first after ${result.firstAt.toFixed(0)} ms; `
+      + `tool call ${result.tools.call.function.name}(${result.tools.call.function.arguments}) → "${result.tools.answer}"; abort → ${result.aborted} after ${result.abortMs.toFixed(0)} ms; `
+      + `429 → ${JSON.stringify(result.limited)}`,
+  );
 
   // Non-streaming: a local answer's model is edgeroute.model; the named model was forced.
   if (result.routed.report.model === 'llama3.2-1b') expect(result.routed.model).toBe('llama3.2-1b');
@@ -154,13 +237,16 @@ test('a Vercel AI SDK app runs through @ai-sdk/openai-compatible with fetch: cre
   await page.route('**/tool-cloud/v1/chat/completions', async (route) => {
     const body = JSON.parse(route.request().postData() ?? '{}') as { messages: { role: string; content?: string }[] };
     const last = body.messages.at(-1)!;
-    const message = last.role === 'tool'
-      ? { role: 'assistant', content: `Paris: ${last.content}.` }
-      : { role: 'assistant', content: null, tool_calls: [TOOL_CALL] };
+    const message =
+      last.role === 'tool' ? { role: 'assistant', content: `Paris: ${last.content}.` } : { role: 'assistant', content: null, tool_calls: [TOOL_CALL] };
     await route.fulfill({
-      status: 200, contentType: 'application/json',
+      status: 200,
+      contentType: 'application/json',
       body: JSON.stringify({
-        id: 'chatcmpl-tool', object: 'chat.completion', created: 1_700_000_000, model: 'tool-model',
+        id: 'chatcmpl-tool',
+        object: 'chat.completion',
+        created: 1_700_000_000,
+        model: 'tool-model',
         choices: [{ index: 0, message, finish_reason: last.role === 'tool' ? 'stop' : 'tool_calls', logprobs: null }],
         usage: { prompt_tokens: 50, completion_tokens: 12, total_tokens: 62 },
       }),
@@ -168,46 +254,63 @@ test('a Vercel AI SDK app runs through @ai-sdk/openai-compatible with fetch: cre
   });
   const bundle = await build({
     stdin: {
-      contents: "export { createOpenAICompatible } from '@ai-sdk/openai-compatible'; export { generateText, streamText, tool, jsonSchema, stepCountIs } from 'ai';",
-      resolveDir: import.meta.dirname, loader: 'ts',
+      contents:
+        "export { createOpenAICompatible } from '@ai-sdk/openai-compatible'; export { generateText, streamText, tool, jsonSchema, stepCountIs } from 'ai';",
+      resolveDir: import.meta.dirname,
+      loader: 'ts',
     },
-    bundle: true, format: 'iife', globalName: 'AISDK', platform: 'browser', write: false, logLevel: 'silent',
+    bundle: true,
+    format: 'iife',
+    globalName: 'AISDK',
+    platform: 'browser',
+    write: false,
+    logLevel: 'silent',
   });
   await page.goto(`${site.url}/iife.html`);
   await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
   const prompt = recordedPrompts[1]!;
-  const result = await page.evaluate(async ({ config, prompt }) => {
-    type AI = typeof import('ai') & typeof import('@ai-sdk/openai-compatible');
-    const { createOpenAICompatible, generateText, streamText, tool, jsonSchema, stepCountIs } = (window as unknown as { AISDK: AI }).AISDK;
-    const router = await window.EdgeRoute.createRouter(config as never);
-    const edgeroute = createOpenAICompatible({ name: 'edgeroute', baseURL: 'https://edgeroute.invalid/v1', fetch: window.EdgeRoute.createOpenAIFetch(router), includeUsage: true });
+  const result = await page.evaluate(
+    async ({ config, prompt }) => {
+      type AI = typeof import('ai') & typeof import('@ai-sdk/openai-compatible');
+      const { createOpenAICompatible, generateText, streamText, tool, jsonSchema, stepCountIs } = (window as unknown as { AISDK: AI }).AISDK;
+      const router = await window.EdgeRoute.createRouter(config as never);
+      const edgeroute = createOpenAICompatible({
+        name: 'edgeroute',
+        baseURL: 'https://edgeroute.invalid/v1',
+        fetch: window.EdgeRoute.createOpenAIFetch(router),
+        includeUsage: true,
+      });
 
-    const named = await generateText({ model: edgeroute('gpt-4o-mini'), prompt, maxRetries: 0 });
-    const streamed = streamText({ model: edgeroute('gpt-4o-mini'), prompt, maxRetries: 0 });
-    const pieces: string[] = [];
-    for await (const t of streamed.textStream) pieces.push(t);
-    const usage = await streamed.usage;
-    const calls: string[] = [];
-    const withTools = await generateText({
-      model: edgeroute('llama3.1-70b'),
-      prompt: 'What is the weather in Paris?',
-      tools: {
-        weather: tool({
-          description: 'Weather now',
-          inputSchema: jsonSchema<{ city: string }>({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }),
-          execute: async ({ city }) => {
-            calls.push(city);
-            return `18 °C in ${city}`;
-          },
-        }),
-      },
-      stopWhen: stepCountIs(3),
-      maxRetries: 0,
-    });
-    router.close();
-    return { named: named.text, pieces, usage: usage.totalTokens ?? null, calls, toolsText: withTools.text };
-  }, { config: CONFIG, prompt });
-  console.log(`AI SDK: generateText "${result.named}", streamText ${result.pieces.length} pieces (usage ${result.usage}), tools ${JSON.stringify(result.calls)} → "${result.toolsText}"`);
+      const named = await generateText({ model: edgeroute('gpt-4o-mini'), prompt, maxRetries: 0 });
+      const streamed = streamText({ model: edgeroute('gpt-4o-mini'), prompt, maxRetries: 0 });
+      const pieces: string[] = [];
+      for await (const t of streamed.textStream) pieces.push(t);
+      const usage = await streamed.usage;
+      const calls: string[] = [];
+      const withTools = await generateText({
+        model: edgeroute('llama3.1-70b'),
+        prompt: 'What is the weather in Paris?',
+        tools: {
+          weather: tool({
+            description: 'Weather now',
+            inputSchema: jsonSchema<{ city: string }>({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }),
+            execute: async ({ city }) => {
+              calls.push(city);
+              return `18 °C in ${city}`;
+            },
+          }),
+        },
+        stopWhen: stepCountIs(3),
+        maxRetries: 0,
+      });
+      router.close();
+      return { named: named.text, pieces, usage: usage.totalTokens ?? null, calls, toolsText: withTools.text };
+    },
+    { config: CONFIG, prompt },
+  );
+  console.log(
+    `AI SDK: generateText "${result.named}", streamText ${result.pieces.length} pieces (usage ${result.usage}), tools ${JSON.stringify(result.calls)} → "${result.toolsText}"`,
+  );
   expect(result.named).toMatch(/^[ABCD]/);
   expect(result.pieces.join('')).toMatch(/^[ABCD]/);
   expect(result.usage).toBeGreaterThan(0);
@@ -219,25 +322,46 @@ test('a local answer streams token by token through the worker (local-only), usa
   test.setTimeout(240_000);
   await page.goto(`${site.url}/iife.html`);
   await page.addScriptTag({ content: await openaiBundle() });
-  const result = await page.evaluate(async ({ engines, prompt }) => {
-    type SDK = typeof import('openai').default;
-    const { OpenAI } = (window as unknown as { OpenAISDK: { OpenAI: SDK } }).OpenAISDK;
-    const router = await window.EdgeRoute.createRouter({ ...engines, cloud: [], profile: '/profiles/default-validation.json', mode: 'local-only' } as never);
-    const openai = new OpenAI({ baseURL: 'https://edgeroute.invalid/v1', apiKey: 'unused', fetch: window.EdgeRoute.createOpenAIFetch(router), dangerouslyAllowBrowser: true });
-    const chunks: { content: string; choices: number; usage: number | null; model: string; report: string | null; at: number }[] = [];
-    const started = performance.now();
-    const stream = await openai.chat.completions.create({ model: 'any', messages: [{ role: 'user', content: prompt }], max_completion_tokens: 12, temperature: 0, stream: true, stream_options: { include_usage: true } });
-    for await (const c of stream) {
-      chunks.push({
-        content: c.choices[0]?.delta.content ?? '', choices: c.choices.length, usage: c.usage?.total_tokens ?? null, model: c.model,
-        report: (c as unknown as { edgeroute?: { model: string } }).edgeroute?.model ?? null, at: performance.now() - started,
+  const result = await page.evaluate(
+    async ({ engines, prompt }) => {
+      type SDK = typeof import('openai').default;
+      const { OpenAI } = (window as unknown as { OpenAISDK: { OpenAI: SDK } }).OpenAISDK;
+      const router = await window.EdgeRoute.createRouter({ ...engines, cloud: [], profile: '/profiles/default-validation.json', mode: 'local-only' } as never);
+      const openai = new OpenAI({
+        baseURL: 'https://edgeroute.invalid/v1',
+        apiKey: 'unused',
+        fetch: window.EdgeRoute.createOpenAIFetch(router),
+        dangerouslyAllowBrowser: true,
       });
-    }
-    router.close();
-    return chunks;
-  }, { engines: TINY_WASM_ENGINES, prompt: 'What is 2 + 3?' });
+      const chunks: { content: string; choices: number; usage: number | null; model: string; report: string | null; at: number }[] = [];
+      const started = performance.now();
+      const stream = await openai.chat.completions.create({
+        model: 'any',
+        messages: [{ role: 'user', content: prompt }],
+        max_completion_tokens: 12,
+        temperature: 0,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      for await (const c of stream) {
+        chunks.push({
+          content: c.choices[0]?.delta.content ?? '',
+          choices: c.choices.length,
+          usage: c.usage?.total_tokens ?? null,
+          model: c.model,
+          report: (c as unknown as { edgeroute?: { model: string } }).edgeroute?.model ?? null,
+          at: performance.now() - started,
+        });
+      }
+      router.close();
+      return chunks;
+    },
+    { engines: TINY_WASM_ENGINES, prompt: 'What is 2 + 3?' },
+  );
   const text = result.filter((c) => c.choices > 0 && c.content !== '');
-  console.log(`local stream: ${text.length} text chunks over ${(result.at(-1)!.at - result[0]!.at).toFixed(0)} ms: ${JSON.stringify(text.map((c) => c.content).join(''))}`);
+  console.log(
+    `local stream: ${text.length} text chunks over ${(result.at(-1)!.at - result[0]!.at).toFixed(0)} ms: ${JSON.stringify(text.map((c) => c.content).join(''))}`,
+  );
   expect(text.length).toBeGreaterThan(2);
   expect(result.every((c) => c.model === 'llama3.2-1b')).toBe(true);
   expect(result.at(-1)).toMatchObject({ choices: 0, report: 'llama3.2-1b' });

@@ -20,18 +20,23 @@ test.describe('progressive start', () => {
   test('the cloud answers local-routed prompts while the local model loads, the local model once it is ready', async ({ page, site }) => {
     test.setTimeout(120_000);
     await page.goto(`${site.url}/iife.html`);
-    const result = await page.evaluate(async ({ config, content }) => {
-      // λ huge: UniRoute sends every prompt to the free local model.
-      const router = await window.EdgeRoute.createRouter({ ...config, lambda: 1e6 });
-      const before = router.localReadiness();
-      const first = await router.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 4 });
-      const loaded = await router.loadLocal();
-      const after = router.localReadiness();
-      const second = await router.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 4 });
-      router.close();
-      return { before, first: first.edgeroute, loaded: loaded.state, after, second: second.edgeroute };
-    }, { config: base, content: prompt });
-    console.log(`progressive start: ${JSON.stringify({ before: result.before, first: [result.first.routedTo, result.first.model, result.first.notes], after: result.after, second: result.second.model })}`);
+    const result = await page.evaluate(
+      async ({ config, content }) => {
+        // λ huge: UniRoute sends every prompt to the free local model.
+        const router = await window.EdgeRoute.createRouter({ ...config, lambda: 1e6 });
+        const before = router.localReadiness();
+        const first = await router.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 4 });
+        const loaded = await router.loadLocal();
+        const after = router.localReadiness();
+        const second = await router.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 4 });
+        router.close();
+        return { before, first: first.edgeroute, loaded: loaded.state, after, second: second.edgeroute };
+      },
+      { config: base, content: prompt },
+    );
+    console.log(
+      `progressive start: ${JSON.stringify({ before: result.before, first: [result.first.routedTo, result.first.model, result.first.notes], after: result.after, second: result.second.model })}`,
+    );
     expect(result.first.routedTo).toBe('llama3.2-1b');
     if (result.before.state === 'loading') {
       // Asked at once: the model was still loading, so the cloud answered and said why.

@@ -11,7 +11,12 @@ export const run = promisify(execFile);
 export const root = resolve(import.meta.dirname, '..');
 export const viteVersion = (JSON.parse(readFileSync(resolve(root, 'node_modules/vite/package.json'), 'utf8')) as { version: string }).version;
 
-export interface PackageJson { version: string; dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; overrides?: Record<string, string> }
+export interface PackageJson {
+  version: string;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  overrides?: Record<string, string>;
+}
 
 /**
  * The child npm must see the scratch app's own configuration: under `npm test` the parent npm
@@ -71,8 +76,13 @@ export async function installTarball(app: string, tarball: string, extra: readon
   const published = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as PackageJson;
   appPackage.overrides = installedVersions(['vite', ...Object.keys(published.dependencies ?? {})]);
   writeFileSync(join(app, 'package.json'), `${JSON.stringify(appPackage, null, 2)}\n`);
-  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, `vite@${viteVersion}`, ...extra], { cwd: app, env: cleanEnv(), maxBuffer: 16 << 20 })
-    .catch((error: unknown) => {
-      throw new Error(`npm install of the tarball into the scratch app failed (it needs the npm registry for what npm's cache lacks).\n${String((error as { stderr?: string }).stderr ?? error)}`);
-    });
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, `vite@${viteVersion}`, ...extra], {
+    cwd: app,
+    env: cleanEnv(),
+    maxBuffer: 16 << 20,
+  }).catch((error: unknown) => {
+    throw new Error(
+      `npm install of the tarball into the scratch app failed (it needs the npm registry for what npm's cache lacks).\n${String((error as { stderr?: string }).stderr ?? error)}`,
+    );
+  });
 }

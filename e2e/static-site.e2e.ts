@@ -75,10 +75,14 @@ test('static host under a sub-path: routed, graded answers from the in-page repl
         expect(who).toMatch(/^Recorded gpt-4o(-mini)? answer \(replay cloud\)$/);
       }
       await expect(a.locator('.verdict')).toHaveText(/^(✓ correct|✗ wrong.*)$/);
-      console.log(`static site answer ${i + 1}: ${badge} | ${who} | ${await a.locator('.content').textContent()} | ${await a.locator('.verdict').textContent()}`);
+      console.log(
+        `static site answer ${i + 1}: ${badge} | ${who} | ${await a.locator('.content').textContent()} | ${await a.locator('.verdict').textContent()}`,
+      );
     }
     const savings = page.locator('#chat-savings');
-    await expect(savings).toHaveText(/^\d\/4 correct vs \d\/4 for always gpt-4o, -?\d+% (cheaper|dearer) \(\$[\d.]+ vs \$[\d.]+\) · 4 answers: \d on this device, \d escalated$/);
+    await expect(savings).toHaveText(
+      /^\d\/4 correct vs \d\/4 for always gpt-4o, -?\d+% (cheaper|dearer) \(\$[\d.]+ vs \$[\d.]+\) · 4 answers: \d on this device, \d escalated$/,
+    );
     console.log(`static site savings: ${await savings.textContent()}`);
     // The log follows the newest answer.
     expect(await page.locator('#chat-log').evaluate((l) => l.scrollHeight - l.scrollTop - l.clientHeight)).toBeLessThan(80);

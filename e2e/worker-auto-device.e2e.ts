@@ -24,7 +24,9 @@ test("device 'auto' skips the SwiftShader adapter: WASM for the embedder and the
       worker.terminate();
     }
   });
-  console.log(`adapter ${JSON.stringify(result.adapter)}; embedder on ${result.embedder.backend} (${result.embedder.fallbackReason}); local on ${result.local.backend} (${result.local.fallbackReason})`);
+  console.log(
+    `adapter ${JSON.stringify(result.adapter)}; embedder on ${result.embedder.backend} (${result.embedder.fallbackReason}); local on ${result.local.backend} (${result.local.fallbackReason})`,
+  );
   // The premise: the adapter is a software one, by its flag or its name.
   const named = [result.adapter?.vendor, result.adapter?.architecture, result.adapter?.description].join(' ');
   expect(result.adapter?.isFallbackAdapter === true || /swiftshader/i.test(named)).toBe(true);

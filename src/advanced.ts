@@ -11,5 +11,13 @@ export { CloudClient, validateCloudModelConfig } from './page/cloud-client';
 export { openKvStore, kvGet, kvSet, kvDelete, kvKeys, type KvStore } from './worker/storage/kv';
 export { WORKER_PROTOCOL_VERSION } from './worker/protocol';
 export type {
-  EdgeWorkerApi, GenerateOptions, GenerateResult, LocalConfidence, ProfileOptions, RankedModel, RouteResult, TransformersSource, WorkerConfig,
+  EdgeWorkerApi,
+  GenerateOptions,
+  GenerateResult,
+  LocalConfidence,
+  ProfileOptions,
+  RankedModel,
+  RouteResult,
+  TransformersSource,
+  WorkerConfig,
 } from './worker/protocol';

@@ -34,10 +34,17 @@ const dataDir = resolve(root, process.env.EDGEROUTE_DATA ?? '../shared/data');
 const hasData = existsSync(join(dataDir, 'routellm-gsm8k', 'items.jsonl')) && existsSync(join(dataDir, 'routellm-mmlu', 'items.jsonl'));
 const LAW_TASKS = new Set(['mmlu/professional_law', 'mmlu/international_law', 'mmlu/jurisprudence']);
 
-interface Item { id: string; task: string; prompt: string }
+interface Item {
+  id: string;
+  task: string;
+  prompt: string;
+}
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 const readItems = (set: string): Item[] =>
-  readFileSync(join(dataDir, set, 'items.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Item);
+  readFileSync(join(dataDir, set, 'items.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Item);
 
 env.allowRemoteModels = false;
 env.allowLocalModels = true;
@@ -95,31 +102,43 @@ describe(`${EMBED} (transformers.js feature-extraction, offline)`, () => {
     const mathMath = dot(m1, m2);
     const mathLaw = dot(m1, law);
     const mathMed = dot(m1, med);
-    console.log(`[${EMBED}] cos(math, math)=${mathMath.toFixed(3)} cos(math, law)=${mathLaw.toFixed(3)} cos(math, medical)=${mathMed.toFixed(3)} cos(law, medical)=${dot(law, med).toFixed(3)}`);
+    console.log(
+      `[${EMBED}] cos(math, math)=${mathMath.toFixed(3)} cos(math, law)=${mathLaw.toFixed(3)} cos(math, medical)=${mathMed.toFixed(3)} cos(law, medical)=${dot(law, med).toFixed(3)}`,
+    );
     expect(mathMath).toBeGreaterThan(mathLaw + 0.1);
     expect(mathMath).toBeGreaterThan(mathMed + 0.1);
   });
 
-  it.skipIf(!hasData)('separates held-out GSM8K problems from MMLU law questions', async () => {
-    const held = readJson<{ sets: Record<string, string[]> }>(join(modelsDir, EMBED, 'heldout.json')).sets;
-    const gsmIds = new Set(held['routellm-gsm8k']);
-    const mmluIds = new Set(held['routellm-mmlu']);
-    const gsm = readItems('routellm-gsm8k').filter((r) => gsmIds.has(r.id)).slice(0, 20);
-    const law = readItems('routellm-mmlu').filter((r) => mmluIds.has(r.id) && LAW_TASKS.has(r.task)).slice(0, 20);
-    expect(gsm.length).toBe(20);
-    expect(law.length).toBe(20);
-    const g = await embed(gsm.map((r) => r.prompt));
-    const l = await embed(law.map((r) => r.prompt));
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const within: number[] = [];
-    const across: number[] = [];
-    g.forEach((a, i) => {
-      g.forEach((b, j) => { if (j > i) within.push(dot(a, b)); });
-      l.forEach((b) => across.push(dot(a, b)));
-    });
-    console.log(`[${EMBED}] held-out: mean cos gsm8k-gsm8k=${mean(within).toFixed(3)} gsm8k-law=${mean(across).toFixed(3)}`);
-    expect(mean(within)).toBeGreaterThan(mean(across) + 0.2);
-  }, 60_000);
+  it.skipIf(!hasData)(
+    'separates held-out GSM8K problems from MMLU law questions',
+    async () => {
+      const held = readJson<{ sets: Record<string, string[]> }>(join(modelsDir, EMBED, 'heldout.json')).sets;
+      const gsmIds = new Set(held['routellm-gsm8k']);
+      const mmluIds = new Set(held['routellm-mmlu']);
+      const gsm = readItems('routellm-gsm8k')
+        .filter((r) => gsmIds.has(r.id))
+        .slice(0, 20);
+      const law = readItems('routellm-mmlu')
+        .filter((r) => mmluIds.has(r.id) && LAW_TASKS.has(r.task))
+        .slice(0, 20);
+      expect(gsm.length).toBe(20);
+      expect(law.length).toBe(20);
+      const g = await embed(gsm.map((r) => r.prompt));
+      const l = await embed(law.map((r) => r.prompt));
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const within: number[] = [];
+      const across: number[] = [];
+      g.forEach((a, i) => {
+        g.forEach((b, j) => {
+          if (j > i) within.push(dot(a, b));
+        });
+        l.forEach((b) => across.push(dot(a, b)));
+      });
+      console.log(`[${EMBED}] held-out: mean cos gsm8k-gsm8k=${mean(within).toFixed(3)} gsm8k-law=${mean(across).toFixed(3)}`);
+      expect(mean(within)).toBeGreaterThan(mean(across) + 0.2);
+    },
+    60_000,
+  );
 });
 
 describe(`${LM} (transformers.js causal LM, offline)`, () => {
@@ -174,7 +193,9 @@ describe(`${LM} (transformers.js causal LM, offline)`, () => {
     const session = (model as unknown as { sessions: Record<string, { inputNames: string[]; outputNames: string[] }> }).sessions.model;
     const layers = [0, 1, 2, 3];
     expect(session.inputNames).toEqual([
-      'input_ids', 'attention_mask', 'position_ids',
+      'input_ids',
+      'attention_mask',
+      'position_ids',
       ...layers.flatMap((i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`]),
     ]);
     expect(session.outputNames).toEqual(['logits', ...layers.flatMap((i) => [`present.${i}.key`, `present.${i}.value`])]);
@@ -214,7 +235,10 @@ describe(`${LM} (transformers.js causal LM, offline)`, () => {
   }, 60_000);
 
   it('gives a left-padded batch the same next-token logits and greedy tokens as each prompt alone', async () => {
-    const prompts = ['A pen costs $2. How much do 7 pens cost?\nAnswer:', 'Mia reads 12 pages a day for 5 days and then 9 more pages. How many pages did she read?\nAnswer:'];
+    const prompts = [
+      'A pen costs $2. How much do 7 pens cost?\nAnswer:',
+      'Mia reads 12 pages a day for 5 days and then 9 more pages. How many pages did she read?\nAnswer:',
+    ];
     const batch = tok(prompts, { padding: true, add_special_tokens: false });
     const mask = batch.attention_mask.tolist() as bigint[][];
     expect(mask[0][0]).toBe(0n); // the shorter prompt is padded on the left
@@ -246,25 +270,33 @@ describe(`${LM} (transformers.js causal LM, offline)`, () => {
     expect(res.generated_text.length).toBeGreaterThan(prompt.length);
   }, 60_000);
 
-  it.skipIf(!hasData)('is more confident on held-out GSM8K problems than on MMLU law questions', async () => {
-    const held = readJson<{ 'routellm-gsm8k': string[] }>(join(modelsDir, LM, 'heldout.json'))['routellm-gsm8k'];
-    const heldSet = new Set(held);
-    const gsm = readItems('routellm-gsm8k').filter((r) => heldSet.has(r.id)).slice(0, 20);
-    const law = readItems('routellm-mmlu').filter((r) => LAW_TASKS.has(r.task));
-    // 20 law questions spread over the three tasks: every k-th one, in file order
-    const step = Math.floor(law.length / 20);
-    const lawPick = Array.from({ length: 20 }, (_, i) => law[i * step]);
-    expect(gsm.length).toBe(20);
-    const lpG: number[] = [];
-    for (const r of gsm) lpG.push(await meanTokenLogprob(r.prompt));
-    const lpL: number[] = [];
-    for (const r of lawPick) lpL.push(await meanTokenLogprob(r.prompt));
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const gap = mean(lpG) - mean(lpL);
-    console.log(`[${LM}] mean token log-prob of the prompt: held-out gsm8k ${mean(lpG).toFixed(3)} (n=20), mmlu law ${mean(lpL).toFixed(3)} (n=20), gap ${gap.toFixed(3)}`);
-    expect(gap).toBeGreaterThan(0.5);
-    // and per item: most held-out GSM8K problems score above most law questions
-    const below = lpG.filter((g) => g < Math.max(...lpL)).length;
-    expect(below).toBeLessThan(10);
-  }, 120_000);
+  it.skipIf(!hasData)(
+    'is more confident on held-out GSM8K problems than on MMLU law questions',
+    async () => {
+      const held = readJson<{ 'routellm-gsm8k': string[] }>(join(modelsDir, LM, 'heldout.json'))['routellm-gsm8k'];
+      const heldSet = new Set(held);
+      const gsm = readItems('routellm-gsm8k')
+        .filter((r) => heldSet.has(r.id))
+        .slice(0, 20);
+      const law = readItems('routellm-mmlu').filter((r) => LAW_TASKS.has(r.task));
+      // 20 law questions spread over the three tasks: every k-th one, in file order
+      const step = Math.floor(law.length / 20);
+      const lawPick = Array.from({ length: 20 }, (_, i) => law[i * step]);
+      expect(gsm.length).toBe(20);
+      const lpG: number[] = [];
+      for (const r of gsm) lpG.push(await meanTokenLogprob(r.prompt));
+      const lpL: number[] = [];
+      for (const r of lawPick) lpL.push(await meanTokenLogprob(r.prompt));
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const gap = mean(lpG) - mean(lpL);
+      console.log(
+        `[${LM}] mean token log-prob of the prompt: held-out gsm8k ${mean(lpG).toFixed(3)} (n=20), mmlu law ${mean(lpL).toFixed(3)} (n=20), gap ${gap.toFixed(3)}`,
+      );
+      expect(gap).toBeGreaterThan(0.5);
+      // and per item: most held-out GSM8K problems score above most law questions
+      const below = lpG.filter((g) => g < Math.max(...lpL)).length;
+      expect(below).toBeLessThan(10);
+    },
+    120_000,
+  );
 });

@@ -14,7 +14,10 @@ let scratch = '';
 let installed = '';
 let packedFiles: string[] = [];
 
-interface PackEntry { filename: string; files: { path: string }[] }
+interface PackEntry {
+  filename: string;
+  files: { path: string }[];
+}
 
 beforeAll(() => {
   if (!existsSync(join(root, 'dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` before the package test.');
@@ -41,12 +44,20 @@ function exportTargets(): string[] {
 describe('npm pack', () => {
   it('ships every exports target and no source maps or tests', () => {
     const targets = exportTargets().map((t) => t.replace(/^\.\//, ''));
-    for (const t of ['dist/index.js', 'dist/types/index.d.ts', 'dist/advanced.js', 'dist/types/advanced.d.ts', 'dist/edgeroute.iife.js', 'dist/edgeroute.worker.js']) expect(targets).toContain(t);
+    for (const t of [
+      'dist/index.js',
+      'dist/types/index.d.ts',
+      'dist/advanced.js',
+      'dist/types/advanced.d.ts',
+      'dist/edgeroute.iife.js',
+      'dist/edgeroute.worker.js',
+    ])
+      expect(targets).toContain(t);
     for (const t of targets) expect(packedFiles, `${t} is exported but not packed`).toContain(t);
     expect(packedFiles.filter((f) => f.endsWith('.map') || f.startsWith('test/') || f.startsWith('src/'))).toEqual([]);
   });
 
-  it('leaves no asset-like new URL(…, import.meta.url) in the worker for the app\'s bundler to resolve', () => {
+  it("leaves no asset-like new URL(…, import.meta.url) in the worker for the app's bundler to resolve", () => {
     // The app's Vite or webpack re-bundles the worker and would look for such a file beside it.
     const scripts = packedFiles.filter((f) => f === 'dist/edgeroute.worker.js' || f.startsWith('dist/chunks/'));
     expect(scripts.length).toBeGreaterThan(1);
@@ -56,12 +67,14 @@ describe('npm pack', () => {
 
   it('ships no script that points at a source map left out of the package', () => {
     // Bundlers' dev servers and browsers follow these comments and report every missing map.
-    const dangling = packedFiles.filter((f) => f.endsWith('.js')).flatMap((f) => {
-      const target = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(join(installed, f), 'utf8'))?.[1];
-      if (!target || target.startsWith('data:')) return [];
-      const mapPath = join(f, '..', target);
-      return packedFiles.includes(mapPath) ? [] : [`${f} → ${mapPath}`];
-    });
+    const dangling = packedFiles
+      .filter((f) => f.endsWith('.js'))
+      .flatMap((f) => {
+        const target = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(join(installed, f), 'utf8'))?.[1];
+        if (!target || target.startsWith('data:')) return [];
+        const mapPath = join(f, '..', target);
+        return packedFiles.includes(mapPath) ? [] : [`${f} → ${mapPath}`];
+      });
     expect(dangling).toEqual([]);
   });
 
@@ -84,21 +97,38 @@ describe('npm pack', () => {
     expect(result.iife).toMatch(/node_modules\/edgeroute\/dist\/edgeroute\.iife\.js$/);
     // The entry's code (index.js and the chunk it shares with advanced.js, beside it in dist/)
     // names its worker in the form bundlers detect and bundle as a worker asset.
-    const entryCode = packedFiles.filter((f) => /^dist\/[^/]+\.js$/.test(f) && !/edgeroute\.(worker|iife)\.js$/.test(f)).map((f) => readFileSync(join(installed, f), 'utf8'));
+    const entryCode = packedFiles
+      .filter((f) => /^dist\/[^/]+\.js$/.test(f) && !/edgeroute\.(worker|iife)\.js$/.test(f))
+      .map((f) => readFileSync(join(installed, f), 'utf8'));
     expect(entryCode.some((code) => /new Worker\(new URL\(["']\.\/edgeroute\.worker\.js["'], ?import\.meta\.url\)/.test(code))).toBe(true);
   });
 
   it('gives TypeScript consumers the declarations', () => {
-    writeFileSync(join(scratch, 'consumer.ts'), `
+    writeFileSync(
+      join(scratch, 'consumer.ts'),
+      `
       import { EdgeRouteError, type GpuProbe } from 'edgeroute';
       import { startEdgeWorker } from 'edgeroute/advanced';
       export async function probe(): Promise<GpuProbe> { return (await startEdgeWorker()).api.probeGpu(); }
       export const code: EdgeRouteError['code'] = 'invalid-config';
-    `);
-    writeFileSync(join(scratch, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { strict: true, noEmit: true, module: 'ESNext', moduleResolution: 'Bundler', target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], skipLibCheck: false },
-      files: ['consumer.ts'],
-    }));
+    `,
+    );
+    writeFileSync(
+      join(scratch, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          module: 'ESNext',
+          moduleResolution: 'Bundler',
+          target: 'ES2022',
+          lib: ['ES2022', 'DOM'],
+          types: [],
+          skipLibCheck: false,
+        },
+        files: ['consumer.ts'],
+      }),
+    );
     const tsc = join(root, 'node_modules/typescript/bin/tsc');
     expect(() => execFileSync(process.execPath, [tsc, '-p', scratch], { cwd: scratch, encoding: 'utf8' })).not.toThrow();
   });

@@ -126,9 +126,12 @@ export async function loadCalibrationSource(set: string, model: string, dataDir:
   if (looksLikeFile(set)) {
     const vs = validateValidationSet(JSON.parse(await readFile(set, 'utf8')) as unknown);
     return {
-      name: vs.name, source: vs.source, licence: vs.licence,
+      name: vs.name,
+      source: vs.source,
+      licence: vs.licence,
       prompts: vs.prompts.map((p) => ({
-        id: p.id, prompt: p.prompt,
+        id: p.id,
+        prompt: p.prompt,
         ...(p.grading !== undefined && p.reference !== undefined ? { grading: p.grading, reference: p.reference } : { noReference: 'no-reference' as const }),
         ...(p.scores[model] !== undefined ? { recordedScore: p.scores[model] } : {}),
       })),
@@ -145,7 +148,9 @@ export async function loadCalibrationSource(set: string, model: string, dataDir:
       const grading = gradingKindFor(loaded!.name, it.task);
       const inferred = inferReference(it, model, grading);
       return {
-        id: it.id, prompt: it.prompt, grading,
+        id: it.id,
+        prompt: it.prompt,
+        grading,
         ...(inferred.reference !== undefined ? { reference: inferred.reference } : { noReference: inferred.reason }),
         ...(it.scores[model] !== undefined ? { recordedScore: it.scores[model] } : {}),
       };
@@ -165,16 +170,19 @@ export interface CallResult {
 }
 
 class CallError extends Error {
-  constructor(message: string, readonly retryable: boolean, readonly fatal = false, readonly retryAfterMs?: number) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly fatal = false,
+    readonly retryAfterMs?: number,
+  ) {
     super(message);
   }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms));
 
-async function callOnce(
-  baseUrl: string, body: ChatCompletionRequest, timeoutMs: number, apiKey: string | undefined,
-): Promise<CallResult> {
+async function callOnce(baseUrl: string, body: ChatCompletionRequest, timeoutMs: number, apiKey: string | undefined): Promise<CallResult> {
   let res: Response;
   let text: string;
   try {
@@ -187,7 +195,8 @@ async function callOnce(
     text = await res.text();
   } catch (error) {
     const e = error as Error;
-    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `${e.message}${e.cause ? ` (${String((e.cause as Error).message ?? e.cause)})` : ''}`;
+    const why =
+      e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `${e.message}${e.cause ? ` (${String((e.cause as Error).message ?? e.cause)})` : ''}`;
     throw new CallError(`request failed: ${why}`, true);
   }
   if (!res.ok) {
@@ -197,13 +206,14 @@ async function callOnce(
       const err = (JSON.parse(text) as { error?: { message?: string; code?: unknown } }).error;
       detail = err?.message ?? detail;
       code = err?.code;
-    } catch { /* not JSON: keep the raw text */ }
+    } catch {
+      /* not JSON: keep the raw text */
+    }
     const retryAfter = Number(res.headers.get('retry-after'));
     const retryable = res.status === 429 || res.status >= 500;
     // A wrong key or model fails every prompt the same way: stop instead of running them all.
     const fatal = res.status === 401 || res.status === 403 || code === 'model_not_found';
-    throw new CallError(`HTTP ${res.status}: ${detail}`, retryable, fatal,
-      Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined);
+    throw new CallError(`HTTP ${res.status}: ${detail}`, retryable, fatal, Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined);
   }
   let completion: ChatCompletion;
   try {
@@ -224,7 +234,8 @@ async function callOnce(
 
 /** One call with retries on 429 (honouring Retry-After, capped), 5xx, network errors and bad bodies. */
 export async function callModel(
-  baseUrl: string, body: ChatCompletionRequest,
+  baseUrl: string,
+  body: ChatCompletionRequest,
   options: { timeoutMs: number; retries: number; apiKey?: string; backoffMs?: number },
 ): Promise<CallResult> {
   for (let attempt = 0; ; attempt++) {
@@ -242,10 +253,7 @@ export async function callModel(
 // ---------------------------------------------------------------------------------------------
 // The run
 
-export type DisagreementReason =
-  | 'answer-unreadable'
-  | 'answer-differs-from-reference'
-  | 'matches-reference-but-recorded-0';
+export type DisagreementReason = 'answer-unreadable' | 'answer-differs-from-reference' | 'matches-reference-but-recorded-0';
 
 export interface CalibrationOptions {
   readonly baseUrl: string;
@@ -359,10 +367,12 @@ export async function runCalibration(options: CalibrationOptions): Promise<Calib
       return;
     }
     const letters = optionLetters(p.prompt);
-    const reason: DisagreementReason = s === 1
-      ? 'matches-reference-but-recorded-0'
-      : answerKey(p.grading, result.text, p.grading === 'multiple-choice' ? 'ABCDEFGHIJ'.split('') : letters) === undefined
-        ? 'answer-unreadable' : 'answer-differs-from-reference';
+    const reason: DisagreementReason =
+      s === 1
+        ? 'matches-reference-but-recorded-0'
+        : answerKey(p.grading, result.text, p.grading === 'multiple-choice' ? 'ABCDEFGHIJ'.split('') : letters) === undefined
+          ? 'answer-unreadable'
+          : 'answer-differs-from-reference';
     disagreements[reason] = (disagreements[reason] ?? 0) + 1;
     if (examples.length < 20) examples.push({ id: p.id, reason, answer: result.text.slice(0, 200), reference: p.reference, recorded: p.recordedScore });
   };
@@ -375,15 +385,22 @@ export async function runCalibration(options: CalibrationOptions): Promise<Calib
         { role: 'user', content: p.prompt },
       ];
       const body: ChatCompletionRequest = {
-        model: options.model, messages, temperature: 0, stream: false,
+        model: options.model,
+        messages,
+        temperature: 0,
+        stream: false,
         ...(options.maxTokens !== undefined ? { max_tokens: options.maxTokens } : {}),
       };
       try {
-        handle(p, await callModel(options.baseUrl, body, {
-          timeoutMs: options.timeoutMs ?? 60_000, retries: options.retries ?? 3,
-          ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
-          ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
-        }));
+        handle(
+          p,
+          await callModel(options.baseUrl, body, {
+            timeoutMs: options.timeoutMs ?? 60_000,
+            retries: options.retries ?? 3,
+            ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
+            ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
+          }),
+        );
       } catch (error) {
         if (error instanceof CallError && error.fatal) fatal = new Error(`${options.model} on prompt ${p.id}: ${error.message}`);
         ungraded['request-failed'] = (ungraded['request-failed'] ?? 0) + 1;
@@ -440,7 +457,8 @@ export interface MainIo {
 
 /** Parses the command line, runs the calibration, writes the JSON and prints a summary. */
 export async function main(
-  argv: readonly string[], io: MainIo = { log: (l) => console.log(l), env: process.env },
+  argv: readonly string[],
+  io: MainIo = { log: (l) => console.log(l), env: process.env },
 ): Promise<{ report: CalibrationReport; out: string }> {
   const { values } = parseArgs({
     args: [...argv],
@@ -464,8 +482,10 @@ export async function main(
   const model = values.model;
   const set = values.set;
   if (!baseUrl || !model || !set) {
-    throw new Error('usage: calibrate --base-url <url/v1> --model <id> --set <set name | validation-set.json> ' +
-      '[--data ../shared/data] [--limit N] [--concurrency 4] [--out reports/calibration-<model>.json]');
+    throw new Error(
+      'usage: calibrate --base-url <url/v1> --model <id> --set <set name | validation-set.json> '
+        + '[--data ../shared/data] [--limit N] [--concurrency 4] [--out reports/calibration-<model>.json]',
+    );
   }
   const out = values.out ?? path.join('reports', `calibration-${fileSafe(model)}.json`);
   const limit = numberOption(values.limit, 'limit');
@@ -477,8 +497,13 @@ export async function main(
   const started = Date.now();
   let lastShown = started;
   const report = await runCalibration({
-    baseUrl, model, set, data: values.data,
-    concurrency: Number(values.concurrency), timeoutMs: Number(values['timeout-ms']), retries: Number(values.retries),
+    baseUrl,
+    model,
+    set,
+    data: values.data,
+    concurrency: Number(values.concurrency),
+    timeoutMs: Number(values['timeout-ms']),
+    retries: Number(values.retries),
     ...(limit !== undefined ? { limit } : {}),
     ...(maxTokens !== undefined ? { maxTokens } : {}),
     ...(priceIn !== undefined ? { priceIn } : {}),
@@ -499,14 +524,21 @@ export async function main(
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
   io.log(`calibrated ${model} on ${report.set.name} via ${report.baseUrl} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   io.log(`  prompts ${s.prompts}, graded ${s.graded}, correct ${s.correct}, accuracy ${pct(s.accuracy)}`);
-  const ungraded = Object.entries(s.ungraded).map(([k, v]) => `${k} ${v}`).join(', ');
+  const ungraded = Object.entries(s.ungraded)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   if (ungraded) io.log(`  not graded: ${ungraded}`);
   const c = report.costSummary;
-  io.log(`  cost: ${c.source}, $${c.totalUsd.toFixed(4)} for ${c.calls} calls, $${c.meanUsdPerCall.toExponential(3)} per call; ` +
-    `tokens in ${report.usage.promptTokens}, out ${report.usage.completionTokens}`);
+  io.log(
+    `  cost: ${c.source}, $${c.totalUsd.toFixed(4)} for ${c.calls} calls, $${c.meanUsdPerCall.toExponential(3)} per call; `
+      + `tokens in ${report.usage.promptTokens}, out ${report.usage.completionTokens}`,
+  );
   if (report.agreement) {
     const a = report.agreement;
-    const reasons = Object.entries(a.disagreements).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+    const reasons =
+      Object.entries(a.disagreements)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none';
     io.log(`  agreement with recorded scores: ${a.agreed}/${a.compared} = ${pct(a.rate)}; disagreements: ${reasons}`);
   }
   if (report.failures.length > 0) io.log(`  first failure: ${report.failures[0]!.id}: ${report.failures[0]!.error}`);

@@ -26,14 +26,19 @@ const names = values.sets ? values.sets.split(',').map((s) => s.trim()) : await 
 const t0 = performance.now();
 const backend = await setupNodeBackend(values.backend ? [values.backend] : undefined);
 const embedder = await createNodeUseEmbedder({ batchSize: Number(values.batch) });
-console.log(`embedder ${embedder.id} (dimension ${embedder.dimension}) on tfjs '${backend}', ` +
-  `loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s; cache ${values.cache}`);
+console.log(
+  `embedder ${embedder.id} (dimension ${embedder.dimension}) on tfjs '${backend}', `
+    + `loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s; cache ${values.cache}`,
+);
 
 let totalEmbedded = 0;
 let totalEmbedMs = 0;
 for (const name of names) {
   const set = await loadSet(dataDir, name);
-  const shared = findSharedLines(set.items.map((i) => i.prompt), 0.5);
+  const shared = findSharedLines(
+    set.items.map((i) => i.prompt),
+    0.5,
+  );
   if (shared.length > 0) console.log(`  ${name}: lines shared by ≥50% of prompts after stripping: ${JSON.stringify(shared)}`);
   let last = 0;
   let final: EmbedProgress | undefined;
@@ -53,12 +58,14 @@ for (const name of names) {
   totalEmbedded += final.embedded;
   if (final.embedded > 0) totalEmbedMs += final.elapsedMs;
   console.log(
-    `${name}: ${set.items.length} prompts, ${final.total} distinct texts, ${final.cached} cached, ` +
-      `${final.embedded} embedded in ${s.toFixed(1)} s` +
-      (final.embedded > 0 ? ` (${((final.elapsedMs) / final.embedded).toFixed(1)} ms/text)` : ''),
+    `${name}: ${set.items.length} prompts, ${final.total} distinct texts, ${final.cached} cached, `
+      + `${final.embedded} embedded in ${s.toFixed(1)} s`
+      + (final.embedded > 0 ? ` (${(final.elapsedMs / final.embedded).toFixed(1)} ms/text)` : ''),
   );
 }
 const wall = (performance.now() - t0) / 1000;
-console.log(`done: ${names.length} sets, ${totalEmbedded} texts embedded, wall ${wall.toFixed(1)} s` +
-  (totalEmbedded > 0 ? `, ${(totalEmbedMs / totalEmbedded).toFixed(1)} ms/text while embedding` : ''));
+console.log(
+  `done: ${names.length} sets, ${totalEmbedded} texts embedded, wall ${wall.toFixed(1)} s`
+    + (totalEmbedded > 0 ? `, ${(totalEmbedMs / totalEmbedded).toFixed(1)} ms/text while embedding` : ''),
+);
 await embedder.dispose?.();

@@ -59,8 +59,13 @@ function fromItems(card: SetCard, items: readonly DataItem[], origin: string): L
   const prompts = items
     .filter((it) => ids.every((id) => Number.isFinite(it.scores[id])))
     .map((it) => ({
-      id: it.id, prompt: it.prompt, task: it.task, scores: it.scores,
-      ...(it.costs ? { costs: Object.fromEntries(ids.filter((id) => !local.has(id) && Number.isFinite(it.costs![id])).map((id) => [id, it.costs![id]!])) } : {}),
+      id: it.id,
+      prompt: it.prompt,
+      task: it.task,
+      scores: it.scores,
+      ...(it.costs
+        ? { costs: Object.fromEntries(ids.filter((id) => !local.has(id) && Number.isFinite(it.costs![id])).map((id) => [id, it.costs![id]!])) }
+        : {}),
     }));
   return {
     name: `${card.name} (${origin})`,

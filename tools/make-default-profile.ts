@@ -16,9 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DATA_DIR, loadSet, type DataItem, type LoadedSet } from '../dev/data';
 import { createRng } from '../src/core/random';
-import {
-  validateValidationSet, validationSetHash, type ValidationModel, type ValidationPrompt, type ValidationSet,
-} from '../src/common/validation-set';
+import { validateValidationSet, validationSetHash, type ValidationModel, type ValidationPrompt, type ValidationSet } from '../src/common/validation-set';
 
 const SETS = ['cascade-mmlu', 'cascade-medmcqa'] as const;
 /** On the user's device via web-llm: cost 0 per call. */
@@ -105,13 +103,17 @@ function build(sets: readonly LoadedSet[], recipe: Recipe, seed: number): Valida
   const prompts = sets.flatMap((s, i) => {
     const order = createRng(seed + i).shuffle(s.items.map((_, j) => j));
     // Keep file order inside each set so diffs of a rerun with another size stay readable.
-    return order.slice(0, recipe.perSet).sort((a, b) => a - b).map((j) => toPrompt(s.items[j]!, ids));
+    return order
+      .slice(0, recipe.perSet)
+      .sort((a, b) => a - b)
+      .map((j) => toPrompt(s.items[j]!, ids));
   });
   return validateValidationSet({
     name: recipe.name,
-    source: `${sets.map((s) => s.name).join(' + ')} from ${[...new Set(sets.map((s) => s.card.source ?? '?'))].join('; ')}` +
-      `; ${recipe.perSet} prompts per set, seeded sample (seed ${seed}); model cost = mean recorded USD per call, ` +
-      'local models 0; reference = the letter the correct models answered (or, when none was right, the one letter no model gave)',
+    source:
+      `${sets.map((s) => s.name).join(' + ')} from ${[...new Set(sets.map((s) => s.card.source ?? '?'))].join('; ')}`
+      + `; ${recipe.perSet} prompts per set, seeded sample (seed ${seed}); model cost = mean recorded USD per call, `
+      + 'local models 0; reference = the letter the correct models answered (or, when none was right, the one letter no model gave)',
     licence: 'rational-llm-cascades data: no licence file in the repository (as stated by the data cards)',
     models: pool,
     prompts,
@@ -131,8 +133,10 @@ async function write(file: string, set: ValidationSet): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, text);
   const graded = set.prompts.filter((p) => p.reference !== undefined).length;
-  console.log(`${file}: ${set.prompts.length} prompts (${graded} with a reference), ${set.models.length} models, ` +
-    `${(Buffer.byteLength(text) / 1024).toFixed(1)} KiB, hash ${await validationSetHash(set)}`);
+  console.log(
+    `${file}: ${set.prompts.length} prompts (${graded} with a reference), ${set.models.length} models, `
+      + `${(Buffer.byteLength(text) / 1024).toFixed(1)} KiB, hash ${await validationSetHash(set)}`,
+  );
 }
 
 const seed = Number(values.seed);

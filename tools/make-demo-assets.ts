@@ -55,17 +55,28 @@ const LAB_SETS: readonly { name: string; limit: number }[] = [
 const MAX_EXAMPLE_CHARS = 700;
 
 function examplesOf(set: LoadedSet, exclude: ReadonlySet<string>, n: number, seed: number): DemoExample[] {
-  const usable = set.items.filter((it: DataItem) => !exclude.has(it.id) && it.prompt.length <= MAX_EXAMPLE_CHARS
-    && DEMO_MODELS.every((m) => it.responses?.[m] !== undefined && Number.isFinite(it.scores[m]) && Number.isFinite(it.costs?.[m]))
-    && Number.isFinite(it.confidences?.['llama3.2-1b']));
-  const order = createRng(seed).shuffle(usable.map((_, i) => i)).slice(0, n).sort((a, b) => a - b);
+  const usable = set.items.filter(
+    (it: DataItem) =>
+      !exclude.has(it.id)
+      && it.prompt.length <= MAX_EXAMPLE_CHARS
+      && DEMO_MODELS.every((m) => it.responses?.[m] !== undefined && Number.isFinite(it.scores[m]) && Number.isFinite(it.costs?.[m]))
+      && Number.isFinite(it.confidences?.['llama3.2-1b']),
+  );
+  const order = createRng(seed)
+    .shuffle(usable.map((_, i) => i))
+    .slice(0, n)
+    .sort((a, b) => a - b);
   return order.map((i) => {
     const it = usable[i]!;
     const pick = (o: Readonly<Record<string, number | string>> | undefined): Record<string, never> =>
       Object.fromEntries(DEMO_MODELS.map((m) => [m, o![m]])) as Record<string, never>;
     return {
-      id: `${set.name}:${it.id}`, set: set.name, prompt: it.prompt,
-      scores: pick(it.scores), costs: pick(it.costs), responses: pick(it.responses),
+      id: `${set.name}:${it.id}`,
+      set: set.name,
+      prompt: it.prompt,
+      scores: pick(it.scores),
+      costs: pick(it.costs),
+      responses: pick(it.responses),
       localConfidence: it.confidences!['llama3.2-1b']!,
       ...(reference(it) ? { reference: reference(it)! } : {}),
     };
@@ -74,8 +85,11 @@ function examplesOf(set: LoadedSet, exclude: ReadonlySet<string>, n: number, see
 
 /** The letter the models that were right answered (all nine of the set), if any was right and they agree. */
 function reference(it: DataItem): string | undefined {
-  const letters = new Set(Object.keys(it.scores).filter((m) => it.scores[m] === 1 && it.responses?.[m] !== undefined)
-    .map((m) => /^\s*\(?([A-D])\b/.exec(it.responses![m]!)?.[1] ?? it.responses![m]!.trim()));
+  const letters = new Set(
+    Object.keys(it.scores)
+      .filter((m) => it.scores[m] === 1 && it.responses?.[m] !== undefined)
+      .map((m) => /^\s*\(?([A-D])\b/.exec(it.responses![m]!)?.[1] ?? it.responses![m]!.trim()),
+  );
   return letters.size === 1 ? [...letters][0] : undefined;
 }
 
@@ -123,7 +137,13 @@ for (const s of LAB_SETS) {
   const file = `${s.name}.json`;
   const { totalPrompts, ...body } = set;
   await writeFile(path.join(out, 'lab', file), `${JSON.stringify({ ...body, name: s.name })}\n`);
-  entries.push({ id: `static:${s.name}`, file, label: `${s.name} — ${set.prompts.length} of ${totalPrompts} prompts`, prompts: set.prompts.length, models: set.models.length });
+  entries.push({
+    id: `static:${s.name}`,
+    file,
+    label: `${s.name} — ${set.prompts.length} of ${totalPrompts} prompts`,
+    prompts: set.prompts.length,
+    models: set.models.length,
+  });
 }
 await writeFile(path.join(out, 'lab', 'sets.json'), `${JSON.stringify({ sets: entries }, null, 1)}\n`);
 console.log(`lab/: ${entries.map((e) => `${e.file} (${e.prompts})`).join(', ')}`);
@@ -133,4 +153,6 @@ const cache = await profileCache(profile);
 const { meta, bytes } = encodeProfileEntry(cache.entry, cache.key);
 await writeFile(path.join(out, 'profile-cache', 'use-lite.json'), `${JSON.stringify(meta, null, 1)}\n`);
 await writeFile(path.join(out, 'profile-cache', 'use-lite.bin'), bytes);
-console.log(`profile-cache/use-lite: key ${cache.key}, ${meta.arrays.length} arrays, ${(bytes.byteLength / 1024).toFixed(0)} KiB (computed in ${(cache.millis / 1000).toFixed(1)} s)`);
+console.log(
+  `profile-cache/use-lite: key ${cache.key}, ${meta.arrays.length} arrays, ${(bytes.byteLength / 1024).toFixed(0)} KiB (computed in ${(cache.millis / 1000).toFixed(1)} s)`,
+);

@@ -44,7 +44,10 @@ function pick(items: readonly ReplayItem[], n: number, seed: number): ReplayItem
   return chosen.sort((a, b) => a - b).map((i) => items[i]!);
 }
 
-const names = values.sets.split(',').map((s) => s.trim()).filter(Boolean);
+const names = values.sets
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const perSet = Number(values['per-set']);
 const seed = Number(values.seed);
 const sets = await loadReplaySets(values.data, names);
@@ -55,10 +58,17 @@ for (const name of names) {
   // The card as is, but `items` counts the sample (the full set's count kept beside it).
   lines.push(JSON.stringify({ set: name, card: { ...set.card, items: chosen.length, sampled_from_items: set.items.length } }));
   for (const it of chosen) {
-    lines.push(JSON.stringify({
-      set: name, id: it.id, task: it.task, prompt: it.prompt, scores: it.scores,
-      ...(it.costs ? { costs: it.costs } : {}), responses: it.responses,
-    }));
+    lines.push(
+      JSON.stringify({
+        set: name,
+        id: it.id,
+        task: it.task,
+        prompt: it.prompt,
+        scores: it.scores,
+        ...(it.costs ? { costs: it.costs } : {}),
+        responses: it.responses,
+      }),
+    );
   }
   console.log(`${name}: ${Math.min(perSet, set.items.length)} of ${set.items.length} items`);
 }

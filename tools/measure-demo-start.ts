@@ -16,25 +16,39 @@ import { CHROMIUM_ARGS_NO_WEBGPU, requireChromium } from '../e2e/browser';
 import { startStaticServer } from '../dev/static-server';
 
 const root = resolve(import.meta.dirname, '..');
-const { values } = parseArgs({ options: { site: { type: 'string', default: 'dist-site' }, runs: { type: 'string', default: '2' }, query: { type: 'string', default: '' } } });
+const { values } = parseArgs({
+  options: { site: { type: 'string', default: 'dist-site' }, runs: { type: 'string', default: '2' }, query: { type: 'string', default: '' } },
+});
 const site = await startStaticServer({ mounts: [{ prefix: '/some/sub/path/', dir: resolve(root, values.site) }] });
 const url = `${site.url}/some/sub/path/${values.query ? `?${values.query}` : ''}`;
-const settings = (cloudBaseUrl: string): string => JSON.stringify({
-  cloudBaseUrl,
-  cloudModels: [{ id: 'gpt-4o', model: 'gpt-4o', usdPerMTokIn: 2.5, usdPerMTokOut: 10 }, { id: 'gpt-4o-mini', model: 'gpt-4o-mini', usdPerMTokIn: 0.15, usdPerMTokOut: 0.6 }],
-  local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', profileId: 'llama3.2-1b' },
-  embedder: { kind: 'use' }, allowRemoteModels: false, device: 'wasm', mode: 'hybrid', cloudShare: 0.4, maxTokens: 256,
-});
+const settings = (cloudBaseUrl: string): string =>
+  JSON.stringify({
+    cloudBaseUrl,
+    cloudModels: [
+      { id: 'gpt-4o', model: 'gpt-4o', usdPerMTokIn: 2.5, usdPerMTokOut: 10 },
+      { id: 'gpt-4o-mini', model: 'gpt-4o-mini', usdPerMTokIn: 0.15, usdPerMTokOut: 0.6 },
+    ],
+    local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', profileId: 'llama3.2-1b' },
+    embedder: { kind: 'use' },
+    allowRemoteModels: false,
+    device: 'wasm',
+    mode: 'hybrid',
+    cloudShare: 0.4,
+    maxTokens: 256,
+  });
 const browser = await chromium.launch({ executablePath: requireChromium(), args: CHROMIUM_ARGS_NO_WEBGPU });
 try {
   for (let run = 1; run <= Number(values.runs); run++) {
     const context = await browser.newContext();
     const page = await context.newPage();
     // Both the old and the new settings keys, so the same script measures a build before and after.
-    await page.addInitScript(([a, b]) => {
-      if (!localStorage.getItem('edgeroute-demo-settings')) localStorage.setItem('edgeroute-demo-settings', a!);
-      if (!localStorage.getItem('edgeroute-demo-settings-v2')) localStorage.setItem('edgeroute-demo-settings-v2', b!);
-    }, [settings('/api/llm/v1'), settings('replay/v1')]);
+    await page.addInitScript(
+      ([a, b]) => {
+        if (!localStorage.getItem('edgeroute-demo-settings')) localStorage.setItem('edgeroute-demo-settings', a!);
+        if (!localStorage.getItem('edgeroute-demo-settings-v2')) localStorage.setItem('edgeroute-demo-settings-v2', b!);
+      },
+      [settings('/api/llm/v1'), settings('replay/v1')],
+    );
     for (const visit of ['cold (first visit)', 'warm (reload)']) {
       const t0 = Date.now();
       if (visit.startsWith('cold')) await page.goto(url);

@@ -9,7 +9,9 @@ import { startDemoServer } from './demo-server';
 const root = resolve(import.meta.dirname, '..');
 try {
   const demo = await startDemoServer({ port: Number(process.env.PORT ?? 5173), data: resolve(root, process.env.DATA ?? '../shared/data') });
-  console.log(`edgeroute demo: ${demo.url}/  (the page's own in-page replay cloud by default; a server-side replay of ${demo.replayData} at ${demo.url}/api/llm/v1 to try Settings → Endpoint; Ctrl+C to stop)`);
+  console.log(
+    `edgeroute demo: ${demo.url}/  (the page's own in-page replay cloud by default; a server-side replay of ${demo.replayData} at ${demo.url}/api/llm/v1 to try Settings → Endpoint; Ctrl+C to stop)`,
+  );
   const stop = (): void => void demo.close().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -51,10 +51,25 @@ export class EdgeRouteError extends Error {
 
 /** Every code, at run time (an error crossing the worker boundary is checked against it). */
 const ALL_CODES: Readonly<Record<EdgeRouteErrorCode, true>> = {
-  'invalid-config': true, 'invalid-input': true, 'storage-unavailable': true, 'storage-quota': true, 'storage-failed': true,
-  'worker-failed': true, 'webgpu-unavailable': true, 'embedder-failed': true, 'local-engine-failed': true, 'device-lost': true,
-  'cloud-failed': true, 'cloud-timeout': true, 'cloud-rate-limited': true, 'cloud-http': true, 'cloud-network': true,
-  'cloud-protocol': true, 'measurement-failed': true, 'no-model-available': true, aborted: true,
+  'invalid-config': true,
+  'invalid-input': true,
+  'storage-unavailable': true,
+  'storage-quota': true,
+  'storage-failed': true,
+  'worker-failed': true,
+  'webgpu-unavailable': true,
+  'embedder-failed': true,
+  'local-engine-failed': true,
+  'device-lost': true,
+  'cloud-failed': true,
+  'cloud-timeout': true,
+  'cloud-rate-limited': true,
+  'cloud-http': true,
+  'cloud-network': true,
+  'cloud-protocol': true,
+  'measurement-failed': true,
+  'no-model-available': true,
+  aborted: true,
 };
 
 export function isEdgeRouteErrorCode(value: unknown): value is EdgeRouteErrorCode {

@@ -96,11 +96,7 @@ export interface ChatCompletionFunctionTool {
   };
 }
 
-export type ChatCompletionToolChoiceOption =
-  | 'none'
-  | 'auto'
-  | 'required'
-  | { readonly type: 'function'; readonly function: { readonly name: string } };
+export type ChatCompletionToolChoiceOption = 'none' | 'auto' | 'required' | { readonly type: 'function'; readonly function: { readonly name: string } };
 
 export type ResponseFormat =
   | { readonly type: 'text' }
@@ -305,11 +301,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** Optional finite number within [min, max] (exclusive at min when `minExclusive`). */
-function checkNumber(
-  req: Record<string, unknown>,
-  field: string,
-  range: { min: number; max: number; minExclusive?: boolean; integer?: boolean },
-): void {
+function checkNumber(req: Record<string, unknown>, field: string, range: { min: number; max: number; minExclusive?: boolean; integer?: boolean }): void {
   const v = req[field];
   if (v === undefined) return;
   if (typeof v !== 'number' || !Number.isFinite(v)) {
@@ -421,7 +413,9 @@ function checkTextContent(content: unknown, where: string): string {
     .map((part: unknown, j) => {
       if (!isRecord(part) || part['type'] !== 'text' || typeof part['text'] !== 'string') {
         const type = isRecord(part) ? describe(part['type']) : describe(part);
-        throw invalid(`${where}.content[${j}] must be a text part {type: "text", text}; edgeroute does not take image, audio or file parts (got type ${type}).`);
+        throw invalid(
+          `${where}.content[${j}] must be a text part {type: "text", text}; edgeroute does not take image, audio or file parts (got type ${type}).`,
+        );
       }
       return part['text'];
     })
@@ -458,7 +452,14 @@ export function validateChatRequest(req: unknown): asserts req is ChatCompletion
         if (!Array.isArray(calls)) throw invalid(`${where}.tool_calls must be an array, got ${describe(calls)}.`);
         calls.forEach((c: unknown, j) => {
           const fn = isRecord(c) ? c['function'] : undefined;
-          if (!isRecord(c) || typeof c['id'] !== 'string' || c['type'] !== 'function' || !isRecord(fn) || typeof fn['name'] !== 'string' || typeof fn['arguments'] !== 'string') {
+          if (
+            !isRecord(c)
+            || typeof c['id'] !== 'string'
+            || c['type'] !== 'function'
+            || !isRecord(fn)
+            || typeof fn['name'] !== 'string'
+            || typeof fn['arguments'] !== 'string'
+          ) {
             throw invalid(`${where}.tool_calls[${j}] must be {id, type: "function", function: {name, arguments}}.`);
           }
           toolCallIds.add(c['id']);
@@ -692,7 +693,9 @@ export function toOpenAICompletion(completion: ChatCompletion, model?: string): 
         role: 'assistant',
         content: c.message.content,
         refusal: c.message.refusal ?? null,
-        ...(c.message.tool_calls ? { tool_calls: c.message.tool_calls.map((t) => ({ id: t.id, type: 'function' as const, function: { ...t.function } })) } : {}),
+        ...(c.message.tool_calls
+          ? { tool_calls: c.message.tool_calls.map((t) => ({ id: t.id, type: 'function' as const, function: { ...t.function } })) }
+          : {}),
       },
       finish_reason: openAIFinish(c.finish_reason),
       logprobs: openAILogprobs(c.logprobs),
@@ -714,9 +717,7 @@ export function toOpenAIChunk(chunk: ChatCompletionChunk, keepUsage: boolean, mo
         ...(c.delta.role ? { role: c.delta.role } : {}),
         ...(c.delta.content !== undefined ? { content: c.delta.content } : {}),
         ...(c.delta.refusal !== undefined ? { refusal: c.delta.refusal } : {}),
-        ...(c.delta.tool_calls
-          ? { tool_calls: c.delta.tool_calls.map((t) => ({ ...t, ...(t.function ? { function: { ...t.function } } : {}) })) }
-          : {}),
+        ...(c.delta.tool_calls ? { tool_calls: c.delta.tool_calls.map((t) => ({ ...t, ...(t.function ? { function: { ...t.function } } : {}) })) } : {}),
       },
       finish_reason: c.finish_reason === null ? null : openAIFinish(c.finish_reason),
       ...(c.logprobs !== undefined ? { logprobs: openAILogprobs(c.logprobs) } : {}),

@@ -60,5 +60,10 @@ export class SseParser {
 
 /** One SSE event carrying `data` (JSON text or "[DONE]"), with its closing blank line. */
 export function sseEvent(data: string): string {
-  return data.split(/\r\n|\r|\n/).map((line) => `data: ${line}`).join('\n') + '\n\n';
+  return (
+    data
+      .split(/\r\n|\r|\n/)
+      .map((line) => `data: ${line}`)
+      .join('\n') + '\n\n'
+  );
 }

@@ -47,8 +47,7 @@ export interface ValidationSet {
 
 const GRADING_KINDS: readonly GradingKind[] = ['multiple-choice', 'numeric', 'exact'];
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function invalid(setName: string, message: string): EdgeRouteError {
   return new EdgeRouteError('invalid-config', `validation set "${setName}": ${message}`);
@@ -80,8 +79,13 @@ function checkModels(raw: unknown, setName: string): ValidationModel[] {
 }
 
 function checkNumberMap(
-  raw: unknown, field: string, where: string, models: ReadonlySet<string>, setName: string,
-  ok: (x: number) => boolean, expected: string,
+  raw: unknown,
+  field: string,
+  where: string,
+  models: ReadonlySet<string>,
+  setName: string,
+  ok: (x: number) => boolean,
+  expected: string,
 ): void {
   if (!isObject(raw)) throw invalid(setName, `${where}: "${field}" must be an object of model id → number`);
   for (const [model, x] of Object.entries(raw)) {
@@ -206,7 +210,10 @@ export function withCalibratedModel(set: ValidationSet, model: CalibratedModel):
   const known = new Set(set.prompts.map((p) => p.id));
   const unknown = Object.keys(model.scores).filter((id) => !known.has(id));
   if (unknown.length > 0) {
-    throw invalid(set.name, `model "${model.id}" has scores for ${unknown.length} prompt(s) not in this set (e.g. "${unknown[0]}"); calibrate it on this set's prompts (npm run calibrate -- --set <this set's JSON>)`);
+    throw invalid(
+      set.name,
+      `model "${model.id}" has scores for ${unknown.length} prompt(s) not in this set (e.g. "${unknown[0]}"); calibrate it on this set's prompts (npm run calibrate -- --set <this set's JSON>)`,
+    );
   }
   return validateValidationSet({
     ...set,

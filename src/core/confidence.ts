@@ -118,10 +118,7 @@ export interface AnswerConfidenceOptions {
  * One confidence number for one generated answer, higher = surer; NaN for an empty answer (a
  * calibrated router treats a non-finite confidence as "unknown" and falls back to its prior).
  */
-export function answerConfidence(
-  tokens: readonly TokenLogprob[],
-  options: AnswerConfidenceOptions = {},
-): number {
+export function answerConfidence(tokens: readonly TokenLogprob[], options: AnswerConfidenceOptions = {}): number {
   const method = options.method ?? 'mean-logprob';
   switch (method) {
     case 'mean-logprob':
@@ -178,10 +175,7 @@ export interface SemanticEntropyResult {
  * exp(logprob), renormalised, when every answer has a finite `logprob`; otherwise the counts
  * (discrete semantic entropy). Empty input → entropy 0, no clusters, majorityShare NaN.
  */
-export function semanticEntropy(
-  answers: readonly SampledAnswer[],
-  options: SemanticEntropyOptions,
-): SemanticEntropyResult {
+export function semanticEntropy(answers: readonly SampledAnswer[], options: SemanticEntropyOptions): SemanticEntropyResult {
   const n = answers.length;
   if (n === 0) return { entropy: 0, clusters: [], clusterProbabilities: [], majorityShare: NaN };
 
@@ -240,10 +234,7 @@ export interface AgreementConfidenceOptions extends SemanticEntropyOptions {
 }
 
 /** Confidence from agreement among sampled answers, higher = surer. */
-export function agreementConfidence(
-  answers: readonly SampledAnswer[],
-  options: AgreementConfidenceOptions,
-): number {
+export function agreementConfidence(answers: readonly SampledAnswer[], options: AgreementConfidenceOptions): number {
   const r = semanticEntropy(answers, options);
   return (options.measure ?? 'majority-share') === 'majority-share' ? r.majorityShare : -r.entropy;
 }

@@ -40,7 +40,7 @@ export function extractChoiceLetter(answer: string, letters = LETTERS.slice(0, 4
  */
 export function extractFinalNumber(answer: string): number | undefined {
   const marked = /####\s*([-$\d.,]+)/.exec(answer);
-  const candidates = marked ? [marked[1]!] : answer.match(/-?\$?\d[\d,]*(?:\.\d+)?/g) ?? [];
+  const candidates = marked ? [marked[1]!] : (answer.match(/-?\$?\d[\d,]*(?:\.\d+)?/g) ?? []);
   const last = candidates[candidates.length - 1];
   if (last === undefined) return undefined;
   const value = Number(last.replace(/[$,]/g, '').replace(/\.$/, ''));
@@ -49,7 +49,12 @@ export function extractFinalNumber(answer: string): number | undefined {
 
 /** Lower case, collapsed whitespace, no surrounding punctuation or quotes. */
 export function normaliseAnswer(text: string): string {
-  return text.toLowerCase().replace(/\s+/g, ' ').trim().replace(/^["'`(]+|["'`).!?]+$/g, '').trim();
+  return text
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/^["'`(]+|["'`).!?]+$/g, '')
+    .trim();
 }
 
 export const graders: Readonly<Record<GradingKind, Grader>> = {

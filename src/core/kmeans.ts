@@ -103,10 +103,7 @@ function seedPlusPlus(data: Float32Array, n: number, d: number, k: number, seed:
 }
 
 /** Assigns every point to its most similar centroid; returns the number of changed assignments. */
-function assign(
-  data: Float32Array, n: number, d: number, centroids: Float64Array, k: number,
-  assignments: Int32Array, similarity: Float64Array,
-): number {
+function assign(data: Float32Array, n: number, d: number, centroids: Float64Array, k: number, assignments: Int32Array, similarity: Float64Array): number {
   let changed = 0;
   for (let i = 0; i < n; i++) {
     let best = 0;
@@ -131,8 +128,13 @@ function assign(
  * strict comparison makes the choice deterministic. Returns whether anything was reseeded.
  */
 function reseedEmptyClusters(
-  data: Float32Array, n: number, d: number, centroids: Float64Array, k: number,
-  assignments: Int32Array, similarity: Float64Array,
+  data: Float32Array,
+  n: number,
+  d: number,
+  centroids: Float64Array,
+  k: number,
+  assignments: Int32Array,
+  similarity: Float64Array,
 ): boolean {
   const counts = new Int32Array(k);
   for (let i = 0; i < n; i++) counts[assignments[i]!]!++;
@@ -159,9 +161,7 @@ function reseedEmptyClusters(
 }
 
 /** Centroid = normalised sum of members; a cluster whose members cancel out keeps its old centroid. */
-function updateCentroids(
-  data: Float32Array, n: number, d: number, centroids: Float64Array, k: number, assignments: Int32Array,
-): void {
+function updateCentroids(data: Float32Array, n: number, d: number, centroids: Float64Array, k: number, assignments: Int32Array): void {
   const sums = new Float64Array(k * d);
   for (let i = 0; i < n; i++) {
     const o = assignments[i]! * d;

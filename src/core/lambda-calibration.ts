@@ -45,7 +45,9 @@ function result(piece: OperatingPiece, achieved: number, feasible: boolean, mode
  * Infeasible targets return the point nearest to them (lowest share or spend, highest quality).
  */
 export function calibrateLambdaFromPredictions(
-  predictedErrors: readonly ArrayLike<number>[], validation: readonly LabelledPrompt[], models: readonly ModelSpec[],
+  predictedErrors: readonly ArrayLike<number>[],
+  validation: readonly LabelledPrompt[],
+  models: readonly ModelSpec[],
   target: CalibrationTarget,
 ): LambdaCalibration {
   const pieces = operatingPieces(predictedErrors, validation, models);

@@ -41,10 +41,7 @@ const MAX_ANSWER_CHARS = 40;
  * "Answer:" (anywhere on a line: Winogrande has "... without explanation. Answer:") or a line
  * starting "A:", followed on that line or the next by a short answer that ends the block.
  */
-const SOLVED_ANSWER = new RegExp(
-  String.raw`(?:(?:^|\s)Answer|(?:^|\n)[ \t]*A)[ \t]*:[ \t]*(?:\n[ \t]*)?(\S[^\n]{0,${MAX_ANSWER_CHARS - 1}})$`,
-  'i',
-);
+const SOLVED_ANSWER = new RegExp(String.raw`(?:(?:^|\s)Answer|(?:^|\n)[ \t]*A)[ \t]*:[ \t]*(?:\n[ \t]*)?(\S[^\n]{0,${MAX_ANSWER_CHARS - 1}})$`, 'i');
 
 /** True if a blank-line-separated block is a worked example: it ends with an answered "Answer:". */
 export function isSolvedExample(block: string): boolean {

@@ -9,8 +9,7 @@
  * This file also holds the decision rule every router shares (`route`) and the decision path that
  * λ calibration walks; fitting the learned map and evaluating curves live in research/.
  */
-import type {Embedding, LabelledPrompt, ModelSpec, Router, RoutingInput,
-} from './types';
+import type { Embedding, LabelledPrompt, ModelSpec, Router, RoutingInput } from './types';
 import type { Vector } from './linalg';
 
 // ---------------------------------------------------------------------------------------------
@@ -130,8 +129,13 @@ export class LearnedClusterMap implements ClusterMap {
 /** out[o..o+K) = softmax(θ·φ[po..po+dim) + b). */
 /** @internal shared with research/ */
 export function softmaxRowInto(
-  phi: Float32Array | Float64Array, po: number, theta: Float64Array, bias: Float64Array, dim: number,
-  out: Float64Array, o: number,
+  phi: Float32Array | Float64Array,
+  po: number,
+  theta: Float64Array,
+  bias: Float64Array,
+  dim: number,
+  out: Float64Array,
+  o: number,
 ): void {
   const K = bias.length;
   let max = -Infinity;
@@ -187,7 +191,11 @@ export function checkScore(score: number, where: string): void {
  * skipped). Soft counts n_k = Σ_x P(k|x). With m = 0 an empty cluster falls back to the global error.
  */
 function shrunkFeatureVector(
-  probabilities: Float64Array, K: number, errors: Float64Array, shrinkage: number, who: string,
+  probabilities: Float64Array,
+  K: number,
+  errors: Float64Array,
+  shrinkage: number,
+  who: string,
 ): { featureVector: Float64Array; globalError: number } {
   const N = errors.length;
   const mass = new Float64Array(K);
@@ -253,9 +261,7 @@ export function checkModels(models: readonly ModelSpec[], who: string): void {
 }
 
 /** Errors (1 − score) of one model in validation order; NaN where it has no score. */
-function errorsFromScores(
-  scores: ScoresOnValidation, validationIds: readonly string[], who: string,
-): Float64Array {
+function errorsFromScores(scores: ScoresOnValidation, validationIds: readonly string[], who: string): Float64Array {
   const errors = new Float64Array(validationIds.length);
   const isArray = Array.isArray(scores) || ArrayBuffer.isView(scores);
   if (isArray) {
@@ -319,8 +325,13 @@ export function buildProfile(input: BuildProfileInput): UniRouteProfile {
     globalErrors.push(fv.globalError);
   }
   return {
-    clusterMap, models: [...input.models], featureVectors, globalErrors, shrinkage,
-    validationIds, validationProbabilities,
+    clusterMap,
+    models: [...input.models],
+    featureVectors,
+    globalErrors,
+    shrinkage,
+    validationIds,
+    validationProbabilities,
   };
 }
 
@@ -330,15 +341,11 @@ export function buildProfile(input: BuildProfileInput): UniRouteProfile {
  * or an array in `profile.validationIds` order; missing / NaN entries are skipped.
  * Returns a new profile; the input profile is left unchanged.
  */
-export function addModel(
-  profile: UniRouteProfile, modelId: string, cost: number, scoresOnValidation: ScoresOnValidation,
-): UniRouteProfile {
+export function addModel(profile: UniRouteProfile, modelId: string, cost: number, scoresOnValidation: ScoresOnValidation): UniRouteProfile {
   const models = [...profile.models, { id: modelId, cost }];
   checkModels(models, 'addModel');
   const errors = errorsFromScores(scoresOnValidation, profile.validationIds, `addModel (${modelId})`);
-  const fv = shrunkFeatureVector(
-    profile.validationProbabilities, profile.clusterMap.numClusters, errors, profile.shrinkage, `addModel (${modelId})`,
-  );
+  const fv = shrunkFeatureVector(profile.validationProbabilities, profile.clusterMap.numClusters, errors, profile.shrinkage, `addModel (${modelId})`);
   return {
     ...profile,
     models,
@@ -352,7 +359,10 @@ export class UniRouteRouter implements Router {
   readonly name: string;
   readonly models: readonly ModelSpec[];
 
-  constructor(readonly profile: UniRouteProfile, name?: string) {
+  constructor(
+    readonly profile: UniRouteProfile,
+    name?: string,
+  ) {
     this.name = name ?? `uniroute-${profile.clusterMap.name ?? 'custom'}`;
     this.models = profile.models;
   }
@@ -428,9 +438,7 @@ export interface Decision {
 export function decide(predictedErrors: Float64Array, models: readonly ModelSpec[], lambda: number): Decision {
   const modelIndex = route(predictedErrors, models, lambda);
   const model = models[modelIndex]!;
-  const objective = lambda === Infinity
-    ? predictedErrors[modelIndex]!
-    : predictedErrors[modelIndex]! + lambda * model.cost;
+  const objective = lambda === Infinity ? predictedErrors[modelIndex]! : predictedErrors[modelIndex]! + lambda * model.cost;
   return { modelIndex, modelId: model.id, lambda, predictedErrors, objective };
 }
 
@@ -471,8 +479,7 @@ export function decisionPath(predictedErrors: readonly ArrayLike<number>[], mode
         const dc = models[h]!.cost - models[g]!.cost;
         if (dc <= 0) continue;
         const crossing = Math.max(current, (e[g]! - e[h]!) / dc);
-        const better = crossing < nextLambda
-          || (crossing === nextLambda && models[g]!.cost < models[next]!.cost);
+        const better = crossing < nextLambda || (crossing === nextLambda && models[g]!.cost < models[next]!.cost);
         if (better) {
           next = g;
           nextLambda = crossing;
@@ -540,7 +547,9 @@ export function distinctBreakpoints(events: readonly DecisionEvent[]): number[] 
  * changes, λ ascending (so cost non-increasing). O(E log E) in the number of decision changes.
  */
 export function operatingPieces(
-  predictedErrors: readonly ArrayLike<number>[], prompts: readonly LabelledPrompt[], models: readonly ModelSpec[],
+  predictedErrors: readonly ArrayLike<number>[],
+  prompts: readonly LabelledPrompt[],
+  models: readonly ModelSpec[],
 ): OperatingPiece[] {
   if (predictedErrors.length !== prompts.length) {
     throw new Error(`operatingPieces: ${predictedErrors.length} predictions for ${prompts.length} prompts`);

@@ -12,7 +12,16 @@ import { CloudClient, validateCloudModelConfig, type CloudModelConfig } from './
 import { EdgeRouteError } from '../common/errors';
 import { startEdgeWorker, type EdgeWorker, type EdgeWorkerOptions } from './worker-client';
 import type {
-  EmbedderConfig, EmbedderStatus, EmbedResult, GpuProbe, JobProgress, LambdaTarget, LoadProgress, LocalEngineConfig, LocalEngineStatus, ProfileSummary,
+  EmbedderConfig,
+  EmbedderStatus,
+  EmbedResult,
+  GpuProbe,
+  JobProgress,
+  LambdaTarget,
+  LoadProgress,
+  LocalEngineConfig,
+  LocalEngineStatus,
+  ProfileSummary,
 } from '../worker/protocol';
 import { EdgeRouter, type LocalReadiness, type RouterMode } from './router';
 import { validateValidationSet, type ValidationSet } from '../common/validation-set';
@@ -116,7 +125,8 @@ async function loadProfile(source: ValidationSet | string): Promise<ValidationSe
   } catch (cause) {
     throw new EdgeRouteError('invalid-config', `Could not fetch the routing profile from ${source}: ${String(cause)}`, { cause });
   }
-  if (!response.ok) throw new EdgeRouteError('invalid-config', `The routing profile at ${source} answered HTTP ${response.status}; serve the validation-set JSON there.`);
+  if (!response.ok)
+    throw new EdgeRouteError('invalid-config', `The routing profile at ${source} answered HTTP ${response.status}; serve the validation-set JSON there.`);
   const text = await response.text();
   let json: unknown;
   try {
@@ -126,8 +136,8 @@ async function loadProfile(source: ValidationSet | string): Promise<ValidationSe
     const type = response.headers.get('content-type') ?? 'no content type';
     throw new EdgeRouteError(
       'invalid-config',
-      `The routing profile at ${source} is not JSON (${type}; it starts with ${JSON.stringify(text.slice(0, 40))}). ` +
-        'Serve the validation-set JSON at that URL (npx edgeroute copy-assets copies the default one).',
+      `The routing profile at ${source} is not JSON (${type}; it starts with ${JSON.stringify(text.slice(0, 40))}). `
+        + 'Serve the validation-set JSON at that URL (npx edgeroute copy-assets copies the default one).',
     );
   }
   return validateValidationSet(json);
@@ -140,19 +150,25 @@ export function checkRouterConfig(config: RouterConfig, set: ValidationSet): voi
   for (const model of config.cloud) {
     validateCloudModelConfig(model);
     if (!known.includes(model.id)) {
-      throw new EdgeRouteError('invalid-config', `cloud model "${model.id}" is not in the routing profile "${set.name}"; known models: ${known.join(', ')}. Measure it first (npm run calibrate) and add it to the profile.`);
+      throw new EdgeRouteError(
+        'invalid-config',
+        `cloud model "${model.id}" is not in the routing profile "${set.name}"; known models: ${known.join(', ')}. Measure it first (npm run calibrate) and add it to the profile.`,
+      );
     }
     if (ids.has(model.id)) throw new EdgeRouteError('invalid-config', `cloud model "${model.id}" is configured twice`);
     ids.add(model.id);
   }
   if (config.local && !known.includes(config.local.profileId)) {
-    throw new EdgeRouteError('invalid-config', `local.profileId "${config.local.profileId}" is not in the routing profile "${set.name}"; known models: ${known.join(', ')}.`);
+    throw new EdgeRouteError(
+      'invalid-config',
+      `local.profileId "${config.local.profileId}" is not in the routing profile "${set.name}"; known models: ${known.join(', ')}.`,
+    );
   }
   if (config.local?.kind === 'web-llm' && !config.local.appConfig && config.local.allowRemoteModels !== true) {
     throw new EdgeRouteError(
       'invalid-config',
-      `local web-llm model "${config.local.model}" has no appConfig, so web-llm would download it from the Hugging Face hub. ` +
-        'Pass appConfig with the URLs of self-hosted MLC weights, or allowRemoteModels: true to allow that download.',
+      `local web-llm model "${config.local.model}" has no appConfig, so web-llm would download it from the Hugging Face hub. `
+        + 'Pass appConfig with the URLs of self-hosted MLC weights, or allowRemoteModels: true to allow that download.',
     );
   }
   if (config.confidenceThreshold !== undefined && !Number.isFinite(config.confidenceThreshold)) {
@@ -176,8 +192,8 @@ function shippedAsset(base: string | undefined, path: string, what: string): str
   if (base === undefined) {
     throw new EdgeRouteError(
       'invalid-config',
-      `createRouter has no ${what} configured and no runtimeBaseUrl to find the shipped one: run \`npx edgeroute copy-assets public/edgeroute\` ` +
-        `and pass runtimeBaseUrl: '/edgeroute/' (or configure ${what} yourself).`,
+      `createRouter has no ${what} configured and no runtimeBaseUrl to find the shipped one: run \`npx edgeroute copy-assets public/edgeroute\` `
+        + `and pass runtimeBaseUrl: '/edgeroute/' (or configure ${what} yourself).`,
     );
   }
   return new URL(path, base).href;
@@ -185,7 +201,8 @@ function shippedAsset(base: string | undefined, path: string, what: string): str
 
 export async function createRouter(config: RouterConfig): Promise<Router> {
   if (!config || typeof config !== 'object') throw new EdgeRouteError('invalid-config', 'createRouter needs a configuration object.');
-  if (!Array.isArray(config.cloud)) throw new EdgeRouteError('invalid-config', 'config.cloud must be an array of cloud models (it may be empty with mode "local-only").');
+  if (!Array.isArray(config.cloud))
+    throw new EdgeRouteError('invalid-config', 'config.cloud must be an array of cloud models (it may be empty with mode "local-only").');
   const base = assetsBase(config);
   const set = await loadProfile(config.profile ?? shippedAsset(base, 'profiles/default-validation.json', 'profile'));
   checkRouterConfig(config, set);
@@ -217,16 +234,22 @@ export async function createRouter(config: RouterConfig): Promise<Router> {
       const onProfile = progress ? proxy((p: JobProgress) => progress(profileProgress(p))) : undefined;
       return worker.api.prepareProfile(set, {}, onProfile);
     },
-    ...(preload ? {
-      preloadLocal: (worker: EdgeWorker, onProgress: (p: LoadProgress) => void) => {
-        const progress = firstLocal && report;
-        firstLocal = false;
-        return worker.call((api) => api.loadLocal(proxy((p: LoadProgress) => {
-          onProgress(p);
-          if (progress) progress({ ...p, stage: 'local' });
-        })));
-      },
-    } : {}),
+    ...(preload
+      ? {
+          preloadLocal: (worker: EdgeWorker, onProgress: (p: LoadProgress) => void) => {
+            const progress = firstLocal && report;
+            firstLocal = false;
+            return worker.call((api) =>
+              api.loadLocal(
+                proxy((p: LoadProgress) => {
+                  onProgress(p);
+                  if (progress) progress({ ...p, stage: 'local' });
+                }),
+              ),
+            );
+          },
+        }
+      : {}),
   });
   try {
     const costs = new Map(set.models.map((m) => [m.id, m.cost]));

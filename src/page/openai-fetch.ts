@@ -54,7 +54,10 @@ function statusOf(error: unknown): number {
 }
 
 /** OpenAI's error body: the provider's type/param/code when the cloud sent them, else edgeroute's. */
-function errorBody(error: unknown, status: number): { error: { message: string; type: string; param: string | null; code: string | null; edgeroute_code: string | null } } {
+function errorBody(
+  error: unknown,
+  status: number,
+): { error: { message: string; type: string; param: string | null; code: string | null; edgeroute_code: string | null } } {
   const e = (error ?? {}) as { message?: unknown; type?: unknown; param?: unknown; providerCode?: unknown };
   const code = errorCode(error) ?? null;
   return {

@@ -13,9 +13,21 @@
  */
 import { EdgeRouteError, errorCode, isCloudErrorCode } from '../common/errors';
 import {
-  cloudOnlyReason, contentText, lastUserText, localChatRequest, toOpenAIChunk, toOpenAICompletion, validateChatRequest, wantsStreamUsage,
-  type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type CompletionUsage, type LocalChatRequest,
-  type OpenAIChatCompletion, type OpenAIChatCompletionChunk,
+  cloudOnlyReason,
+  contentText,
+  lastUserText,
+  localChatRequest,
+  toOpenAIChunk,
+  toOpenAICompletion,
+  validateChatRequest,
+  wantsStreamUsage,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatCompletionRequest,
+  type CompletionUsage,
+  type LocalChatRequest,
+  type OpenAIChatCompletion,
+  type OpenAIChatCompletionChunk,
 } from '../common/openai';
 import { tokensForChars } from './cloud/cost';
 import { isRouterMode, ROUTER_MODES, type RouterMode } from '../common/modes';
@@ -60,7 +72,9 @@ export interface RouterCloud {
   chat(modelId: string, request: ChatCompletionRequest, options?: { signal?: AbortSignal }): Promise<ChatCompletion & { edgerouteCost?: { usd: number } }>;
   /** `onCost` (optional to call): the call's cost once the stream has ended. */
   stream(
-    modelId: string, request: ChatCompletionRequest, options?: { signal?: AbortSignal; onCost?: (cost: { usd: number }) => void },
+    modelId: string,
+    request: ChatCompletionRequest,
+    options?: { signal?: AbortSignal; onCost?: (cost: { usd: number }) => void },
   ): AsyncIterable<ChatCompletionChunk>;
 }
 
@@ -112,7 +126,12 @@ export interface RoutingReport {
   readonly costUsd: number;
   /** embed, cluster (P(k|x)) and decide (Σ P·Ψ and the argmin) as timed in the worker; total as seen by the page. */
   readonly latencyMs: {
-    readonly embed: number; readonly cluster: number; readonly decide: number; readonly local: number; readonly cloud: number; readonly total: number;
+    readonly embed: number;
+    readonly cluster: number;
+    readonly decide: number;
+    readonly local: number;
+    readonly cloud: number;
+    readonly total: number;
   };
   /**
    * The prompt was longer than the embedder's window: the decision was made on its head and
@@ -190,20 +209,23 @@ export class EdgeRouter {
       throw new EdgeRouteError('invalid-config', `mode "${this.mode}" needs at least one cloud model; configure one or use mode "local-only"`);
     }
     for (const m of options.cloudModels) {
-      if (!(Number.isFinite(m.cost) && m.cost >= 0)) throw new EdgeRouteError('invalid-config', `cloud model "${m.id}": cost must be a finite number ≥ 0 USD per call, got ${m.cost}`);
+      if (!(Number.isFinite(m.cost) && m.cost >= 0))
+        throw new EdgeRouteError('invalid-config', `cloud model "${m.id}": cost must be a finite number ≥ 0 USD per call, got ${m.cost}`);
     }
     const lambda = options.lambda ?? 0;
     if (typeof lambda === 'number' && !(lambda >= 0)) throw new EdgeRouteError('invalid-config', `lambda must be a number ≥ 0, got ${lambda}`);
     if (typeof lambda !== 'number' && lambda.kind === 'cloudShare' && !(lambda.share >= 0 && lambda.share <= 1)) {
-      throw new EdgeRouteError('invalid-config', `lambda.share must be a fraction between 0 and 1 (0.3 sends 30% of prompts to the cloud), got ${lambda.share}`);
+      throw new EdgeRouteError(
+        'invalid-config',
+        `lambda.share must be a fraction between 0 and 1 (0.3 sends 30% of prompts to the cloud), got ${lambda.share}`,
+      );
     }
     const adaptive = this.mode === 'hybrid' && typeof lambda !== 'number' && lambda.kind === 'cloudShare';
     const preRouteShare = options.preRouteShare ?? 0.5;
     if (!(preRouteShare >= 0 && preRouteShare <= 1)) throw new EdgeRouteError('invalid-config', `preRouteShare must be in [0, 1], got ${preRouteShare}`);
     this.controller = adaptive ? new EscalationController(lambda.share) : undefined;
-    this.lambdaValue = typeof lambda === 'number'
-      ? Promise.resolve(lambda)
-      : this.calibrate(adaptive ? { kind: 'cloudShare', share: lambda.share * preRouteShare } : lambda);
+    this.lambdaValue =
+      typeof lambda === 'number' ? Promise.resolve(lambda) : this.calibrate(adaptive ? { kind: 'cloudShare', share: lambda.share * preRouteShare } : lambda);
     // An unreachable target is reported by lambda() and by every request; until one of them
     // awaits it, it must not surface as an unhandled rejection (fatal in Node).
     this.lambdaValue.catch(() => undefined);
@@ -242,8 +264,8 @@ export class EdgeRouter {
     if (!result.feasible) {
       throw new EdgeRouteError(
         'invalid-config',
-        `The lambda target ${describeTarget(target)} cannot be met on the routing profile's validation prompts: the closest ` +
-          `operating point reaches ${formatAchieved(target, result.achieved)} (λ = ${result.lambda}). Loosen the target, or pass a number for lambda.`,
+        `The lambda target ${describeTarget(target)} cannot be met on the routing profile's validation prompts: the closest `
+          + `operating point reaches ${formatAchieved(target, result.achieved)} (λ = ${result.lambda}). Loosen the target, or pass a number for lambda.`,
       );
     }
     return result.lambda;
@@ -287,7 +309,8 @@ export class EdgeRouter {
     try {
       // The caller's abort ends the wait at once, even while the worker is still loading the
       // model (the cancel above reaches the job when it starts).
-      const run = (): Promise<GenerateResult> => (onChunk ? this.options.worker.generate(local, { jobId }, onChunk) : this.options.worker.generate(local, { jobId }));
+      const run = (): Promise<GenerateResult> =>
+        onChunk ? this.options.worker.generate(local, { jobId }, onChunk) : this.options.worker.generate(local, { jobId });
       return await raceAbort(this.queueLocal(run, signal), signal, () => new EdgeRouteError('aborted', 'the request was aborted by the caller'));
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -296,7 +319,10 @@ export class EdgeRouter {
 
   /** The local answer after the cloud failed; when the local model fails too, neither could answer. */
   private async answerLocallyAfterCloud(
-    request: ChatCompletionRequest, signal: AbortSignal | undefined, cloudError: unknown, latency: { local: number },
+    request: ChatCompletionRequest,
+    signal: AbortSignal | undefined,
+    cloudError: unknown,
+    latency: { local: number },
   ): Promise<GenerateResult> {
     const t = performance.now();
     try {
@@ -319,18 +345,35 @@ export class EdgeRouter {
     const reason = named !== undefined ? `the request named the cloud model ${named}` : cloudOnlyReason(request);
     if (reason === undefined) return undefined;
     if (this.mode === 'local-only' || this.options.cloudModels.length === 0) {
-      throw new EdgeRouteError('invalid-input', `Cannot answer in mode "${this.mode}": ${reason}, and only a cloud model can answer it. Configure a cloud model, or leave out what needs one.`);
+      throw new EdgeRouteError(
+        'invalid-input',
+        `Cannot answer in mode "${this.mode}": ${reason}, and only a cloud model can answer it. Configure a cloud model, or leave out what needs one.`,
+      );
     }
     return { model: named, reason };
   }
 
   /** The routing decision, or a placeholder when the request named its model (nothing to decide). */
-  private async decideOrForce(request: ChatCompletionRequest, lambda: number, signal: AbortSignal | undefined, forced: Forced | undefined): Promise<RouteResult> {
+  private async decideOrForce(
+    request: ChatCompletionRequest,
+    lambda: number,
+    signal: AbortSignal | undefined,
+    forced: Forced | undefined,
+  ): Promise<RouteResult> {
     if (forced?.model === undefined) return this.decide(request, lambda, signal);
     const prompt = lastUserText(request);
     return {
-      clusterProbabilities: [], predictedErrors: {}, chosenModel: forced.model, lambda, embedMillis: 0, clusterMillis: 0, decideMillis: 0,
-      promptChars: prompt.length, embeddedChars: 0, truncated: false, notes: [],
+      clusterProbabilities: [],
+      predictedErrors: {},
+      chosenModel: forced.model,
+      lambda,
+      embedMillis: 0,
+      clusterMillis: 0,
+      decideMillis: 0,
+      promptChars: prompt.length,
+      embeddedChars: 0,
+      truncated: false,
+      notes: [],
     };
   }
 
@@ -338,22 +381,37 @@ export class EdgeRouter {
   private report(ctx: ReportContext, model: string, extra: Partial<RoutingReport>): RoutingReport {
     const { route } = ctx;
     return {
-      mode: this.mode, model, lambda: ctx.lambda,
-      predictedErrors: route.predictedErrors, clusterProbabilities: route.clusterProbabilities,
-      routedTo: route.chosenModel, escalated: false, degraded: false, costUsd: 0,
+      mode: this.mode,
+      model,
+      lambda: ctx.lambda,
+      predictedErrors: route.predictedErrors,
+      clusterProbabilities: route.clusterProbabilities,
+      routedTo: route.chosenModel,
+      escalated: false,
+      degraded: false,
+      costUsd: 0,
       ...(ctx.forced ? { forcedCloud: ctx.forced.reason } : {}),
       ...extra,
       truncated: route.truncated,
       notes: [...ctx.notes],
       latencyMs: {
-        embed: route.embedMillis, cluster: route.clusterMillis, decide: route.decideMillis,
-        local: ctx.latency.local, cloud: ctx.latency.cloud, total: performance.now() - ctx.started,
+        embed: route.embedMillis,
+        cluster: route.clusterMillis,
+        decide: route.decideMillis,
+        local: ctx.latency.local,
+        cloud: ctx.latency.cloud,
+        total: performance.now() - ctx.started,
       },
     };
   }
 
   /** A cloud answer as returned: OpenAI's shape (the provider's model name) and the report. */
-  private cloudAnswer(ctx: ReportContext, model: string, answer: ChatCompletion & { edgerouteCost?: { usd: number } }, extra: Partial<RoutingReport>): RoutedCompletion {
+  private cloudAnswer(
+    ctx: ReportContext,
+    model: string,
+    answer: ChatCompletion & { edgerouteCost?: { usd: number } },
+    extra: Partial<RoutingReport>,
+  ): RoutedCompletion {
     return { ...toOpenAICompletion(answer), edgeroute: this.report(ctx, model, { costUsd: answer.edgerouteCost?.usd ?? this.costOf(model), ...extra }) };
   }
 
@@ -364,13 +422,15 @@ export class EdgeRouter {
   }
 
   private async createCompletion(
-    request: ChatCompletionRequest, { signal }: CreateOptions, decided?: { route: RouteResult; lambda: number; started: number; forced: Forced | undefined },
+    request: ChatCompletionRequest,
+    { signal }: CreateOptions,
+    decided?: { route: RouteResult; lambda: number; started: number; forced: Forced | undefined },
   ): Promise<RoutedCompletion> {
     validateChatRequest(request);
     const started = decided?.started ?? performance.now();
     const forced = decided ? decided.forced : this.forcedBy(request);
-    const lambda = decided?.lambda ?? await this.lambdaValue;
-    const route = decided?.route ?? await this.decideOrForce(request, lambda, signal, forced);
+    const lambda = decided?.lambda ?? (await this.lambdaValue);
+    const route = decided?.route ?? (await this.decideOrForce(request, lambda, signal, forced));
     const latency = { local: 0, cloud: 0 };
     const cloudChoice = forced?.model ?? this.bestCloud(route, lambda);
     const notes = [...route.notes];
@@ -398,7 +458,9 @@ export class EdgeRouter {
     }
 
     const offline = !this.online() && this.mode !== 'cloud-only' && this.options.localModel !== undefined;
-    const chosenLocal = this.mode === 'local-only' || this.mode === 'cascade'
+    const chosenLocal =
+      this.mode === 'local-only'
+      || this.mode === 'cascade'
       || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel === this.options.localModel);
     const notReady = chosenLocal ? this.localNotReady() : undefined;
     const goLocal = offline || (chosenLocal && notReady === undefined);
@@ -443,9 +505,8 @@ export class EdgeRouter {
 
     const confidence = local.confidence.score;
     const threshold = this.options.confidenceThreshold ?? DEFAULT_CONFIDENCE_THRESHOLD;
-    const escalate = !offline && (this.controller
-      ? this.controller.escalate(confidence)
-      : (this.mode === 'cascade' || this.mode === 'hybrid') && !(confidence >= threshold));
+    const escalate =
+      !offline && (this.controller ? this.controller.escalate(confidence) : (this.mode === 'cascade' || this.mode === 'hybrid') && !(confidence >= threshold));
     if (!escalate) return this.localAnswer(ctx, local, {});
     try {
       return this.cloudAnswer(ctx, cloudChoice, await askCloud(), { localConfidence: confidence, escalated: true });
@@ -477,7 +538,9 @@ export class EdgeRouter {
       return this.streamCloud(cloudChoice, request, { route, lambda, started, latency: { local: 0, cloud: 0 }, notes, forced }, options.signal);
     }
     const offline = !this.online() && this.mode !== 'cloud-only' && this.options.localModel !== undefined;
-    const chosenLocal = this.mode === 'local-only' || this.mode === 'cascade'
+    const chosenLocal =
+      this.mode === 'local-only'
+      || this.mode === 'cascade'
       || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel === this.options.localModel);
     const notReady = chosenLocal ? this.localNotReady() : undefined;
     if (!offline && (!chosenLocal || notReady !== undefined)) {
@@ -489,7 +552,9 @@ export class EdgeRouter {
     // Without an escalation to wait for, the local answer streams token by token.
     if (offline || this.mode === 'local-only' || this.mode === 'route') {
       this.controller?.recordPreRouted(false);
-      const notes = offline ? [...route.notes, `The browser is offline: the local model answered${chosenLocal ? '' : ` instead of ${cloudChoice}`}, without a cloud escalation.`] : [...route.notes];
+      const notes = offline
+        ? [...route.notes, `The browser is offline: the local model answered${chosenLocal ? '' : ` instead of ${cloudChoice}`}, without a cloud escalation.`]
+        : [...route.notes];
       return this.streamLocal(request, options.signal, { route, lambda, started, latency: { local: 0, cloud: 0 }, notes, forced: undefined }, cloudChoice);
     }
     // The decision is made: the local path reuses it rather than embedding the prompt again.
@@ -521,15 +586,21 @@ export class EdgeRouter {
     void this.generateLocally(request, stop.signal, (chunk) => {
       queue.push(chunk);
       wake?.();
-    }).then(
-      (r) => { result = r; },
-      (e: unknown) => { failure = e; },
-    ).finally(() => {
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      ctx.latency.local = performance.now() - started;
-      wake?.();
-    });
+    })
+      .then(
+        (r) => {
+          result = r;
+        },
+        (e: unknown) => {
+          failure = e;
+        },
+      )
+      .finally(() => {
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        ctx.latency.local = performance.now() - started;
+        wake?.();
+      });
     const self = this;
     return (async function* localChunks(): AsyncIterable<RoutedChunk> {
       try {
@@ -577,11 +648,24 @@ export class EdgeRouter {
       if (!includeUsage) held = held.filter((c) => c.choices.length > 0);
       else if (!held.some((c) => c.choices.length === 0)) {
         const c = toOpenAICompletion(result.completion, localModel);
-        held.push({ id: c.id, object: 'chat.completion.chunk', created: c.created, model: localModel, choices: [], usage: c.usage ?? estimatedUsage(c, request) });
+        held.push({
+          id: c.id,
+          object: 'chat.completion.chunk',
+          created: c.created,
+          model: localModel,
+          choices: [],
+          usage: c.usage ?? estimatedUsage(c, request),
+        });
       }
       const tail = held.pop();
       for (const h of held) yield toOpenAIChunk(h, includeUsage, localModel);
-      const last = tail ?? { id: result.completion.id, object: 'chat.completion.chunk' as const, created: result.completion.created, model: localModel, choices: [] };
+      const last = tail ?? {
+        id: result.completion.id,
+        object: 'chat.completion.chunk' as const,
+        created: result.completion.created,
+        model: localModel,
+        choices: [],
+      };
       yield { ...toOpenAIChunk(last, includeUsage, localModel), edgeroute: report };
     }
   }
@@ -592,12 +676,17 @@ export class EdgeRouter {
    * been passed on, a failure ends the stream with the error.
    */
   private localModelAfterFailedStream(
-    stream: AsyncIterable<RoutedChunk>, request: ChatCompletionRequest, options: CreateOptions,
+    stream: AsyncIterable<RoutedChunk>,
+    request: ChatCompletionRequest,
+    options: CreateOptions,
     decided: { route: RouteResult; lambda: number; started: number },
   ): AsyncIterable<RoutedChunk> {
     if (!this.options.localModel || this.mode === 'cloud-only') return stream;
     const fallback = async (cloudError: unknown): Promise<RoutedCompletion> => {
-      const notes = [...decided.route.notes, `${this.bestCloud(decided.route, decided.lambda)} failed (${describeError(cloudError)}); the local model answered instead.`];
+      const notes = [
+        ...decided.route.notes,
+        `${this.bestCloud(decided.route, decided.lambda)} failed (${describeError(cloudError)}); the local model answered instead.`,
+      ];
       const latency = { local: 0, cloud: 0 };
       const local = await this.answerLocallyAfterCloud(request, options.signal, cloudError, latency);
       return this.localAnswer({ ...decided, latency, notes, forced: undefined }, local, { degraded: true });
@@ -630,7 +719,12 @@ export class EdgeRouter {
     let costUsd: number | undefined;
     let held: ChatCompletionChunk[] = [];
     let last: ChatCompletionChunk | undefined;
-    const stream = this.options.cloud.stream(model, request, { ...(signal ? { signal } : {}), onCost: (cost) => { costUsd = cost.usd; } });
+    const stream = this.options.cloud.stream(model, request, {
+      ...(signal ? { signal } : {}),
+      onCost: (cost) => {
+        costUsd = cost.usd;
+      },
+    });
     for await (const chunk of stream) {
       last = chunk;
       const closing = chunk.choices.length === 0 || chunk.choices.every((c) => c.finish_reason !== null);
@@ -651,7 +745,14 @@ export class EdgeRouter {
       yield { ...toOpenAIChunk(tail, includeUsage), edgeroute: report };
     } else {
       // The provider ended without a closing chunk: an empty one carries the report.
-      yield { id: last?.id ?? '', object: 'chat.completion.chunk', created: last?.created ?? Math.floor(Date.now() / 1000), model: last?.model ?? model, choices: [], edgeroute: report };
+      yield {
+        id: last?.id ?? '',
+        object: 'chat.completion.chunk',
+        created: last?.created ?? Math.floor(Date.now() / 1000),
+        model: last?.model ?? model,
+        choices: [],
+        edgeroute: report,
+      };
     }
   }
 
@@ -670,8 +771,17 @@ export class EdgeRouter {
       const code = errorCode(error);
       if (this.mode === 'local-only' || code === 'invalid-input' || code === 'invalid-config' || code === 'aborted') throw error;
       const none: RouteResult = {
-        clusterProbabilities: [], predictedErrors: {}, chosenModel: '', lambda, embedMillis: 0, clusterMillis: 0, decideMillis: 0,
-        promptChars: prompt.length, embeddedChars: 0, truncated: false, notes: [],
+        clusterProbabilities: [],
+        predictedErrors: {},
+        chosenModel: '',
+        lambda,
+        embedMillis: 0,
+        clusterMillis: 0,
+        decideMillis: 0,
+        promptChars: prompt.length,
+        embeddedChars: 0,
+        truncated: false,
+        notes: [],
       };
       const cloud = this.bestCloud(none, lambda);
       return { ...none, chosenModel: cloud, notes: [`Routing failed (${describeError(error)}); ${cloud} was chosen without a routing decision.`] };
@@ -703,7 +813,11 @@ async function* singleChunk(completion: RoutedCompletion, includeUsage: boolean,
     ...base,
     choices: completion.choices.map((c) => ({
       index: c.index,
-      delta: { role: 'assistant' as const, content: c.message.content ?? '', ...(c.message.tool_calls ? { tool_calls: c.message.tool_calls.map((t, index) => ({ index, ...t })) } : {}) },
+      delta: {
+        role: 'assistant' as const,
+        content: c.message.content ?? '',
+        ...(c.message.tool_calls ? { tool_calls: c.message.tool_calls.map((t, index) => ({ index, ...t })) } : {}),
+      },
       finish_reason: c.finish_reason,
       logprobs: c.logprobs,
     })),
@@ -735,17 +849,23 @@ function capitalise(text: string): string {
 
 function describeTarget(target: LambdaTarget): string {
   switch (target.kind) {
-    case 'cloudShare': return `cloudShare ${target.share}`;
-    case 'budget': return `budget ${target.usdPer1000} USD per 1,000 prompts`;
-    case 'qualityFloor': return `qualityFloor ${target.quality}`;
+    case 'cloudShare':
+      return `cloudShare ${target.share}`;
+    case 'budget':
+      return `budget ${target.usdPer1000} USD per 1,000 prompts`;
+    case 'qualityFloor':
+      return `qualityFloor ${target.quality}`;
   }
 }
 
 function formatAchieved(target: LambdaTarget, achieved: number): string {
   switch (target.kind) {
-    case 'cloudShare': return `a cloud share of ${achieved.toFixed(3)}`;
-    case 'budget': return `${achieved.toFixed(4)} USD per 1,000 prompts`;
-    case 'qualityFloor': return `a quality of ${achieved.toFixed(3)}`;
+    case 'cloudShare':
+      return `a cloud share of ${achieved.toFixed(3)}`;
+    case 'budget':
+      return `${achieved.toFixed(4)} USD per 1,000 prompts`;
+    case 'qualityFloor':
+      return `a quality of ${achieved.toFixed(3)}`;
   }
 }
 
@@ -766,8 +886,8 @@ function unavailable(localError: unknown, cloudError: unknown): EdgeRouteError {
   const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
   return new EdgeRouteError(
     'no-model-available',
-    `No model could answer: the local model failed (${message(localError)}) and the cloud failed (${message(cloudError)}). ` +
-      'Check the network and the cloud endpoint; the local model needs WebGPU or WASM and its files.',
+    `No model could answer: the local model failed (${message(localError)}) and the cloud failed (${message(cloudError)}). `
+      + 'Check the network and the cloud endpoint; the local model needs WebGPU or WASM and its files.',
     { cause: cloudError },
   );
 }

@@ -18,7 +18,16 @@ import { proxy } from 'comlink';
 import type { ChatCompletionChunk, LocalChatRequest as ChatCompletionRequest } from '../common/openai';
 import type { EdgeWorker } from './worker-client';
 import type {
-  EmbedderStatus, EmbedResult, GenerateResult, GpuProbe, JobProgress, LambdaTarget, LoadProgress, LocalEngineStatus, ProfileSummary, RouteResult,
+  EmbedderStatus,
+  EmbedResult,
+  GenerateResult,
+  GpuProbe,
+  JobProgress,
+  LambdaTarget,
+  LoadProgress,
+  LocalEngineStatus,
+  ProfileSummary,
+  RouteResult,
 } from '../worker/protocol';
 import type { LocalReadiness, RouterWorker } from './router';
 
@@ -46,7 +55,11 @@ export class WorkerSupervisor implements RouterWorker {
   /** The current worker's local model load; 'ready' when nothing preloads (it loads on first use). */
   private readiness: LocalReadiness = { state: 'ready' };
 
-  private constructor(private readonly options: SupervisorOptions, worker: EdgeWorker, summary: ProfileSummary) {
+  private constructor(
+    private readonly options: SupervisorOptions,
+    worker: EdgeWorker,
+    summary: ProfileSummary,
+  ) {
     this.worker = worker;
     this.summary = summary;
     this.preload(worker);
@@ -192,11 +205,11 @@ export class WorkerSupervisor implements RouterWorker {
     if (this.worker.alive) return { worker: this.worker };
     if (!this.restarting) {
       const reason = this.retiredReason || 'it crashed, closed itself or was terminated';
-      this.restarting = this.restart(reason).then(
-        (worker) => ({ worker, reason }),
-      ).finally(() => {
-        this.restarting = undefined;
-      });
+      this.restarting = this.restart(reason)
+        .then((worker) => ({ worker, reason }))
+        .finally(() => {
+          this.restarting = undefined;
+        });
     }
     const { worker, reason } = await this.restarting;
     return { worker, restartedAfter: reason };
@@ -222,7 +235,9 @@ export class WorkerSupervisor implements RouterWorker {
     } catch (error) {
       worker.terminate();
       if (errorCode(error) === 'worker-failed') throw error;
-      throw new EdgeRouteError('worker-failed', `The edgeroute worker stopped (${reason}) and the new one could not be set up: ${messageOf(error)}`, { cause: error });
+      throw new EdgeRouteError('worker-failed', `The edgeroute worker stopped (${reason}) and the new one could not be set up: ${messageOf(error)}`, {
+        cause: error,
+      });
     }
   }
 }

@@ -60,9 +60,10 @@ function lockManager(): LockManager | undefined {
 }
 
 function liveLockName(): string {
-  const id = typeof crypto !== 'undefined' && typeof crypto.randomUUID === 'function'
-    ? crypto.randomUUID()
-    : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  const id =
+    typeof crypto !== 'undefined' && typeof crypto.randomUUID === 'function'
+      ? crypto.randomUUID()
+      : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
   return `edgeroute-worker-alive:${id}`;
 }
 
@@ -75,19 +76,33 @@ export async function startEdgeWorker(options: EdgeWorkerOptions = {}): Promise<
   try {
     worker = options.workerUrl ? new Worker(options.workerUrl, { type: 'module' }) : defaultWorker();
   } catch (cause) {
-    throw new EdgeRouteError('worker-failed', `Could not start the edgeroute worker: ${String(cause)}. Pass workerUrl pointing at edgeroute.worker.js.`, { cause });
+    throw new EdgeRouteError('worker-failed', `Could not start the edgeroute worker: ${String(cause)}. Pass workerUrl pointing at edgeroute.worker.js.`, {
+      cause,
+    });
   }
   const api = wrap<EdgeWorkerApi>(worker);
   const failed = new Promise<never>((_, reject) => {
-    worker.addEventListener('error', (event) => {
-      reject(new EdgeRouteError('worker-failed', `The edgeroute worker failed to load (${event.message || 'script error'}); check that edgeroute.worker.js is served from the URL the page asked for.`));
-    }, { once: true });
+    worker.addEventListener(
+      'error',
+      (event) => {
+        reject(
+          new EdgeRouteError(
+            'worker-failed',
+            `The edgeroute worker failed to load (${event.message || 'script error'}); check that edgeroute.worker.js is served from the URL the page asked for.`,
+          ),
+        );
+      },
+      { once: true },
+    );
   });
   failed.catch(() => undefined); // only raced below; a later error event must not surface as unhandled
   const version = await Promise.race([api.protocolVersion, failed]);
   if (version !== WORKER_PROTOCOL_VERSION) {
     worker.terminate();
-    throw new EdgeRouteError('worker-failed', `edgeroute worker speaks protocol ${String(version)} but the page expects ${WORKER_PROTOCOL_VERSION}; serve the worker file from the same edgeroute version.`);
+    throw new EdgeRouteError(
+      'worker-failed',
+      `edgeroute worker speaks protocol ${String(version)} but the page expects ${WORKER_PROTOCOL_VERSION}; serve the worker file from the same edgeroute version.`,
+    );
   }
 
   // Calls in flight: each registers how to fail itself, so an exit rejects exactly those (no
@@ -119,9 +134,11 @@ export async function startEdgeWorker(options: EdgeWorkerOptions = {}): Promise<
       throw new EdgeRouteError('worker-failed', `The edgeroute worker did not start its liveness lock: ${String(cause)}`, { cause });
     }
     if (watched) {
-      locks.request(name, async () => {
-        markExited({ reason: 'lost', message: 'the edgeroute worker stopped (it crashed or closed itself)' });
-      }).catch(() => undefined);
+      locks
+        .request(name, async () => {
+          markExited({ reason: 'lost', message: 'the edgeroute worker stopped (it crashed or closed itself)' });
+        })
+        .catch(() => undefined);
     }
   }
 

@@ -14,14 +14,7 @@ import type { GpuLoss, GpuWatch } from './gpu/gpu-watch';
 import { probeWebGpu } from './gpu/webgpu';
 import { JobRegistry } from './jobs';
 import { UniRouteState, type PrepareProgress } from './profile-state';
-import {
-  WORKER_PROTOCOL_VERSION,
-  type EdgeWorkerApi,
-  type JobProgress,
-  type ProfileSummary,
-  type RouteResult,
-  type WorkerConfig,
-} from './protocol';
+import { WORKER_PROTOCOL_VERSION, type EdgeWorkerApi, type JobProgress, type ProfileSummary, type RouteResult, type WorkerConfig } from './protocol';
 import type { KvStore } from './storage/kv';
 
 /** Everything one worker holds between calls. */
@@ -72,8 +65,8 @@ export function createWorkerHostState(options: WorkerHostStateOptions): WorkerHo
 export function deviceLostError(loss: GpuLoss, what: string): EdgeRouteError {
   return new EdgeRouteError(
     'device-lost',
-    `The GPU device was lost (${loss.reason}: ${loss.message || 'no message'}) while ${what}; this worker cannot use the GPU again. ` +
-      'createRouter restarts the worker for the next request; with startEdgeWorker, terminate this worker and start another.',
+    `The GPU device was lost (${loss.reason}: ${loss.message || 'no message'}) while ${what}; this worker cannot use the GPU again. `
+      + 'createRouter restarts the worker for the next request; with startEdgeWorker, terminate this worker and start another.',
   );
 }
 
@@ -103,12 +96,11 @@ function requireProfile(state: WorkerHostState): UniRouteState {
 /** Loads the embedder once; concurrent callers share the load, a failed one may be retried. */
 function loadEmbedder(state: WorkerHostState, onProgress?: (p: LoadProgress) => void): Promise<LoadedEmbedder> {
   if (!state.embedderLoad) {
-    const load: Promise<LoadedEmbedder> = (async () => state.createEmbedder(requireConfig(state), state.context, onProgress))()
-      .catch((error: unknown) => {
-        // A later call may retry (after a config fix, say); a newer load is left alone.
-        if (state.embedderLoad === load) state.embedderLoad = undefined;
-        throw error;
-      });
+    const load: Promise<LoadedEmbedder> = (async () => state.createEmbedder(requireConfig(state), state.context, onProgress))().catch((error: unknown) => {
+      // A later call may retry (after a config fix, say); a newer load is left alone.
+      if (state.embedderLoad === load) state.embedderLoad = undefined;
+      throw error;
+    });
     state.embedderLoad = load;
   }
   return state.embedderLoad;
@@ -203,9 +195,10 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
         return await jobs.run(options.jobId, async (signal) => {
           const started = performance.now();
           const scored = { ...request, logprobs: true, top_logprobs: Math.max(1, request.top_logprobs ?? 1) };
-          const completion = onChunk && engine.chatStream && (request.n ?? 1) === 1
-            ? await streamedCompletion(engine.chatStream({ ...scored, stream: true }, { signal }), onChunk)
-            : await engine.chat({ ...scored, stream: false }, { signal });
+          const completion =
+            onChunk && engine.chatStream && (request.n ?? 1) === 1
+              ? await streamedCompletion(engine.chatStream({ ...scored, stream: true }, { signal }), onChunk)
+              : await engine.chat({ ...scored, stream: false }, { signal });
           const embed = async (texts: readonly string[], s: AbortSignal) => (await loadEmbedder(state)).embedder.embed(texts, { signal: s });
           const confidence = await measureConfidence(engine, request, completion, options.samples ?? 1, signal, embed);
           return { completion, confidence, millis: performance.now() - started };
@@ -252,7 +245,9 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
       if (gpu.lost && status.backend === 'webgpu') throw deviceLostError(gpu.lost, 'embedding the prompt');
       const text = embeddingText(prompt);
       const notes = text.truncated
-        ? [`The prompt (${prompt.length} characters) is longer than the embedder's window: only ${text.text.length} characters of it, its head and tail, were embedded to route it.`]
+        ? [
+            `The prompt (${prompt.length} characters) is longer than the embedder's window: only ${text.text.length} characters of it, its head and tail, were embedded to route it.`,
+          ]
         : [];
       const t0 = performance.now();
       const [embedding] = await embedder.embed([text.text]);
@@ -314,10 +309,12 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
       if (!locks || typeof name !== 'string' || name === '') return false;
       // Held until this global is destroyed: the callback's promise never settles.
       await new Promise<void>((granted) => {
-        locks.request(name, () => {
-          granted();
-          return new Promise<never>(() => undefined);
-        }).catch(() => undefined);
+        locks
+          .request(name, () => {
+            granted();
+            return new Promise<never>(() => undefined);
+          })
+          .catch(() => undefined);
       });
       return true;
     },
@@ -355,7 +352,10 @@ async function streamedCompletion(stream: AsyncIterable<ChatCompletionChunk>, on
     if (chunk.usage) usage = chunk.usage;
   }
   return {
-    id: head?.id ?? '', object: 'chat.completion', created: head?.created ?? Math.floor(Date.now() / 1000), model: head?.model ?? '',
+    id: head?.id ?? '',
+    object: 'chat.completion',
+    created: head?.created ?? Math.floor(Date.now() / 1000),
+    model: head?.model ?? '',
     choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: finish, logprobs: sawLogprobs ? { content: logprobs } : null }],
     ...(usage ? { usage } : {}),
   };

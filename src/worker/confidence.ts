@@ -35,7 +35,10 @@ export async function measureConfidence(
   if (!useSamples) return { score: answerConfidence(tokens, { method: 'mean-logprob' }), method: 'mean-logprob' };
   const n = Math.max(samples, MIN_AGREEMENT_SAMPLES);
   const answers = await sampleAnswers(engine, request, n, { signal });
-  const embeddings = await embed(answers.map((a) => a.message.content ?? ''), signal);
+  const embeddings = await embed(
+    answers.map((a) => a.message.content ?? ''),
+    signal,
+  );
   const grouped = answers.map((_, i) => ({ embedding: embeddings[i]! }));
   const options = { similarityThreshold: AGREEMENT_SIMILARITY };
   return {

@@ -42,9 +42,7 @@ async function transformersEnv(source: TransformersSource, config: WorkerConfig,
 }
 
 /** Creates and loads the configured embedder. */
-export async function createEmbedder(
-  config: WorkerConfig, context: FactoryContext, onProgress?: (p: LoadProgress) => void,
-): Promise<LoadedEmbedder> {
+export async function createEmbedder(config: WorkerConfig, context: FactoryContext, onProgress?: (p: LoadProgress) => void): Promise<LoadedEmbedder> {
   const spec = config.embedder;
   const started = performance.now();
   if (spec.kind === 'transformers') {
@@ -59,7 +57,9 @@ export async function createEmbedder(
     return {
       embedder,
       status: {
-        id: embedder.id, dimension: embedder.dimension, backend: embedder.backend,
+        id: embedder.id,
+        dimension: embedder.dimension,
+        backend: embedder.backend,
         ...(embedder.fallbackReason ? { fallbackReason: embedder.fallbackReason } : {}),
         loadMillis: performance.now() - started,
       },
@@ -100,7 +100,11 @@ export async function createLocalEngine(config: WorkerConfig, context: FactoryCo
   if (spec.kind === 'web-llm') {
     const { WebLlmEngine } = await import('./engines/webllm-engine');
     const gpu = await probeWebGpu({ compute: false });
-    if (!gpu.available) throw new EdgeRouteError('webgpu-unavailable', `web-llm needs WebGPU, which this browser cannot provide here (${gpu.reason ?? 'no adapter'}); use the cloud or a transformers.js model on WASM.`);
+    if (!gpu.available)
+      throw new EdgeRouteError(
+        'webgpu-unavailable',
+        `web-llm needs WebGPU, which this browser cannot provide here (${gpu.reason ?? 'no adapter'}); use the cloud or a transformers.js model on WASM.`,
+      );
     return new WebLlmEngine({ model: spec.model, gpu, ...(spec.appConfig ? { appConfig: spec.appConfig as unknown as AppConfig } : {}) });
   }
   const { PromptApiEngine } = await import('./engines/prompt-api-engine');

@@ -11,13 +11,19 @@
  */
 import { gradeAnswer } from '../core/grading';
 import { kmeans } from '../core/kmeans';
-import {
-  calibrateLambdaFromPredictions, type CalibrationTarget, type LambdaCalibration,
-} from '../core/lambda-calibration';
+import { calibrateLambdaFromPredictions, type CalibrationTarget, type LambdaCalibration } from '../core/lambda-calibration';
 import type { Embedding, LabelledPrompt, ModelSpec } from '../core/types';
 import {
-  DEFAULT_SHRINKAGE, UniRouteRouter, addModel as addModelToProfile, buildProfile, decide as decideRoute,
-  expectedErrors, hardClusterMap, route as routeIndex, type Decision, type UniRouteProfile,
+  DEFAULT_SHRINKAGE,
+  UniRouteRouter,
+  addModel as addModelToProfile,
+  buildProfile,
+  decide as decideRoute,
+  expectedErrors,
+  hardClusterMap,
+  route as routeIndex,
+  type Decision,
+  type UniRouteProfile,
 } from '../core/uniroute';
 import type { RankedModel } from './protocol';
 import { isEmbedderError, type Embedder } from './embedders/embedder';
@@ -25,12 +31,18 @@ import { textForEmbedding } from '../core/prompt-text';
 import { EdgeRouteError } from '../common/errors';
 import type { KvStore } from './storage/kv';
 import {
-  PROFILE_SCHEMA_VERSION, deleteProfileEntry, findSupersededEntries, isStorageError, profileKey, readProfileEntry,
-  writeProfileEntry, type CachedModel, type ProfileEntry, type ProfileExpectation,
+  PROFILE_SCHEMA_VERSION,
+  deleteProfileEntry,
+  findSupersededEntries,
+  isStorageError,
+  profileKey,
+  readProfileEntry,
+  writeProfileEntry,
+  type CachedModel,
+  type ProfileEntry,
+  type ProfileExpectation,
 } from './storage/profile-cache';
-import {
-  gradablePrompts, validateValidationSet, validationSetHash, type ValidationPrompt, type ValidationSet,
-} from '../common/validation-set';
+import { gradablePrompts, validateValidationSet, validationSetHash, type ValidationPrompt, type ValidationSet } from '../common/validation-set';
 
 /** Texts per embed() call: large enough to amortise a call, small enough for smooth progress. */
 export const DEFAULT_EMBED_BATCH = 32;
@@ -166,12 +178,19 @@ export interface TimedDecision extends Decision {
  * O(|pool|²), for a handful of models.
  */
 export function rankModels(
-  predictedErrors: ArrayLike<number>, models: readonly ModelSpec[], lambda: number, pool: readonly number[] = models.map((_, h) => h),
+  predictedErrors: ArrayLike<number>,
+  models: readonly ModelSpec[],
+  lambda: number,
+  pool: readonly number[] = models.map((_, h) => h),
 ): RankedModel[] {
   const left = [...pool];
   const ranking: RankedModel[] = [];
   while (left.length > 0) {
-    const i = routeIndex(left.map((h) => predictedErrors[h]!), left.map((h) => models[h]!), lambda);
+    const i = routeIndex(
+      left.map((h) => predictedErrors[h]!),
+      left.map((h) => models[h]!),
+      lambda,
+    );
     const h = left.splice(i, 1)[0]!;
     const predictedError = predictedErrors[h]!;
     const { id, cost } = models[h]!;
@@ -216,7 +235,10 @@ function resolveK(k: number | 'auto' | undefined, n: number): number {
 
 /** Embeds every validation prompt's text, in batches, checking what the embedder returns. */
 async function embedValidation(
-  embedder: Embedder, prompts: readonly ValidationPrompt[], batchSize: number, signal: AbortSignal | undefined,
+  embedder: Embedder,
+  prompts: readonly ValidationPrompt[],
+  batchSize: number,
+  signal: AbortSignal | undefined,
   progress: (done: number) => void,
 ): Promise<Float32Array> {
   const d = embedder.dimension;
@@ -226,7 +248,10 @@ async function embedValidation(
     const batch = prompts.slice(start, start + batchSize);
     let vectors: Embedding[];
     try {
-      vectors = await embedder.embed(batch.map((p) => textForEmbedding(p.prompt)), signal ? { signal } : {});
+      vectors = await embedder.embed(
+        batch.map((p) => textForEmbedding(p.prompt)),
+        signal ? { signal } : {},
+      );
     } catch (error) {
       if (signal?.aborted || (isEmbedderError(error) && error.code === 'aborted')) throw abortError(signal, 'preparing the router');
       throw new EdgeRouteError('embedder-failed', `embedding validation prompts failed: ${(error as Error).message}`, { cause: error });
@@ -236,7 +261,10 @@ async function embedValidation(
     }
     vectors.forEach((v, i) => {
       if (v.length !== d || !v.every(Number.isFinite)) {
-        throw new EdgeRouteError('embedder-failed', `embedder ${embedder.id} returned a bad vector for prompt "${batch[i]!.id}" (length ${v.length}, expected ${d} finite values)`);
+        throw new EdgeRouteError(
+          'embedder-failed',
+          `embedder ${embedder.id} returned a bad vector for prompt "${batch[i]!.id}" (length ${v.length}, expected ${d} finite values)`,
+        );
       }
       flat.set(v, (start + i) * d);
     });
@@ -332,9 +360,7 @@ export class UniRouteState {
           return state;
         }
         // An unusable entry (or one left by an older schema / another embedder) is replaced.
-        const replaced = read.status === 'missing'
-          ? await findSupersededEntries(store, ids)
-          : [{ key, status: read.status }];
+        const replaced = read.status === 'missing' ? await findSupersededEntries(store, ids) : [{ key, status: read.status }];
         for (const r of replaced) {
           if (r.status === 'stale') rebuilds.stale = 1;
           else if (r.status === 'corrupt') rebuilds.corrupt = 1;
@@ -362,16 +388,25 @@ export class UniRouteState {
     const profile = buildProfile({ validation, models: set.models, clusterMap: hardClusterMap(centroids), shrinkage });
     const map = profile.clusterMap as ReturnType<typeof hardClusterMap>;
 
-    const state = new UniRouteState({
-      set, hash, key, embedderId: embedder.id, dimension: embedder.dimension, k, seed,
-      centroids: [...map.centroids],
-      assignments: assignmentsOf(profile, n),
-      embeddings: options.cacheEmbeddings === false ? undefined : flat,
-      models: set.models.map((m) => ({ id: m.id, cost: m.cost, local: m.local === true, origin: 'validation-set' })),
-      featureVectors: [...profile.featureVectors],
-      globalErrors: [...profile.globalErrors],
-      shrinkage,
-    }, store);
+    const state = new UniRouteState(
+      {
+        set,
+        hash,
+        key,
+        embedderId: embedder.id,
+        dimension: embedder.dimension,
+        k,
+        seed,
+        centroids: [...map.centroids],
+        assignments: assignmentsOf(profile, n),
+        embeddings: options.cacheEmbeddings === false ? undefined : flat,
+        models: set.models.map((m) => ({ id: m.id, cost: m.cost, local: m.local === true, origin: 'validation-set' })),
+        featureVectors: [...profile.featureVectors],
+        globalErrors: [...profile.globalErrors],
+        shrinkage,
+      },
+      store,
+    );
     state.counters.validationPromptsEmbedded = n;
     state.counters.profilesComputed = 1;
     state.counters.cacheRebuilds = rebuilds;
@@ -385,20 +420,39 @@ export class UniRouteState {
 
   private static partsFromEntry(set: ValidationSet, hash: string, key: string, e: ProfileEntry): StateParts {
     return {
-      set, hash, key, embedderId: e.embedderId, dimension: e.dimension, k: e.k, seed: e.seed,
-      centroids: e.centroids, assignments: e.validationAssignments, embeddings: e.validationEmbeddings,
-      models: e.models, featureVectors: e.featureVectors, globalErrors: e.globalErrors, shrinkage: e.shrinkage,
+      set,
+      hash,
+      key,
+      embedderId: e.embedderId,
+      dimension: e.dimension,
+      k: e.k,
+      seed: e.seed,
+      centroids: e.centroids,
+      assignments: e.validationAssignments,
+      embeddings: e.validationEmbeddings,
+      models: e.models,
+      featureVectors: e.featureVectors,
+      globalErrors: e.globalErrors,
+      shrinkage: e.shrinkage,
     };
   }
 
   private toEntry(): ProfileEntry {
     const p = this.parts;
     return {
-      schemaVersion: PROFILE_SCHEMA_VERSION, embedderId: p.embedderId, validationHash: p.hash,
-      dimension: p.dimension, k: p.k, seed: p.seed, centroids: p.centroids,
+      schemaVersion: PROFILE_SCHEMA_VERSION,
+      embedderId: p.embedderId,
+      validationHash: p.hash,
+      dimension: p.dimension,
+      k: p.k,
+      seed: p.seed,
+      centroids: p.centroids,
       validationAssignments: p.assignments,
       ...(p.embeddings ? { validationEmbeddings: p.embeddings } : {}),
-      models: p.models, featureVectors: p.featureVectors, globalErrors: p.globalErrors, shrinkage: p.shrinkage,
+      models: p.models,
+      featureVectors: p.featureVectors,
+      globalErrors: p.globalErrors,
+      shrinkage: p.shrinkage,
       createdAt: Date.now(),
     };
   }
@@ -419,7 +473,11 @@ export class UniRouteState {
   /** Models in the order of every per-model vector. */
   get models(): readonly ModelSummary[] {
     return this.parts.models.map((m, h) => ({
-      id: m.id, cost: m.cost, local: m.local, origin: m.origin, globalError: this.parts.globalErrors[h]!,
+      id: m.id,
+      cost: m.cost,
+      local: m.local,
+      origin: m.origin,
+      globalError: this.parts.globalErrors[h]!,
     }));
   }
 
@@ -433,7 +491,10 @@ export class UniRouteState {
       throw new EdgeRouteError('invalid-input', 'embedding must be a Float32Array');
     }
     if (embedding.length !== d || !embedding.every(Number.isFinite)) {
-      throw new EdgeRouteError('invalid-input', `embedding must hold ${d} finite numbers (the embedder ${this.parts.embedderId}), got length ${embedding.length}`);
+      throw new EdgeRouteError(
+        'invalid-input',
+        `embedding must hold ${d} finite numbers (the embedder ${this.parts.embedderId}), got length ${embedding.length}`,
+      );
     }
   }
 
@@ -484,7 +545,11 @@ export class UniRouteState {
     const clusterProbabilities = this.profile.clusterMap.probabilities(embedding);
     const t1 = performance.now();
     const predictedErrors = expectedErrors(clusterProbabilities, this.profile.featureVectors);
-    const sub = decideRoute(Float64Array.from(pool, (h) => predictedErrors[h]!), pool.map((h) => this.profile.models[h]!), lambda);
+    const sub = decideRoute(
+      Float64Array.from(pool, (h) => predictedErrors[h]!),
+      pool.map((h) => this.profile.models[h]!),
+      lambda,
+    );
     const ranking = rankModels(predictedErrors, this.profile.models, lambda, pool);
     const t2 = performance.now();
     return { ...sub, modelIndex: pool[sub.modelIndex]!, predictedErrors, clusterProbabilities, clusterMillis: t1 - t0, decideMillis: t2 - t1, ranking };
@@ -511,9 +576,8 @@ export class UniRouteState {
       scores: this.scoresOf(x, i),
       ...(x.confidences ? { confidences: x.confidences } : {}),
     }));
-    const defaults: CalibrationTarget = target.kind === 'cloudShare' && target.isCloud === undefined
-      ? { ...target, isCloud: (m) => !p.models.find((c) => c.id === m.id)!.local }
-      : target;
+    const defaults: CalibrationTarget =
+      target.kind === 'cloudShare' && target.isCloud === undefined ? { ...target, isCloud: (m) => !p.models.find((c) => c.id === m.id)!.local } : target;
     return calibrateLambdaFromPredictions(predicted, validation, models, defaults);
   }
 
@@ -532,7 +596,8 @@ export class UniRouteState {
     if (this.parts.models.some((m) => m.id === id)) {
       throw new EdgeRouteError('invalid-input', `model "${id}" is already in the profile`);
     }
-    if (!(Number.isFinite(cost) && cost >= 0)) throw new EdgeRouteError('invalid-input', `model "${id}": cost must be a finite number ≥ 0 (USD per call), got ${cost}`);
+    if (!(Number.isFinite(cost) && cost >= 0))
+      throw new EdgeRouteError('invalid-input', `model "${id}": cost must be a finite number ≥ 0 (USD per call), got ${cost}`);
     if (local === true && cost !== 0) throw new EdgeRouteError('invalid-input', `model "${id}" is local, so its cost must be 0, got ${cost}`);
   }
 
@@ -549,7 +614,8 @@ export class UniRouteState {
     for (const [promptId, s] of Object.entries(input.scores)) {
       const i = index.get(promptId);
       if (i === undefined) throw new EdgeRouteError('invalid-input', `model "${id}": score for unknown validation prompt "${promptId}"`);
-      if (typeof s !== 'number' || !(s >= 0 && s <= 1)) throw new EdgeRouteError('invalid-input', `model "${id}": score ${String(s)} on "${promptId}" is not in [0, 1]`);
+      if (typeof s !== 'number' || !(s >= 0 && s <= 1))
+        throw new EdgeRouteError('invalid-input', `model "${id}": score ${String(s)} on "${promptId}" is not in [0, 1]`);
       scores[i] = s;
     }
     if (scores.every(Number.isNaN)) throw new EdgeRouteError('invalid-input', `model "${id}": no scores on validation prompts`);
@@ -576,7 +642,8 @@ export class UniRouteState {
     const { id, cost, local, answer, signal, onProgress } = input;
     this.checkNewModel(id, cost, local);
     const concurrency = input.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new EdgeRouteError('invalid-input', `concurrency must be a whole number ≥ 1, got ${concurrency}`);
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new EdgeRouteError('invalid-input', `concurrency must be a whole number ≥ 1, got ${concurrency}`);
     const prompts = gradablePrompts(this.parts.set);
     if (prompts.length === 0) throw new EdgeRouteError('invalid-config', `validation set "${this.parts.set.name}" has no prompt with a reference and grading`);
     throwIfAborted(signal, `measuring ${id}`);
@@ -602,7 +669,11 @@ export class UniRouteState {
           text = await Promise.race([answer(p.prompt, inner.signal), stopped]);
         } catch (error) {
           if (inner.signal.aborted) return;
-          failure = new EdgeRouteError('measurement-failed', `model "${id}" failed on validation prompt "${p.id}": ${(error as Error)?.message ?? String(error)}`, { cause: error });
+          failure = new EdgeRouteError(
+            'measurement-failed',
+            `model "${id}" failed on validation prompt "${p.id}": ${(error as Error)?.message ?? String(error)}`,
+            { cause: error },
+          );
           inner.abort(failure);
           return;
         }

@@ -30,7 +30,12 @@ export function serializeThrown(value: unknown): WireThrow {
     const code = (value as { code?: unknown }).code;
     return {
       isError: true,
-      value: { name: value.name, message: value.message, ...(value.stack !== undefined ? { stack: value.stack } : {}), ...(typeof code === 'string' ? { code } : {}) },
+      value: {
+        name: value.name,
+        message: value.message,
+        ...(value.stack !== undefined ? { stack: value.stack } : {}),
+        ...(typeof code === 'string' ? { code } : {}),
+      },
     };
   }
   // A thrown non-Error: sent as text, since it may not survive structured cloning.

@@ -67,15 +67,11 @@ describe('validateChatRequest', () => {
     expect(error({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }).message).toMatch(
       /messages\[0\]\.content\[0\] must be a text part .*got type "image_url"/,
     );
-    expect(error({ messages: [user(), { role: 'system', content: 'late' }, user()] }).message).toMatch(
-      /messages\[1\] is a system message/,
-    );
+    expect(error({ messages: [user(), { role: 'system', content: 'late' }, user()] }).message).toMatch(/messages\[1\] is a system message/);
   });
 
   it('requires the last message to be a non-empty user message', () => {
-    expect(error({ messages: [user(), { role: 'assistant', content: '4' }] }).message).toMatch(
-      /last message must be from the user.*"assistant"/,
-    );
+    expect(error({ messages: [user(), { role: 'assistant', content: '4' }] }).message).toMatch(/last message must be from the user.*"assistant"/);
     expect(error({ messages: [{ role: 'system', content: 'x' }] }).message).toMatch(/last message must be from the user/);
     expect(error({ messages: [user('   ')] }).message).toMatch(/last user message is empty/);
   });
@@ -163,10 +159,30 @@ describe('OpenAI request features', () => {
     expect(cloudOnlyReason({ messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_object' } })).toMatch(/json_object/);
     expect(cloudOnlyReason({ messages: [{ role: 'user', content: 'x' }], response_format: { type: 'text' } })).toBeUndefined();
     const local = localChatRequest({
-      messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }],
-      max_completion_tokens: 9, max_tokens: 100, temperature: null, user: 'u', seed: 3,
+      messages: [
+        { role: 'developer', content: 'Be brief.' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'a' },
+            { type: 'text', text: 'b' },
+          ],
+        },
+      ],
+      max_completion_tokens: 9,
+      max_tokens: 100,
+      temperature: null,
+      user: 'u',
+      seed: 3,
     });
-    expect(local).toEqual({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'a\nb' }], max_tokens: 9, seed: 3 });
+    expect(local).toEqual({
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'a\nb' },
+      ],
+      max_tokens: 9,
+      seed: 3,
+    });
     expect(() => validateLocalChatRequest(local)).not.toThrow();
     expect(() => validateLocalChatRequest(roundTrip)).toThrow(/for a local model/);
     expect(wantsStreamUsage(roundTrip)).toBe(true);

@@ -1,16 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EdgeRouteError } from '../../src/common/errors';
-import {
-  canonicalJson, gradablePrompts, validateValidationSet, validationSetHash, type ValidationSet,
-} from '../../src/common/validation-set';
+import { canonicalJson, gradablePrompts, validateValidationSet, validationSetHash, type ValidationSet } from '../../src/common/validation-set';
 import { withCalibratedModel } from '../../src/common/validation-set';
 
 const tiny = (): ValidationSet => ({
   name: 'tiny',
   source: 'hand-written',
   licence: 'CC0',
-  models: [{ id: 'local', cost: 0, local: true }, { id: 'cloud', cost: 0.001 }],
+  models: [
+    { id: 'local', cost: 0, local: true },
+    { id: 'cloud', cost: 0.001 },
+  ],
   prompts: [
     { id: 'p1', prompt: 'What is 2+2?', reference: '4', grading: 'numeric', scores: { local: 1, cloud: 1 } },
     { id: 'p2', prompt: 'Capital of France?', scores: { local: 0, cloud: 1 }, confidences: { local: -0.3 } },
@@ -49,24 +50,127 @@ describe('validateValidationSet', () => {
 
   it('names the field at fault', () => {
     expect(configError(null)).toMatch(/expected a JSON object/);
-    expect(configError(broken((r) => { r.prompts = []; }))).toMatch(/"prompts" must be a non-empty array/);
-    expect(configError(broken((r) => { r.models = []; }))).toMatch(/"models" must be a non-empty array/);
-    expect(configError(broken((r) => { r.prompts[1].scores.gpt5 = 1; })))
-      .toMatch(/prompts\[1\] \(id "p2"\): scores names model "gpt5", which is not in "models" \(local, cloud\)/);
-    expect(configError(broken((r) => { r.prompts[0].scores.cloud = 1.5; }))).toMatch(/scores\["cloud"\] = 1.5; expected a number in \[0, 1\]/);
-    expect(configError(broken((r) => { r.prompts[0].scores.cloud = -0.1; }))).toMatch(/scores\["cloud"\] = -0.1/);
-    expect(configError(broken((r) => { r.prompts[0].scores.cloud = 'x'; }))).toMatch(/scores\["cloud"\] = "x"/);
-    expect(configError({ ...tiny(), models: [{ id: 'local', cost: NaN }, { id: 'cloud', cost: 1 }] })).toMatch(/model "local" has cost NaN/);
-    expect(configError(broken((r) => { r.models[1].cost = -1; }))).toMatch(/model "cloud" has cost -1; expected a finite number ≥ 0/);
-    expect(configError(broken((r) => { r.models[0].cost = 0.1; }))).toMatch(/model "local" is local but has cost 0.1/);
-    expect(configError(broken((r) => { r.models.push({ id: 'cloud', cost: 1 }); }))).toMatch(/model id "cloud" is listed twice/);
-    expect(configError(broken((r) => { r.prompts[1].id = 'p1'; }))).toMatch(/prompts\[1\] \(id "p1"\): duplicate prompt id/);
-    expect(configError(broken((r) => { r.prompts[1].prompt = '  '; }))).toMatch(/"prompt" must be a non-empty string/);
-    expect(configError(broken((r) => { r.prompts[0].grading = 'fuzzy'; }))).toMatch(/grading "fuzzy" is not one of/);
-    expect(configError(broken((r) => { delete r.prompts[0].reference; }))).toMatch(/give both "reference" and "grading"/);
-    expect(configError(broken((r) => { r.prompts[1].confidences.local = null; }))).toMatch(/confidences\["local"\] = null; expected a finite number/);
-    expect(configError(broken((r) => { for (const p of r.prompts) delete p.scores.cloud; }))).toMatch(/model "cloud" has no score on any prompt/);
-    expect(configError(broken((r) => { delete r.licence; }))).toMatch(/"licence" must be a string/);
+    expect(
+      configError(
+        broken((r) => {
+          r.prompts = [];
+        }),
+      ),
+    ).toMatch(/"prompts" must be a non-empty array/);
+    expect(
+      configError(
+        broken((r) => {
+          r.models = [];
+        }),
+      ),
+    ).toMatch(/"models" must be a non-empty array/);
+    expect(
+      configError(
+        broken((r) => {
+          r.prompts[1].scores.gpt5 = 1;
+        }),
+      ),
+    ).toMatch(/prompts\[1\] \(id "p2"\): scores names model "gpt5", which is not in "models" \(local, cloud\)/);
+    expect(
+      configError(
+        broken((r) => {
+          r.prompts[0].scores.cloud = 1.5;
+        }),
+      ),
+    ).toMatch(/scores\["cloud"\] = 1.5; expected a number in \[0, 1\]/);
+    expect(
+      configError(
+        broken((r) => {
+          r.prompts[0].scores.cloud = -0.1;
+        }),
+      ),
+    ).toMatch(/scores\["cloud"\] = -0.1/);
+    expect(
+      configError(
+        broken((r) => {
+          r.prompts[0].scores.cloud = 'x';
+        }),
+      ),
+    ).toMatch(/scores\["cloud"\] = "x"/);
+    expect(
+      configError({
+        ...tiny(),
+        models: [
+          { id: 'local', cost: NaN },
+          { id: 'cloud', cost: 1 },
+        ],
+      }),
+    ).toMatch(/model "local" has cost NaN/);
+    expect(
+      configError(
+        broken((r) => {
+          r.models[1].cost = -1;
+        }),
+      ),
+    ).toMatch(/model "cloud" has cost -1; expected a finite number ≥ 0/);
+    expect(
+      configError(
+        broken((r) => {
+          r.models[0].cost = 0.1;
+        }),
+      ),
+    ).toMatch(/model "local" is local but has cost 0.1/);
+    expect(
+      configError(
+        broken((r) => {
+          r.models.push({ id: 'cloud', cost: 1 });
+        }),
+      ),
+    ).toMatch(/model id "cloud" is listed twice/);
+    expect(
+      configError(
+        broken((r) => {
+          r.prompts[1].id = 'p1';
+        }),
+      ),
+    ).toMatch(/prompts\[1\] \(id "p1"\): duplicate prompt id/);
+    expect(
+      configError(
+        broken((r) => {
+          r.prompts[1].prompt = '  ';
+        }),
+      ),
+    ).toMatch(/"prompt" must be a non-empty string/);
+    expect(
+      configError(
+        broken((r) => {
+          r.prompts[0].grading = 'fuzzy';
+        }),
+      ),
+    ).toMatch(/grading "fuzzy" is not one of/);
+    expect(
+      configError(
+        broken((r) => {
+          delete r.prompts[0].reference;
+        }),
+      ),
+    ).toMatch(/give both "reference" and "grading"/);
+    expect(
+      configError(
+        broken((r) => {
+          r.prompts[1].confidences.local = null;
+        }),
+      ),
+    ).toMatch(/confidences\["local"\] = null; expected a finite number/);
+    expect(
+      configError(
+        broken((r) => {
+          for (const p of r.prompts) delete p.scores.cloud;
+        }),
+      ),
+    ).toMatch(/model "cloud" has no score on any prompt/);
+    expect(
+      configError(
+        broken((r) => {
+          delete r.licence;
+        }),
+      ),
+    ).toMatch(/"licence" must be a string/);
   });
 });
 
@@ -104,15 +208,23 @@ describe('validationSetHash', () => {
 
 describe('withCalibratedModel', () => {
   const base = validateValidationSet({
-    name: 's', source: 'test', licence: 'none',
+    name: 's',
+    source: 'test',
+    licence: 'none',
     models: [{ id: 'a', cost: 1 }],
-    prompts: [{ id: 'p1', prompt: 'one', scores: { a: 1 } }, { id: 'p2', prompt: 'two', scores: { a: 0 } }],
+    prompts: [
+      { id: 'p1', prompt: 'one', scores: { a: 1 } },
+      { id: 'p2', prompt: 'two', scores: { a: 0 } },
+    ],
   });
 
   it('adds the model with its scores and leaves the input alone', () => {
     const next = withCalibratedModel(base, { id: 'mine', cost: 0.002, scores: { p1: 0, p2: 1 } });
     expect(next.models.map((m) => m.id)).toEqual(['a', 'mine']);
-    expect(next.prompts.map((p) => p.scores)).toEqual([{ a: 1, mine: 0 }, { a: 0, mine: 1 }]);
+    expect(next.prompts.map((p) => p.scores)).toEqual([
+      { a: 1, mine: 0 },
+      { a: 0, mine: 1 },
+    ]);
     expect(base.models).toHaveLength(1);
     expect(base.prompts[0]!.scores).toEqual({ a: 1 });
   });

@@ -82,13 +82,25 @@ describe('answerConfidence', () => {
     expect(answerConfidence(answer)).toBeCloseTo(mean, 12);
     expect(answerConfidence(answer, { method: 'min-logprob' })).toBeCloseTo(Math.log(0.5), 12);
     expect(answerConfidence(answer, { method: 'neg-entropy' })).toBeCloseTo(-Math.LN2 / 2, 12);
-    expect(
-      answerConfidence(answer, { method: 'weighted', weights: { meanLogProb: 2, minLogProb: 1, negEntropy: 3 } }),
-    ).toBeCloseTo(2 * mean + Math.log(0.5) - (3 * Math.LN2) / 2, 12);
+    expect(answerConfidence(answer, { method: 'weighted', weights: { meanLogProb: 2, minLogProb: 1, negEntropy: 3 } })).toBeCloseTo(
+      2 * mean + Math.log(0.5) - (3 * Math.LN2) / 2,
+      12,
+    );
   });
   it('a surer answer scores higher on every method', () => {
-    const unsure = [tok('a', Math.log(0.3), [['a', Math.log(0.3)], ['b', Math.log(0.3)], ['c', Math.log(0.3)]])];
-    const sure = [tok('a', Math.log(0.95), [['a', Math.log(0.95)], ['b', Math.log(0.04)]])];
+    const unsure = [
+      tok('a', Math.log(0.3), [
+        ['a', Math.log(0.3)],
+        ['b', Math.log(0.3)],
+        ['c', Math.log(0.3)],
+      ]),
+    ];
+    const sure = [
+      tok('a', Math.log(0.95), [
+        ['a', Math.log(0.95)],
+        ['b', Math.log(0.04)],
+      ]),
+    ];
     for (const method of ['mean-logprob', 'min-logprob', 'neg-entropy'] as const) {
       expect(answerConfidence(sure, { method })).toBeGreaterThan(answerConfidence(unsure, { method }));
     }
@@ -116,9 +128,10 @@ describe('semantic entropy', () => {
     expect(r.clusterProbabilities[0]).toBeCloseTo(2 / 3, 12);
     expect(r.majorityShare).toBeCloseTo(2 / 3, 12);
     expect(agreementConfidence([{ embedding: A }, { embedding: B }, { embedding: A2 }], opts)).toBeCloseTo(2 / 3, 12);
-    expect(
-      agreementConfidence([{ embedding: A }, { embedding: B }, { embedding: A2 }], { ...opts, measure: 'neg-entropy' }),
-    ).toBeCloseTo(-(Math.log(3) - (2 / 3) * Math.LN2), 12);
+    expect(agreementConfidence([{ embedding: A }, { embedding: B }, { embedding: A2 }], { ...opts, measure: 'neg-entropy' })).toBeCloseTo(
+      -(Math.log(3) - (2 / 3) * Math.LN2),
+      12,
+    );
   });
 
   it('weights classes by sequence probability when every answer has one', () => {

@@ -86,7 +86,13 @@ describe('kmeans', () => {
       labels.push(g);
     }
     const s = Math.SQRT1_2;
-    const r = kmeans(points, { k: 2, initialCentroids: [[s, s, 0, 0], [-s, -s, 0, 0]] });
+    const r = kmeans(points, {
+      k: 2,
+      initialCentroids: [
+        [s, s, 0, 0],
+        [-s, -s, 0, 0],
+      ],
+    });
     expect(r.centroids).toHaveLength(2);
     expect(samePartition(r.assignments, labels)).toBe(true);
     const counts = [0, 0];
@@ -96,7 +102,11 @@ describe('kmeans', () => {
   });
 
   it('clamps k > n and collapses identical points to one centroid', () => {
-    const three = [[1, 0, 0], [0, 1, 0], [0, 0, 1]].map((v) => Float32Array.from(v));
+    const three = [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ].map((v) => Float32Array.from(v));
     const r = kmeans(three, { k: 10, seed: 0 });
     expect(r.centroids).toHaveLength(3);
     expect(new Set(r.assignments).size).toBe(3);
@@ -113,7 +123,15 @@ describe('kmeans', () => {
   it('rejects no points, k < 1 and ragged dimensions', () => {
     expect(() => kmeans([], { k: 2 })).toThrow(/no embeddings/);
     expect(() => kmeans([[1, 0]], { k: 0 })).toThrow(/k must be/);
-    expect(() => kmeans([[1, 0], [1, 0, 0]], { k: 1 })).toThrow(/dimension/);
+    expect(() =>
+      kmeans(
+        [
+          [1, 0],
+          [1, 0, 0],
+        ],
+        { k: 1 },
+      ),
+    ).toThrow(/dimension/);
   });
 
   it('handles 2,000 × 128 with k = 32 quickly', () => {

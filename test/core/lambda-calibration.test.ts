@@ -20,7 +20,8 @@ function synthetic(seed: number) {
     const e = Float64Array.from([0.2 + 0.6 * rng.next(), 0.15 + 0.4 * rng.next(), 0.05 + 0.2 * rng.next()]);
     preds.push(e);
     prompts.push({
-      id: `c${i}`, embedding: unit(0),
+      id: `c${i}`,
+      embedding: unit(0),
       scores: { local: rng.next() < 1 - e[0]! ? 1 : 0, 'cloud-mini': rng.next() < 1 - e[1]! ? 1 : 0, cloud: rng.next() < 1 - e[2]! ? 1 : 0 },
     });
   }
@@ -57,7 +58,9 @@ describe('calibrateLambda', () => {
 
   it('respects a custom cloud predicate', () => {
     const c = calibrateLambdaFromPredictions(preds, prompts, MODELS, {
-      kind: 'cloudShare', share: 0.2, isCloud: (m) => m.id === 'cloud',
+      kind: 'cloudShare',
+      share: 0.2,
+      isCloud: (m) => m.id === 'cloud',
     });
     expect(c.achieved).toBeLessThanOrEqual(0.2);
     expect(c.achieved).toBeGreaterThan(0.19);
@@ -67,7 +70,7 @@ describe('calibrateLambda', () => {
   it('meets a budget per 1,000 prompts as closely as possible', () => {
     const c = calibrateLambdaFromPredictions(preds, prompts, MODELS, { kind: 'budget', usdPer1000: 0.5 });
     expect(c.achieved).toBeLessThanOrEqual(0.5);
-    expect(c.achieved).toBeGreaterThan(0.5 - 0.002 * 1000 / 1000 - 1e-9); // within one cloud call
+    expect(c.achieved).toBeGreaterThan(0.5 - (0.002 * 1000) / 1000 - 1e-9); // within one cloud call
     expect(deploy(preds, prompts, c.lambda).usdPer1000).toBeCloseTo(c.achieved, 10);
     const none = calibrateLambdaFromPredictions(preds, prompts, MODELS, { kind: 'budget', usdPer1000: 0 });
     expect(none.achieved).toBe(0);
@@ -91,7 +94,10 @@ describe('calibrateLambda', () => {
 
   it('works from a router', () => {
     const validation = twoClusterPrompts(40, 60, 3);
-    const models: ModelSpec[] = [{ id: 'A', cost: 0.002 }, { id: 'B', cost: 0 }];
+    const models: ModelSpec[] = [
+      { id: 'A', cost: 0.002 },
+      { id: 'B', cost: 0 },
+    ];
     const router = new UniRouteRouter(buildProfile({ validation, models, centroids: [unit(0), unit(1)] }));
     // B (free) is right on the 60 cluster-2 prompts: a 40% cloud share routes perfectly.
     const c = calibrateLambda(router, validation, { kind: 'cloudShare', share: 0.4 });

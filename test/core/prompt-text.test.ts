@@ -13,9 +13,15 @@ import {
 // Shapes copied from the real sets (../shared/data), shortened to two solved examples.
 const ARC_PRINT = 'Print only a single choice  from "A" or "B" or "C" or "D" without explanation.';
 const arcPrompt = [
-  'George wants to warm his hands quickly by rubbing them. Which skin surface will produce the most heat?\nA) dry palms\nB) wet palms\nC) palms covered with oil\nD) palms covered with lotion\n' + ARC_PRINT + '\nAnswer:\nA',
-  'A fold observed in layers of sedimentary rock most likely resulted from the\nA) cooling of flowing magma.\nB) converging of crustal plates.\nC) deposition of river sediments.\nD) solution of carbonate minerals.\n' + ARC_PRINT + '\nAnswer:\nB',
-  'An astronomer observes that a planet rotates faster after a meteorite impact. Which is the most likely effect of this increase in rotation?\nA) Planetary years will become longer.\nB) Planetary gravity will become stronger.\nC) Planetary days will become shorter.\nD) Planetary density will decrease.\n' + ARC_PRINT + '\nAnswer:',
+  'George wants to warm his hands quickly by rubbing them. Which skin surface will produce the most heat?\nA) dry palms\nB) wet palms\nC) palms covered with oil\nD) palms covered with lotion\n'
+    + ARC_PRINT
+    + '\nAnswer:\nA',
+  'A fold observed in layers of sedimentary rock most likely resulted from the\nA) cooling of flowing magma.\nB) converging of crustal plates.\nC) deposition of river sediments.\nD) solution of carbonate minerals.\n'
+    + ARC_PRINT
+    + '\nAnswer:\nB',
+  'An astronomer observes that a planet rotates faster after a meteorite impact. Which is the most likely effect of this increase in rotation?\nA) Planetary years will become longer.\nB) Planetary gravity will become stronger.\nC) Planetary days will become shorter.\nD) Planetary density will decrease.\n'
+    + ARC_PRINT
+    + '\nAnswer:',
 ].join('\n\n');
 
 const WINO_PRINT = 'Print only a single choice  from "A" or "B" without explanation. Answer:';
@@ -28,28 +34,25 @@ const winoPrompt = [
 ].join('\n\n');
 
 const cascadeMmlu =
-  "Answer the multiple-choice question below by outputting A, B, C, or D. Don't say anything else.\n\n" +
-  'Question: Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field.\n\nChoices:\nA: 0\nB: 1\nC: 2\nD: 3\n\nAnswer: ';
+  "Answer the multiple-choice question below by outputting A, B, C, or D. Don't say anything else.\n\n"
+  + 'Question: Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field.\n\nChoices:\nA: 0\nB: 1\nC: 2\nD: 3\n\nAnswer: ';
 
 const medmcqa =
-  'Below is a multiple-choice question from a medical school entrance exam. Output "A", "B", "C", or "D" to indicate the correct answer. Don\'t say anything else.\n\n' +
-  'Question: Which is a "Soft steroid" used in bronchial asthma?\n\nChoices:\nA: Budesonide\nB: Dexamethasone\nC: Ciclesonide\nD: Fiunisolide\n\nAnswer: ';
+  'Below is a multiple-choice question from a medical school entrance exam. Output "A", "B", "C", or "D" to indicate the correct answer. Don\'t say anything else.\n\n'
+  + 'Question: Which is a "Soft steroid" used in bronchial asthma?\n\nChoices:\nA: Budesonide\nB: Dexamethasone\nC: Ciclesonide\nD: Fiunisolide\n\nAnswer: ';
 
-const routellmMmlu =
-  'Find the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q.\nA. 0\nB. 4\nC. 2\nD. 6\nAnswer:';
+const routellmMmlu = 'Find the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q.\nA. 0\nB. 4\nC. 2\nD. 6\nAnswer:';
 
 describe('few-shot extraction', () => {
   it('keeps only the final ARC question with its options', () => {
     expect(textForEmbedding(arcPrompt)).toBe(
-      'An astronomer observes that a planet rotates faster after a meteorite impact. Which is the most likely effect of this increase in rotation? ' +
-        'A) Planetary years will become longer. B) Planetary gravity will become stronger. C) Planetary days will become shorter. D) Planetary density will decrease.',
+      'An astronomer observes that a planet rotates faster after a meteorite impact. Which is the most likely effect of this increase in rotation? '
+        + 'A) Planetary years will become longer. B) Planetary gravity will become stronger. C) Planetary days will become shorter. D) Planetary density will decrease.',
     );
   });
 
   it('handles Winogrande, whose "Answer:" trails the instruction line', () => {
-    expect(textForEmbedding(winoPrompt)).toBe(
-      'Sarah was a much better surgeon than Maria so _ always got the easier cases. A) Maria B) Sarah',
-    );
+    expect(textForEmbedding(winoPrompt)).toBe('Sarah was a much better surgeon than Maria so _ always got the easier cases. A) Maria B) Sarah');
   });
 
   it('recognises solved and unsolved blocks', () => {
@@ -65,24 +68,18 @@ describe('few-shot extraction', () => {
   it('leaves prompts without solved examples whole (multi-turn MT-Bench)', () => {
     const twoTurns = 'Picture yourself as a 100-years-old tree.\n\nCome up with a proposal to convince the deforesters.';
     expect(finalQuestion(twoTurns)).toBe(twoTurns);
-    expect(textForEmbedding(twoTurns)).toBe(
-      'Picture yourself as a 100-years-old tree. Come up with a proposal to convince the deforesters.',
-    );
+    expect(textForEmbedding(twoTurns)).toBe('Picture yourself as a 100-years-old tree. Come up with a proposal to convince the deforesters.');
   });
 });
 
 describe('boilerplate', () => {
   it('strips the cascade preambles, labels and answer cue', () => {
     expect(textForEmbedding(cascadeMmlu)).toBe('Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field. A: 0 B: 1 C: 2 D: 3');
-    expect(textForEmbedding(medmcqa)).toBe(
-      'Which is a "Soft steroid" used in bronchial asthma? A: Budesonide B: Dexamethasone C: Ciclesonide D: Fiunisolide',
-    );
+    expect(textForEmbedding(medmcqa)).toBe('Which is a "Soft steroid" used in bronchial asthma? A: Budesonide B: Dexamethasone C: Ciclesonide D: Fiunisolide');
   });
 
   it('keeps zero-shot MMLU (RouteLLM) content and options', () => {
-    expect(textForEmbedding(routellmMmlu)).toBe(
-      'Find the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q. A. 0 B. 4 C. 2 D. 6',
-    );
+    expect(textForEmbedding(routellmMmlu)).toBe('Find the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q. A. 0 B. 4 C. 2 D. 6');
   });
 
   it('does not treat ordinary questions as instructions', () => {

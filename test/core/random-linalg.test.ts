@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/core/random';
-import {
-  argmax, argmin, cosine, dot, meanVector, norm, normalise, softmax, squaredDistance,
-} from '../../src/core/linalg';
+import { argmax, argmin, cosine, dot, meanVector, norm, normalise, softmax, squaredDistance } from '../../src/core/linalg';
 
 describe('createRng', () => {
   it('is deterministic for a seed and differs across seeds', () => {
@@ -79,6 +77,13 @@ describe('linalg', () => {
     expect(argmax([3, 5, 5, 2])).toBe(1);
     expect(argmin([NaN, 2, 1])).toBe(2);
     expect(() => argmin([])).toThrow();
-    expect(Array.from(meanVector([[1, 2], [3, 6]]))).toEqual([2, 4]);
+    expect(
+      Array.from(
+        meanVector([
+          [1, 2],
+          [3, 6],
+        ]),
+      ),
+    ).toEqual([2, 4]);
   });
 });

@@ -1,8 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
-  addModel, buildProfile, decide, decisionPath, DEFAULT_SHRINKAGE, evaluatePredictions, evaluateRouter, expectedErrors,
-  fitLearnedClusterMap, hardClusterMap, LearnedClusterMap, learnedMapGradient, learnedMapLogLoss,
-  operatingPieces, route, sweepLambdas, UniRouteRouter,
+  addModel,
+  buildProfile,
+  decide,
+  decisionPath,
+  DEFAULT_SHRINKAGE,
+  evaluatePredictions,
+  evaluateRouter,
+  expectedErrors,
+  fitLearnedClusterMap,
+  hardClusterMap,
+  LearnedClusterMap,
+  learnedMapGradient,
+  learnedMapLogLoss,
+  operatingPieces,
+  route,
+  sweepLambdas,
+  UniRouteRouter,
 } from '../../research/index';
 import { kmeans } from '../../src/core/kmeans';
 import { createRng } from '../../src/core/random';
@@ -13,7 +27,10 @@ const CENTROIDS = [unit(0), unit(1)];
 
 describe('hardClusterMap', () => {
   it('is one-hot on the most cosine-similar centroid', () => {
-    const map = hardClusterMap([[2, 0], [0, 1]]);
+    const map = hardClusterMap([
+      [2, 0],
+      [0, 1],
+    ]);
     expect(Array.from(map.probabilities(Float32Array.from([0.9, 0.1])))).toEqual([1, 0]);
     expect(Array.from(map.probabilities(Float32Array.from([0.1, 0.3])))).toEqual([0, 1]);
     expect(map.nearest(Float32Array.from([0.5, 0.5]))).toBe(0); // tie → lower index
@@ -53,7 +70,10 @@ describe('buildProfile / UniRouteRouter', () => {
   });
 
   it('routes each test prompt to the model that is right on its cluster (k-means centroids)', () => {
-    const km = kmeans(validation.map((x) => x.embedding), { k: 2, seed: 3 });
+    const km = kmeans(
+      validation.map((x) => x.embedding),
+      { k: 2, seed: 3 },
+    );
     const router = new UniRouteRouter(buildProfile({ validation, models: MODELS, centroids: km.centroids }));
     expect(router.name).toBe('uniroute-kmeans');
     const test = twoClusterPrompts(20, 20, 99, 't');
@@ -91,7 +111,12 @@ describe('buildProfile / UniRouteRouter', () => {
     expect(added.globalErrors).toEqual(full.globalErrors);
     expect(base.models).toHaveLength(1); // input left unchanged
     // Array form in validation order gives the same.
-    const byOrder = addModel(base, 'B', 0.001, validation.map((x) => x.scores.B!));
+    const byOrder = addModel(
+      base,
+      'B',
+      0.001,
+      validation.map((x) => x.scores.B!),
+    );
     expect(Array.from(byOrder.featureVectors[1]!)).toEqual(Array.from(full.featureVectors[1]!));
     expect(() => addModel(base, 'A', 0, byId)).toThrow(/duplicate/);
     expect(() => addModel(base, 'C', 0, {})).toThrow(/no validation scores/);
@@ -100,7 +125,12 @@ describe('buildProfile / UniRouteRouter', () => {
   it('addModel also matches from-scratch with a soft (learned) map', () => {
     const map = LearnedClusterMap.fromCentroids(CENTROIDS, 3);
     const base = buildProfile({ validation, models: [MODELS[0]!], clusterMap: map });
-    const added = addModel(base, 'B', 0.001, validation.map((x) => x.scores.B!));
+    const added = addModel(
+      base,
+      'B',
+      0.001,
+      validation.map((x) => x.scores.B!),
+    );
     const full = buildProfile({ validation, models: MODELS, clusterMap: map });
     const a = Array.from(added.featureVectors[1]!);
     const f = Array.from(full.featureVectors[1]!);
@@ -204,7 +234,10 @@ describe('λ sweep and deferral curves', () => {
     // big→mid at (0.3−0.1)/2 = 0.1, mid→local at (0.6−0.3)/1 = 0.3.
     const p1 = decisionPath([[0.1, 0.3, 0.6]], models);
     expect(Array.from(p1.initial)).toEqual([0]);
-    expect(p1.events.map((e) => [e.from, e.to])).toEqual([[0, 1], [1, 2]]);
+    expect(p1.events.map((e) => [e.from, e.to])).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
     expect(p1.events[0]!.lambda).toBeCloseTo(0.1, 12);
     expect(p1.events[1]!.lambda).toBeCloseTo(0.3, 12);
     const reps = sweepLambdas([[0.1, 0.3, 0.6]], models);
@@ -219,7 +252,12 @@ describe('λ sweep and deferral curves', () => {
 
   it('the exact sweep agrees with route() at each representative λ', () => {
     const rng = createRng(21);
-    const ms: ModelSpec[] = [{ id: 'a', cost: 0 }, { id: 'b', cost: 0.5 }, { id: 'c', cost: 1 }, { id: 'd', cost: 2 }];
+    const ms: ModelSpec[] = [
+      { id: 'a', cost: 0 },
+      { id: 'b', cost: 0.5 },
+      { id: 'c', cost: 1 },
+      { id: 'd', cost: 2 },
+    ];
     const prompts: LabelledPrompt[] = [];
     const preds: Float64Array[] = [];
     for (let i = 0; i < 60; i++) {

@@ -53,11 +53,16 @@ describe('in-page replay cloud', () => {
   const e = examples.items[0]!;
   const post = (body: object): Promise<Response> => replay('http://h/sub/replay/v1/chat/completions', { method: 'POST', body: JSON.stringify(body) });
 
-  it('answers a recorded prompt with that model\'s recorded answer, as JSON and as SSE', async () => {
-    const json = await (await post({ model: 'gpt-4o', messages: [{ role: 'user', content: e.prompt }] })).json() as { choices: { message: { content: string } }[] };
+  it("answers a recorded prompt with that model's recorded answer, as JSON and as SSE", async () => {
+    const json = (await (await post({ model: 'gpt-4o', messages: [{ role: 'user', content: e.prompt }] })).json()) as {
+      choices: { message: { content: string } }[];
+    };
     expect(json.choices[0]!.message.content).toBe(e.responses['gpt-4o']);
     const sse = await (await post({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: e.prompt }] })).text();
-    const deltas = sse.split('\n\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)) as { choices: { delta: { content?: string } }[] });
+    const deltas = sse
+      .split('\n\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => JSON.parse(l.slice(6)) as { choices: { delta: { content?: string } }[] });
     expect(deltas.map((d) => d.choices[0]?.delta.content ?? '').join('')).toBe(e.responses['gpt-4o-mini']);
     expect(sse.trim().endsWith('data: [DONE]')).toBe(true);
   });
@@ -68,7 +73,11 @@ describe('in-page replay cloud', () => {
     const stream = createReplayFetch({ book: () => longBook, wordDelayMs: 1 });
     const body = { model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'long one' }] };
     const sse = await (await stream('/replay/v1/chat/completions', { method: 'POST', body: JSON.stringify(body) })).text();
-    const contents = sse.split('\n\n').filter((l) => l.startsWith('data: {')).map((l) => (JSON.parse(l.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content).filter(Boolean);
+    const contents = sse
+      .split('\n\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => (JSON.parse(l.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content)
+      .filter(Boolean);
     expect(contents).toEqual(['The ', 'answer ', 'is ', 'B ', 'because ', 'it ', 'is.']);
     const abort = new AbortController();
     const slow = createReplayFetch({ book: () => longBook, wordDelayMs: 50 });
@@ -80,7 +89,7 @@ describe('in-page replay cloud', () => {
   it('says plainly that a typed question has no recorded answer, and leaves other URLs alone', async () => {
     const response = await post({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Why is the sky blue?' }] });
     expect(response.status).toBe(404);
-    const body = await response.json() as { error: { code: string; message: string } };
+    const body = (await response.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe(REPLAY_NOT_RECORDED);
     expect(body.error.message).toMatch(/only replays recorded answers.*your own OpenAI-compatible endpoint/);
     expect(await (await replay('http://h/api/llm/v1/chat/completions', { method: 'POST', body: '{}' })).text()).toBe('fallback');
@@ -94,20 +103,31 @@ describe('precomputed profile cache (public/demo/profile-cache)', () => {
     expect(meta.entry.validationHash).toBe(await validationSetHash(profile));
   });
 
-  it('decodes to an entry the worker\'s own check accepts, with the validation embeddings', async () => {
+  it("decodes to an entry the worker's own check accepts, with the validation embeddings", async () => {
     const entry = decodeProfileEntry(meta, bin());
-    const expect_ = { embedderId: USE_LITE_ID, validationHash: meta.entry.validationHash, dimension: 512, k: meta.entry.k, seed: meta.entry.seed, promptCount: profile.prompts.length, models: profile.models };
+    const expect_ = {
+      embedderId: USE_LITE_ID,
+      validationHash: meta.entry.validationHash,
+      dimension: 512,
+      k: meta.entry.k,
+      seed: meta.entry.seed,
+      promptCount: profile.prompts.length,
+      models: profile.models,
+    };
     expect(checkProfileEntry(entry, expect_).status).toBe('hit');
     expect(entry.validationEmbeddings).toHaveLength(400 * 512);
     // Encoding again gives the same bytes (nothing lost on the way).
     expect(Buffer.from(encodeProfileEntry(entry, meta.key).bytes)).toEqual(binBuffer);
   });
 
-  it('is written into IndexedDB once under the worker\'s key, and a damaged or foreign seed is skipped', async () => {
+  it("is written into IndexedDB once under the worker's key, and a damaged or foreign seed is skipped", async () => {
     const store = openKvStore('edgeroute-seed-test', 'profiles');
     const expectation = { embedderId: USE_LITE_ID, validationHash: meta.entry.validationHash, promptCount: profile.prompts.length, models: profile.models };
     let fetched = 0;
-    const bytes = async (): Promise<ArrayBuffer> => { fetched++; return bin(); };
+    const bytes = async (): Promise<ArrayBuffer> => {
+      fetched++;
+      return bin();
+    };
     expect((await seedProfileCache(store, meta, bytes, expectation)).status).toBe('seeded');
     expect((await seedProfileCache(store, meta, bytes, expectation)).status).toBe('present');
     expect(fetched).toBe(1);

@@ -19,7 +19,11 @@ describe('demo settings', () => {
   it('round-trips the defaults and turns them into an offline router config', () => {
     expect(parseSettings(JSON.parse(JSON.stringify(DEFAULT_SETTINGS)))).toEqual(DEFAULT_SETTINGS);
     const config = toRouterConfig(DEFAULT_SETTINGS, assetsFor('http://127.0.0.1:5173/demo/index.html'));
-    expect(config.embedder).toEqual({ kind: 'use', modelUrl: 'http://127.0.0.1:5173/demo/models/use-lite/model.json', vocabUrl: 'http://127.0.0.1:5173/demo/models/use-lite/vocab.json' });
+    expect(config.embedder).toEqual({
+      kind: 'use',
+      modelUrl: 'http://127.0.0.1:5173/demo/models/use-lite/model.json',
+      vocabUrl: 'http://127.0.0.1:5173/demo/models/use-lite/vocab.json',
+    });
     // transformers.js needs a same-origin path here, not a URL.
     expect(config.local).toMatchObject({ kind: 'transformers', localModelPath: '/demo/models/', allowRemoteModels: false, profileId: 'llama3.2-1b' });
     // The in-page replay cloud, relative to the page: under a sub-path on any static host.
@@ -35,7 +39,15 @@ describe('demo settings', () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ cloudModels: [{ id: 'gpt-4o', model: 'gpt-4o', usdPerMTokIn: '-1', usdPerMTokOut: 1 }] }, /input price must be a number ≥ 0/],
       [{ cloudModels: [{ id: 'x', model: 'x', usdPerMTokIn: 'NaN', usdPerMTokOut: 1 }] }, /input price/],
-      [{ cloudModels: [{ id: 'x', model: 'x', usdPerMTokIn: 1, usdPerMTokOut: 1 }, { id: 'x', model: 'y', usdPerMTokIn: 1, usdPerMTokOut: 1 }] }, /listed twice/],
+      [
+        {
+          cloudModels: [
+            { id: 'x', model: 'x', usdPerMTokIn: 1, usdPerMTokOut: 1 },
+            { id: 'x', model: 'y', usdPerMTokIn: 1, usdPerMTokOut: 1 },
+          ],
+        },
+        /listed twice/,
+      ],
       [{ cloudModels: [] }, /add a cloud model/],
       [{ mode: 'fastest' }, /mode must be one of/],
       [{ cloudShare: 1.5 }, /cloud share/],
@@ -83,7 +95,10 @@ describe('demo savings', () => {
   });
 
   it('picks the configured cloud model with the lowest validation error', () => {
-    const profile = [{ id: 'gpt-4o', globalError: 0.2, cost: 2 }, { id: 'gpt-4o-mini', globalError: 0.3, cost: 1 }];
+    const profile = [
+      { id: 'gpt-4o', globalError: 0.2, cost: 2 },
+      { id: 'gpt-4o-mini', globalError: 0.3, cost: 1 },
+    ];
     expect(bestCloudModel(DEFAULT_SETTINGS.cloudModels, profile)?.id).toBe('gpt-4o');
     expect(bestCloudModel(DEFAULT_SETTINGS.cloudModels, [])).toBeUndefined();
   });
@@ -92,7 +107,16 @@ describe('demo savings', () => {
 describe('deferral chart', () => {
   it('draws one path per router, a dot per model and the operating point, with escaped labels', () => {
     const svg = deferralChartSvg({
-      series: [{ name: 'uni<route>', color: '#123', curve: [{ lambda: 0, cost: 0, quality: 0.5 }, { lambda: 1, cost: 1, quality: 0.8 }] }],
+      series: [
+        {
+          name: 'uni<route>',
+          color: '#123',
+          curve: [
+            { lambda: 0, cost: 0, quality: 0.5 },
+            { lambda: 1, cost: 1, quality: 0.8 },
+          ],
+        },
+      ],
       singles: [{ modelId: 'a&b', cost: 1, quality: 0.8 }],
       maxCost: 1,
       point: { cost: 0.5, quality: 0.7, label: 'here' },
@@ -109,19 +133,62 @@ describe('deferral chart', () => {
 describe('quality next to cost', () => {
   const best = DEFAULT_SETTINGS.cloudModels[0]!;
   const item = (scores: Record<string, number>): DemoExample => ({
-    id: 'x', set: 'cascade-mmlu', prompt: 'p', responses: { 'llama3.2-1b': 'A', 'gpt-4o-mini': 'B', 'gpt-4o': 'B' },
-    scores, costs: { 'llama3.2-1b': 1e-5, 'gpt-4o-mini': 2e-5, 'gpt-4o': 4e-4 }, localConfidence: -0.2,
+    id: 'x',
+    set: 'cascade-mmlu',
+    prompt: 'p',
+    responses: { 'llama3.2-1b': 'A', 'gpt-4o-mini': 'B', 'gpt-4o': 'B' },
+    scores,
+    costs: { 'llama3.2-1b': 1e-5, 'gpt-4o-mini': 2e-5, 'gpt-4o': 4e-4 },
+    localConfidence: -0.2,
   });
   const usd = (v: number): string => `$${v.toFixed(5)}`;
 
   it('grades recorded answers against the reference and costs them from the records', () => {
-    let t = addTally(NO_SAVINGS, { model: 'llama3.2-1b', costUsd: 0, escalated: false, local: true, promptChars: 1, answerChars: 1, recorded: item({ 'llama3.2-1b': 1, 'gpt-4o-mini': 0, 'gpt-4o': 1 }) }, best);
-    t = addTally(t, { model: 'gpt-4o-mini', costUsd: 9, escalated: true, local: false, promptChars: 1, answerChars: 1, recorded: item({ 'llama3.2-1b': 0, 'gpt-4o-mini': 1, 'gpt-4o': 1 }) }, best);
-    t = addTally(t, { model: 'llama3.2-1b', costUsd: 0, escalated: false, local: true, promptChars: 1, answerChars: 1, recorded: item({ 'llama3.2-1b': 0, 'gpt-4o-mini': 0, 'gpt-4o': 1 }) }, best);
+    let t = addTally(
+      NO_SAVINGS,
+      {
+        model: 'llama3.2-1b',
+        costUsd: 0,
+        escalated: false,
+        local: true,
+        promptChars: 1,
+        answerChars: 1,
+        recorded: item({ 'llama3.2-1b': 1, 'gpt-4o-mini': 0, 'gpt-4o': 1 }),
+      },
+      best,
+    );
+    t = addTally(
+      t,
+      {
+        model: 'gpt-4o-mini',
+        costUsd: 9,
+        escalated: true,
+        local: false,
+        promptChars: 1,
+        answerChars: 1,
+        recorded: item({ 'llama3.2-1b': 0, 'gpt-4o-mini': 1, 'gpt-4o': 1 }),
+      },
+      best,
+    );
+    t = addTally(
+      t,
+      {
+        model: 'llama3.2-1b',
+        costUsd: 0,
+        escalated: false,
+        local: true,
+        promptChars: 1,
+        answerChars: 1,
+        recorded: item({ 'llama3.2-1b': 0, 'gpt-4o-mini': 0, 'gpt-4o': 1 }),
+      },
+      best,
+    );
     expect(t).toMatchObject({ answers: 3, local: 2, escalated: 1, graded: 3, correct: 2, baselineCorrect: 3 });
     expect(t.spentUsd).toBeCloseTo(2e-5, 12); // the device is free; the escalation cost gpt-4o-mini's recorded price
     expect(t.baselineUsd).toBeCloseTo(3 * 4e-4, 12);
-    expect(describeTotals(t, 'gpt-4o', usd)).toMatch(/^2\/3 correct vs 3\/3 for always gpt-4o, 98% cheaper \(\$0\.00002 vs \$0\.00120\) · 3 answers: 2 on this device, 1 escalated$/);
+    expect(describeTotals(t, 'gpt-4o', usd)).toMatch(
+      /^2\/3 correct vs 3\/3 for always gpt-4o, 98% cheaper \(\$0\.00002 vs \$0\.00120\) · 3 answers: 2 on this device, 1 escalated$/,
+    );
   });
 
   it('counts typed questions for cost only, and says so before anything is graded', () => {
@@ -134,8 +201,19 @@ describe('quality next to cost', () => {
 
 describe('chat labels', () => {
   const report = (over: Partial<RoutingReport>): RoutingReport => ({
-    mode: 'hybrid', model: 'llama3.2-1b', lambda: 0, predictedErrors: {}, clusterProbabilities: [], routedTo: 'llama3.2-1b', escalated: false, degraded: false,
-    costUsd: 0, latencyMs: { embed: 1, cluster: 0, decide: 0, local: 1, cloud: 0, total: 2 }, truncated: false, notes: [], ...over,
+    mode: 'hybrid',
+    model: 'llama3.2-1b',
+    lambda: 0,
+    predictedErrors: {},
+    clusterProbabilities: [],
+    routedTo: 'llama3.2-1b',
+    escalated: false,
+    degraded: false,
+    costUsd: 0,
+    latencyMs: { embed: 1, cluster: 0, decide: 0, local: 1, cloud: 0, total: 2 },
+    truncated: false,
+    notes: [],
+    ...over,
   });
 
   it('names the route and never calls the tiny test model Llama', () => {
@@ -168,10 +246,29 @@ describe('lab formatting', () => {
   it('labels single-model dots and gives baselines distinct dash patterns', () => {
     const svg = deferralChartSvg({
       series: [
-        { name: 'random', color: '#bcbd22', dash: '2 4', curve: [{ lambda: 0, cost: 0, quality: 0.5 }, { lambda: 1, cost: 1, quality: 0.8 }] },
-        { name: 'oracle', color: '#ff7f0e', dash: '10 4', curve: [{ lambda: 0, cost: 0, quality: 0.6 }, { lambda: 1, cost: 1, quality: 0.9 }] },
+        {
+          name: 'random',
+          color: '#bcbd22',
+          dash: '2 4',
+          curve: [
+            { lambda: 0, cost: 0, quality: 0.5 },
+            { lambda: 1, cost: 1, quality: 0.8 },
+          ],
+        },
+        {
+          name: 'oracle',
+          color: '#ff7f0e',
+          dash: '10 4',
+          curve: [
+            { lambda: 0, cost: 0, quality: 0.6 },
+            { lambda: 1, cost: 1, quality: 0.9 },
+          ],
+        },
       ],
-      singles: [{ modelId: 'gpt-4o', cost: 1, quality: 0.8 }, { modelId: 'llama3.2-1b', cost: 0, quality: 0.4 }],
+      singles: [
+        { modelId: 'gpt-4o', cost: 1, quality: 0.8 },
+        { modelId: 'llama3.2-1b', cost: 0, quality: 0.4 },
+      ],
       maxCost: 1,
     });
     expect(svg).toContain('stroke-dasharray="2 4" data-router="random"');

@@ -85,8 +85,12 @@ describe('embedAll', () => {
     const texts = Array.from({ length: 10 }, (_, i) => `u${i}`);
     await expect(
       embedAll(e, texts, {
-        cacheDir: dir, chunkSize: 3, signal: controller.signal,
-        onProgress: (p) => { if (p.embedded >= 3) controller.abort(); },
+        cacheDir: dir,
+        chunkSize: 3,
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.embedded >= 3) controller.abort();
+        },
       }),
     ).rejects.toThrow(EmbedderError);
     const cache = await EmbeddingCache.open(dir, e.id, e.dimension);

@@ -22,12 +22,18 @@ function chat(body: unknown, headers: Record<string, string> = {}, signal?: Abor
   });
 }
 
-const ask = (it: ReplayItem, model = GPT4, extra: Record<string, unknown> = {}): Record<string, unknown> =>
-  ({ model, messages: [{ role: 'user', content: it.prompt }], ...extra });
+const ask = (it: ReplayItem, model = GPT4, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  model,
+  messages: [{ role: 'user', content: it.prompt }],
+  ...extra,
+});
 
 /** SSE `data:` payloads of a finished stream body. */
 function events(body: string): string[] {
-  return body.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+  return body
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: '))
+    .map((e) => e.slice(6));
 }
 
 beforeAll(async () => {
@@ -76,14 +82,22 @@ describe('replay cloud', () => {
     const mmlu = item('cascade-mmlu');
     const card = sets.find((s) => s.name === 'cascade-mmlu')!.card;
     const withSystem = await chat({
-      model: 'gpt-4o', messages: [{ role: 'system', content: String(card.system_prompt) }, { role: 'user', content: `  ${mmlu.prompt}\n` }],
+      model: 'gpt-4o',
+      messages: [
+        { role: 'system', content: String(card.system_prompt) },
+        { role: 'user', content: `  ${mmlu.prompt}\n` },
+      ],
     });
     expect(withSystem.status).toBe(200);
     expect(((await withSystem.json()) as ChatCompletion).choices[0]!.message.content).toBe(mmlu.responses['gpt-4o']);
 
     const cut = arc.prompt.lastIndexOf('\n\n');
     const split = await chat({
-      model: GPT4, messages: [{ role: 'system', content: arc.prompt.slice(0, cut) }, { role: 'user', content: arc.prompt.slice(cut + 2) }],
+      model: GPT4,
+      messages: [
+        { role: 'system', content: arc.prompt.slice(0, cut) },
+        { role: 'user', content: arc.prompt.slice(cut + 2) },
+      ],
     });
     expect(split.status).toBe(200);
     expect(split.headers.get('x-edgeroute-replay')).toBe(`routerbench-mix/${arc.id}`);
@@ -133,7 +147,12 @@ describe('replay cloud', () => {
     expect(wrongSet.status).toBe(404);
     expect(((await wrongSet.json()) as { error: { code: string; message: string } }).error.message).toMatch(/no recorded response/);
 
-    for (const bad of ['{not json', { messages: [] }, { model: GPT4, messages: [{ role: 'assistant', content: 'x' }] }, { messages: [{ role: 'user', content: arc.prompt }] }]) {
+    for (const bad of [
+      '{not json',
+      { messages: [] },
+      { model: GPT4, messages: [{ role: 'assistant', content: 'x' }] },
+      { messages: [{ role: 'user', content: arc.prompt }] },
+    ]) {
       const res = await chat(bad);
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');

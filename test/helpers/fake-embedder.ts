@@ -25,7 +25,10 @@ export function createFakeEmbedder(options: { id?: string; dimension?: number } 
   const calls = { texts: 0, batches: 0 };
   const embedOne = (text: string): Float32Array => {
     const v = new Float32Array(dimension);
-    for (const word of text.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w.length > 0)) {
+    for (const word of text
+      .toLowerCase()
+      .split(/[^a-z0-9]+/)
+      .filter((w) => w.length > 0)) {
       const h = fnv1a(word);
       v[h % dimension] += h & 0x80000000 ? -1 : 1;
     }

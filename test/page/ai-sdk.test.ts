@@ -19,19 +19,32 @@ function worker(chosen: string): RouterWorker {
   return {
     async route(prompt, lambda): Promise<RouteResult> {
       return {
-        clusterProbabilities: [1], predictedErrors: { llama: 0.3, 'cloud-big': 0.1 }, chosenModel: chosen, lambda,
-        embedMillis: 1, clusterMillis: 0, decideMillis: 0, promptChars: prompt.length, embeddedChars: prompt.length, truncated: false, notes: [],
+        clusterProbabilities: [1],
+        predictedErrors: { llama: 0.3, 'cloud-big': 0.1 },
+        chosenModel: chosen,
+        lambda,
+        embedMillis: 1,
+        clusterMillis: 0,
+        decideMillis: 0,
+        promptChars: prompt.length,
+        embeddedChars: prompt.length,
+        truncated: false,
+        notes: [],
       };
     },
     calibrateLambda: async () => ({ lambda: 0, achieved: 0, feasible: true }),
     async generate(request) {
       return {
         completion: {
-          id: 'l', object: 'chat.completion', created: 1, model: 'engine',
+          id: 'l',
+          object: 'chat.completion',
+          created: 1,
+          model: 'engine',
           choices: [{ index: 0, message: { role: 'assistant', content: `local: ${request.messages.at(-1)!.content}` }, finish_reason: 'stop', logprobs: null }],
           usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
         },
-        confidence: { score: -0.1, method: 'mean-logprob' }, millis: 1,
+        confidence: { score: -0.1, method: 'mean-logprob' },
+        millis: 1,
       };
     },
     cancel() {},
@@ -40,8 +53,14 @@ function worker(chosen: string): RouterWorker {
 
 function cloud(): { cloud: RouterCloud; seen: ChatCompletionRequest[] } {
   const seen: ChatCompletionRequest[] = [];
-  const chunk = (choices: ChatCompletionChunk['choices'], usage?: ChatCompletionChunk['usage']): ChatCompletionChunk =>
-    ({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-x', choices, ...(usage ? { usage } : {}) });
+  const chunk = (choices: ChatCompletionChunk['choices'], usage?: ChatCompletionChunk['usage']): ChatCompletionChunk => ({
+    id: 'c',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'gpt-x',
+    choices,
+    ...(usage ? { usage } : {}),
+  });
   return {
     seen,
     cloud: {
@@ -49,10 +68,29 @@ function cloud(): { cloud: RouterCloud; seen: ChatCompletionRequest[] } {
         seen.push(request);
         const toolTurn = request.tools !== undefined && !request.messages.some((m) => m.role === 'tool');
         return {
-          id: 'c', object: 'chat.completion', created: 1, model: 'gpt-x',
-          choices: [toolTurn
-            ? { index: 0, message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] }, finish_reason: 'tool_calls', logprobs: null }
-            : { index: 0, message: { role: 'assistant', content: `cloud read: ${JSON.stringify(request.messages.at(-1)!.content)}` }, finish_reason: 'stop', logprobs: null }],
+          id: 'c',
+          object: 'chat.completion',
+          created: 1,
+          model: 'gpt-x',
+          choices: [
+            toolTurn
+              ? {
+                  index: 0,
+                  message: {
+                    role: 'assistant',
+                    content: null,
+                    tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }],
+                  },
+                  finish_reason: 'tool_calls',
+                  logprobs: null,
+                }
+              : {
+                  index: 0,
+                  message: { role: 'assistant', content: `cloud read: ${JSON.stringify(request.messages.at(-1)!.content)}` },
+                  finish_reason: 'stop',
+                  logprobs: null,
+                },
+          ],
           usage: { prompt_tokens: 10, completion_tokens: 6, total_tokens: 16 },
         };
       },

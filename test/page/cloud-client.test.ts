@@ -269,11 +269,11 @@ describe('CloudClient.chat', () => {
   });
 
   it('retries 5xx with full-jitter backoff, then succeeds', async () => {
-    const { client: c, calls, retries } = client([
-      () => json({ error: { message: 'overloaded' } }, 500),
-      () => new Response('bad gateway', { status: 502 }),
-      () => json(completion('ok')),
-    ]);
+    const {
+      client: c,
+      calls,
+      retries,
+    } = client([() => json({ error: { message: 'overloaded' } }, 500), () => new Response('bad gateway', { status: 502 }), () => json(completion('ok'))]);
     const result = await c.chat('big', request);
     expect(result.attempts).toBe(3);
     expect(calls).toHaveLength(3);
@@ -540,13 +540,20 @@ describe('CloudClient.stream', () => {
   });
 
   it('retries when nothing was delivered yet: empty body, 429, 500, reset', async () => {
-    const { client: c, calls, retries } = client([
-      (call) => sse(call, []),
-      () => json({}, 429, { 'retry-after': '1' }),
-      () => json({ error: { message: 'boom' } }, 500),
-      (call) => sse(call, [': ping\n\n'], 'error'),
-      (call) => sse(call, [chunk('ok', 'stop'), 'data: [DONE]\n\n']),
-    ], { model: { maxRetries: 4 } });
+    const {
+      client: c,
+      calls,
+      retries,
+    } = client(
+      [
+        (call) => sse(call, []),
+        () => json({}, 429, { 'retry-after': '1' }),
+        () => json({ error: { message: 'boom' } }, 500),
+        (call) => sse(call, [': ping\n\n'], 'error'),
+        (call) => sse(call, [chunk('ok', 'stop'), 'data: [DONE]\n\n']),
+      ],
+      { model: { maxRetries: 4 } },
+    );
     const chunks = await collect(c.stream('big', request));
     expect(text(chunks)).toBe('ok');
     expect(calls).toHaveLength(5);
@@ -605,10 +612,11 @@ describe('CloudClient.stream', () => {
   });
 
   it('times out an idle stream: retried before the first chunk, not after', async () => {
-    const { client: c, calls } = client(
-      [(call) => sse(call, [': ping\n\n'], 'hang'), (call) => sse(call, [chunk('a')], 'hang')],
-      { model: { timeoutMs: 30 }, sleep: undefined, random: () => 0 },
-    );
+    const { client: c, calls } = client([(call) => sse(call, [': ping\n\n'], 'hang'), (call) => sse(call, [chunk('a')], 'hang')], {
+      model: { timeoutMs: 30 },
+      sleep: undefined,
+      random: () => 0,
+    });
     const got: string[] = [];
     let error: unknown;
     try {
@@ -687,13 +695,9 @@ describe('secrets', () => {
     expect(error.code).toBe('cloud-http');
     expect(error.status).toBe(401);
     expect(error.message).toContain('Incorrect API key provided: [redacted]');
-    const everything = [
-      error.message,
-      String(error.stack),
-      inspect(error, { depth: 10 }),
-      JSON.stringify(error),
-      ...warn.mock.calls.flat().map(String),
-    ].join('\n');
+    const everything = [error.message, String(error.stack), inspect(error, { depth: 10 }), JSON.stringify(error), ...warn.mock.calls.flat().map(String)].join(
+      '\n',
+    );
     expect(warn).toHaveBeenCalledTimes(2); // two retry lines
     expect(everything).not.toContain(KEY);
     expect(everything).not.toContain(headerSecret);
@@ -758,7 +762,11 @@ describe('browser key warning', () => {
 
   it('does not touch storage', async () => {
     const fs = await import('node:fs/promises');
-    const files = ['../../src/page/cloud-client.ts', '../../src/common/sse.ts', ...['config', 'errors', 'cost', 'transport'].map((f) => `../../src/page/cloud/${f}.ts`)];
+    const files = [
+      '../../src/page/cloud-client.ts',
+      '../../src/common/sse.ts',
+      ...['config', 'errors', 'cost', 'transport'].map((f) => `../../src/page/cloud/${f}.ts`),
+    ];
     for (const file of files) {
       const source = await fs.readFile(new URL(file, import.meta.url), 'utf8');
       expect(source, file).not.toMatch(/localStorage|sessionStorage|indexedDB|idb-keyval|\.\.\/storage/);
@@ -825,7 +833,7 @@ describe('against a local node:http server (real fetch)', () => {
     ]);
   });
 
-  it("aborts a real stream mid-way and the server sees the connection close", async () => {
+  it('aborts a real stream mid-way and the server sees the connection close', async () => {
     let closed!: () => void;
     const serverSawClose = new Promise<void>((r) => (closed = r));
     const baseURL = await listen((_req, _body, res) => {

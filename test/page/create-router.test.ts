@@ -36,14 +36,22 @@ describe('createRouter configuration checks', () => {
     ['negative output price', { ...base, cloud: [{ ...cloud0, usdPerMTokOut: -1 }] }, /usdPerMTokOut.*≥ 0/],
     ['infinite price', { ...base, cloud: [{ ...cloud0, usdPerMTokIn: Infinity }] }, /finite/],
     ['price as a string', { ...base, cloud: [{ ...cloud0, usdPerMTokIn: '2.5' }] }, /must be a number/],
-    ['unknown cloud model id', { ...base, cloud: [{ ...cloud0, id: 'gpt-5' }] }, /"gpt-5" is not in the routing profile.*known models: llama3.2-1b, gpt-4o-mini, gpt-4o/],
+    [
+      'unknown cloud model id',
+      { ...base, cloud: [{ ...cloud0, id: 'gpt-5' }] },
+      /"gpt-5" is not in the routing profile.*known models: llama3.2-1b, gpt-4o-mini, gpt-4o/,
+    ],
     ['unknown local profile id', { ...base, local: { ...base.local, profileId: 'phi-3' } }, /local.profileId "phi-3" is not in the routing profile/],
     ['the same cloud model twice', { ...base, cloud: [cloud0, cloud0] }, /configured twice/],
     ['NaN confidence threshold', { ...base, confidenceThreshold: Number.NaN }, /confidenceThreshold must be a finite number/],
     ['cloud not an array', { ...base, cloud: cloud0 }, /config.cloud must be an array/],
     ['no config at all', undefined, /needs a configuration object/],
     ['a profile with no prompts', { ...base, profile: { ...set, prompts: [] } }, /"prompts" must be a non-empty array/],
-    ['a profile score out of range', { ...base, profile: { ...set, prompts: [{ ...set.prompts[0]!, scores: { 'gpt-4o': 2 } }] } }, /expected a number in \[0, 1\]/],
+    [
+      'a profile score out of range',
+      { ...base, profile: { ...set, prompts: [{ ...set.prompts[0]!, scores: { 'gpt-4o': 2 } }] } },
+      /expected a number in \[0, 1\]/,
+    ],
   ];
   for (const [what, config, message] of cases) {
     it(`rejects ${what} with invalid-config`, async () => {

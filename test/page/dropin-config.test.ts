@@ -5,7 +5,14 @@ import { routerConfigFromAttributes } from '../../src/page/dropin/script-config'
 describe('the drop-in script tag configuration', () => {
   it('is absent for a plain include and complete for a configured tag', () => {
     expect(routerConfigFromAttributes({})).toBeUndefined();
-    const config = routerConfigFromAttributes({ 'cloud-url': '/api/llm/v1', 'cloud-model': 'gpt-4o', 'cloud-price-in': '2.5', 'local-model': 'tiny', device: 'wasm', 'cloud-share': '0.3' })!;
+    const config = routerConfigFromAttributes({
+      'cloud-url': '/api/llm/v1',
+      'cloud-model': 'gpt-4o',
+      'cloud-price-in': '2.5',
+      'local-model': 'tiny',
+      device: 'wasm',
+      'cloud-share': '0.3',
+    })!;
     expect(config.cloud).toEqual([{ id: 'gpt-4o', model: 'gpt-4o', baseURL: '/api/llm/v1', usdPerMTokIn: 2.5, usdPerMTokOut: 0 }]);
     // No profile or embedder: createRouter takes the shipped ones beside the script.
     expect(config.profile).toBeUndefined();
@@ -37,7 +44,12 @@ describe('the drop-in script tag configuration', () => {
       expect(error, raw).toMatchObject({ code: 'invalid-config' });
       expect((error as Error).message).toContain(`data-cloud-share="${raw}" must be a fraction between 0 and 1`);
     }
-    for (const [raw, share] of [['0', 0], ['1', 1], ['0.25', 0.25], [' 0.5 ', 0.5]] as const) {
+    for (const [raw, share] of [
+      ['0', 0],
+      ['1', 1],
+      ['0.25', 0.25],
+      [' 0.5 ', 0.5],
+    ] as const) {
       expect(routerConfigFromAttributes({ ...tag, 'cloud-share': raw })!.lambda, raw).toEqual({ kind: 'cloudShare', share });
     }
     expect(routerConfigFromAttributes(tag)!.lambda).toBeUndefined();

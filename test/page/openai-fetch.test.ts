@@ -18,8 +18,17 @@ function worker(chosen: 'llama' | 'cloud-big'): RouterWorker {
   return {
     async route(prompt, lambda): Promise<RouteResult> {
       return {
-        clusterProbabilities: [1], predictedErrors: { llama: 0.3, 'cloud-big': 0.1 }, chosenModel: chosen, lambda,
-        embedMillis: 1, clusterMillis: 0, decideMillis: 0, promptChars: prompt.length, embeddedChars: prompt.length, truncated: false, notes: [],
+        clusterProbabilities: [1],
+        predictedErrors: { llama: 0.3, 'cloud-big': 0.1 },
+        chosenModel: chosen,
+        lambda,
+        embedMillis: 1,
+        clusterMillis: 0,
+        decideMillis: 0,
+        promptChars: prompt.length,
+        embeddedChars: prompt.length,
+        truncated: false,
+        notes: [],
       };
     },
     calibrateLambda: async () => ({ lambda: 0, achieved: 0, feasible: true }),
@@ -27,11 +36,15 @@ function worker(chosen: 'llama' | 'cloud-big'): RouterWorker {
       void options;
       return {
         completion: {
-          id: 'l', object: 'chat.completion', created: 1, model: 'engine-name',
+          id: 'l',
+          object: 'chat.completion',
+          created: 1,
+          model: 'engine-name',
           choices: [{ index: 0, message: { role: 'assistant', content: `local: ${request.messages.at(-1)!.content}` }, finish_reason: 'stop', logprobs: null }],
           usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
         },
-        confidence: { score: -0.1, method: 'mean-logprob' }, millis: 1,
+        confidence: { score: -0.1, method: 'mean-logprob' },
+        millis: 1,
       };
     },
     cancel() {},
@@ -42,8 +55,14 @@ const weatherCall = { id: 'call_1', type: 'function' as const, function: { name:
 
 function cloud(options: { fail?: () => Error; hangStream?: boolean } = {}): { cloud: RouterCloud; seen: ChatCompletionRequest[] } {
   const seen: ChatCompletionRequest[] = [];
-  const chunk = (choices: ChatCompletionChunk['choices'], usage?: ChatCompletionChunk['usage']): ChatCompletionChunk =>
-    ({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-x', choices, ...(usage ? { usage } : {}) });
+  const chunk = (choices: ChatCompletionChunk['choices'], usage?: ChatCompletionChunk['usage']): ChatCompletionChunk => ({
+    id: 'c',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'gpt-x',
+    choices,
+    ...(usage ? { usage } : {}),
+  });
   return {
     seen,
     cloud: {
@@ -53,10 +72,15 @@ function cloud(options: { fail?: () => Error; hangStream?: boolean } = {}): { cl
         if (signal?.aborted) throw new EdgeRouteError('aborted', 'aborted');
         const tools = request.tools !== undefined && !request.messages.some((m) => m.role === 'tool');
         return {
-          id: 'c', object: 'chat.completion', created: 1, model: 'gpt-x',
-          choices: [tools
-            ? { index: 0, message: { role: 'assistant', content: null, tool_calls: [weatherCall] }, finish_reason: 'tool_calls', logprobs: null }
-            : { index: 0, message: { role: 'assistant', content: 'It is 18 °C in Paris.' }, finish_reason: 'stop', logprobs: null }],
+          id: 'c',
+          object: 'chat.completion',
+          created: 1,
+          model: 'gpt-x',
+          choices: [
+            tools
+              ? { index: 0, message: { role: 'assistant', content: null, tool_calls: [weatherCall] }, finish_reason: 'tool_calls', logprobs: null }
+              : { index: 0, message: { role: 'assistant', content: 'It is 18 °C in Paris.' }, finish_reason: 'stop', logprobs: null },
+          ],
           usage: { prompt_tokens: 10, completion_tokens: 6, total_tokens: 16 },
         };
       },
@@ -91,7 +115,12 @@ describe('createOpenAIFetch with the openai SDK', () => {
 
   it('streaming with usage: chunks, the usage chunk, the report on the last; without include_usage no usage', async () => {
     const openai = client(new EdgeRouter({ worker: worker('cloud-big'), cloud: cloud().cloud, localModel: 'llama', cloudModels }));
-    const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const chunks: OpenAI.ChatCompletionChunk[] = [];
     for await (const c of stream) chunks.push(c);
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello');
@@ -107,7 +136,9 @@ describe('createOpenAIFetch with the openai SDK', () => {
   it('tools round trip: the tool call comes back, the tool result goes to the cloud', async () => {
     const { cloud: c, seen } = cloud();
     const openai = client(new EdgeRouter({ worker: worker('llama'), cloud: c, localModel: 'llama', cloudModels }));
-    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const tools: OpenAI.ChatCompletionTool[] = [
+      { type: 'function', function: { name: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
+    ];
     const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Paris?' }];
     const first = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, tools });
     const call = first.choices[0]!.message.tool_calls![0]!;
@@ -122,9 +153,14 @@ describe('createOpenAIFetch with the openai SDK', () => {
     const openai = client(new EdgeRouter({ worker: worker('cloud-big'), cloud: cloud({ hangStream: true }).cloud, localModel: 'llama', cloudModels }));
     const controller = new AbortController();
     controller.abort();
-    await expect(openai.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }] }, { signal: controller.signal })).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
+    await expect(
+      openai.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }] }, { signal: controller.signal }),
+    ).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
     const streaming = new AbortController();
-    const stream = await openai.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }], stream: true }, { signal: streaming.signal });
+    const stream = await openai.chat.completions.create(
+      { model: 'x', messages: [{ role: 'user', content: 'hi' }], stream: true },
+      { signal: streaming.signal },
+    );
     const pieces: string[] = [];
     const ended = (async () => {
       for await (const c of stream) {
@@ -138,12 +174,21 @@ describe('createOpenAIFetch with the openai SDK', () => {
   });
 
   it('a 429 from the cloud is a RateLimitError with Retry-After, streamed or not', async () => {
-    const rateLimited = () => new CloudError('cloud-rate-limited', 'Cloud model cloud-big answered HTTP 429: slow down.', {
-      modelId: 'cloud-big', status: 429, attempts: 1, transient: true, retryAfterMs: 45_000, provider: { type: 'requests', code: 'rate_limit_exceeded' },
-    });
+    const rateLimited = () =>
+      new CloudError('cloud-rate-limited', 'Cloud model cloud-big answered HTTP 429: slow down.', {
+        modelId: 'cloud-big',
+        status: 429,
+        attempts: 1,
+        transient: true,
+        retryAfterMs: 45_000,
+        provider: { type: 'requests', code: 'rate_limit_exceeded' },
+      });
     const openai = client(new EdgeRouter({ worker: worker('cloud-big'), cloud: cloud({ fail: rateLimited }).cloud, cloudModels, mode: 'cloud-only' }));
     for (const stream of [false, true]) {
-      const error = await openai.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }], stream }).then(() => undefined, (e: unknown) => e);
+      const error = await openai.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }], stream }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error, `stream ${stream}`).toBeInstanceOf(OpenAI.RateLimitError);
       const e = error as InstanceType<typeof OpenAI.RateLimitError>;
       expect(e.status).toBe(429);
@@ -157,7 +202,10 @@ describe('createOpenAIFetch with the openai SDK', () => {
     const router = new EdgeRouter({ worker: worker('llama'), cloud: cloud().cloud, localModel: 'llama', cloudModels, mode: 'local-only' });
     const openai = client(router);
     const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'weather' } }];
-    const error = await openai.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }], tools }).then(() => undefined, (e: unknown) => e);
+    const error = await openai.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }], tools }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect(error).toMatchObject({ status: 400, code: 'invalid-input' });
     await expect(openai.embeddings.create({ model: 'x', input: 'hi' })).rejects.toBeInstanceOf(OpenAI.NotFoundError);

@@ -13,8 +13,22 @@ import { describe, expect, it } from 'vitest';
 const root = resolve(import.meta.dirname, '../..');
 const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
 const OPTIONS = [
-  '--noEmit', '--strict', '--skipLibCheck', '--target', 'ES2022', '--module', 'ESNext', '--moduleResolution', 'Bundler',
-  '--lib', 'ES2022,DOM,DOM.Iterable,WebWorker', '--types', 'node,@webgpu/types', '--isolatedModules', '--verbatimModuleSyntax', '--allowImportingTsExtensions',
+  '--noEmit',
+  '--strict',
+  '--skipLibCheck',
+  '--target',
+  'ES2022',
+  '--module',
+  'ESNext',
+  '--moduleResolution',
+  'Bundler',
+  '--lib',
+  'ES2022,DOM,DOM.Iterable,WebWorker',
+  '--types',
+  'node,@webgpu/types',
+  '--isolatedModules',
+  '--verbatimModuleSyntax',
+  '--allowImportingTsExtensions',
 ];
 
 async function compile(file: string): Promise<{ ok: boolean; output: string }> {
@@ -38,12 +52,15 @@ describe("edgeroute's types against the openai package's", () => {
     const dir = await mkdtemp(join(root, 'test/types/.tmp-'));
     try {
       const file = join(dir, 'mismatch.ts');
-      await writeFile(file, [
-        "import type OpenAI from 'openai';",
-        "import type { ChatCompletion } from '../../../src/common/openai';",
-        // An engine's raw completion may lack `refusal` and may end in web-llm's 'abort': not OpenAI's shape.
-        'export const raw = (c: ChatCompletion): OpenAI.ChatCompletion => c;',
-      ].join('\n'));
+      await writeFile(
+        file,
+        [
+          "import type OpenAI from 'openai';",
+          "import type { ChatCompletion } from '../../../src/common/openai';",
+          // An engine's raw completion may lack `refusal` and may end in web-llm's 'abort': not OpenAI's shape.
+          'export const raw = (c: ChatCompletion): OpenAI.ChatCompletion => c;',
+        ].join('\n'),
+      );
       const result = await compile(file);
       expect(result.ok).toBe(false);
       expect(result.output).toMatch(/error TS2322: Type '.*src\/common\/openai.*ChatCompletion' is not assignable to type '.*openai.*ChatCompletion'/);

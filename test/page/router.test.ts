@@ -1,20 +1,38 @@
 import { describe, expect, it, vi } from 'vitest';
 import { EdgeRouteError } from '../../src/common/errors';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../src/common/openai';
-import { EdgeRouter, EscalationController, type LocalReadiness, type RoutedChunk, type RoutingReport, type RouterCloud, type RouterWorker } from '../../src/page/router';
+import {
+  EdgeRouter,
+  EscalationController,
+  type LocalReadiness,
+  type RoutedChunk,
+  type RoutingReport,
+  type RouterCloud,
+  type RouterWorker,
+} from '../../src/page/router';
 import type { GenerateResult, RouteResult } from '../../src/worker/protocol';
 
-const cloudModels = [{ id: 'cloud-small', cost: 0.001 }, { id: 'cloud-big', cost: 0.01 }];
+const cloudModels = [
+  { id: 'cloud-small', cost: 0.001 },
+  { id: 'cloud-big', cost: 0.01 },
+];
 const COSTS: Readonly<Record<string, number>> = Object.fromEntries(cloudModels.map((m) => [m.id, m.cost]));
 
 const completion = (model: string, content: string): ChatCompletion => ({
-  id: `c-${model}`, object: 'chat.completion', created: 0, model,
+  id: `c-${model}`,
+  object: 'chat.completion',
+  created: 0,
+  model,
   choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop', logprobs: null }],
 });
 
 /** A worker whose UniRoute decision and local confidence are scripted per prompt. */
 function fakeWorker(script: {
-  chosen: (prompt: string) => string; confidence?: (prompt: string) => number; localFails?: boolean; delayMs?: number; routeFails?: EdgeRouteError;
+  chosen: (prompt: string) => string;
+  confidence?: (prompt: string) => number;
+  localFails?: boolean;
+  delayMs?: number;
+  routeFails?: EdgeRouteError;
   /** Progressive start: where the local model's load stands (absent: the worker has no such report). */
   readiness?: () => LocalReadiness;
 }) {
@@ -30,9 +48,17 @@ function fakeWorker(script: {
         .map(([id, predictedError]) => ({ id, predictedError, cost: COSTS[id] ?? 0, objective: predictedError + lambda * (COSTS[id] ?? 0) }))
         .sort((a, b) => Number(b.id === chosenModel) - Number(a.id === chosenModel) || a.objective - b.objective);
       return {
-        clusterProbabilities: [1, 0], predictedErrors, ranking,
-        chosenModel, lambda, embedMillis: 1, clusterMillis: 0.05, decideMillis: 0.1,
-        promptChars: prompt.length, embeddedChars: Math.min(prompt.length, 450), truncated: prompt.length > 450,
+        clusterProbabilities: [1, 0],
+        predictedErrors,
+        ranking,
+        chosenModel,
+        lambda,
+        embedMillis: 1,
+        clusterMillis: 0.05,
+        decideMillis: 0.1,
+        promptChars: prompt.length,
+        embeddedChars: Math.min(prompt.length, 450),
+        truncated: prompt.length > 450,
         notes: prompt.length > 450 ? ['cut for routing'] : [],
       };
     },
@@ -43,7 +69,11 @@ function fakeWorker(script: {
       await new Promise((r) => setTimeout(r, script.delayMs ?? 1));
       log.push(`end ${prompt}`);
       if (script.localFails) throw new EdgeRouteError('local-engine-failed', 'no WebGPU and no WASM');
-      return { completion: completion('local', `local says ${prompt}`), confidence: { score: script.confidence?.(prompt) ?? -0.5, method: 'mean-logprob' }, millis: 1 };
+      return {
+        completion: completion('local', `local says ${prompt}`),
+        confidence: { score: script.confidence?.(prompt) ?? -0.5, method: 'mean-logprob' },
+        millis: 1,
+      };
     },
     cancel: (id) => void cancelled.push(id),
     ...(script.readiness ? { localReadiness: script.readiness } : {}),
@@ -51,13 +81,15 @@ function fakeWorker(script: {
   return { worker, log, cancelled };
 }
 
-function fakeCloud(options: {
-  fails?: boolean;
-  /** What chat() throws instead of answering. */
-  error?: () => Error;
-  /** The stream throws `error` after yielding `after` of its chunks ('Hel', 'lo', the stop chunk). */
-  streamFails?: { after: number; error: Error };
-} = {}) {
+function fakeCloud(
+  options: {
+    fails?: boolean;
+    /** What chat() throws instead of answering. */
+    error?: () => Error;
+    /** The stream throws `error` after yielding `after` of its chunks ('Hel', 'lo', the stop chunk). */
+    streamFails?: { after: number; error: Error };
+  } = {},
+) {
   const calls: string[] = [];
   const cloud: RouterCloud = {
     async chat(model, request, { signal } = {}) {
@@ -65,7 +97,10 @@ function fakeCloud(options: {
       if (signal?.aborted) throw new EdgeRouteError('aborted', 'aborted');
       if (options.fails) throw new EdgeRouteError('cloud-failed', 'unreachable after 3 retries');
       if (options.error) throw options.error();
-      return { ...completion(model, `${model} says ${String(request.messages.at(-1)!.content)}`), edgerouteCost: { usd: model === 'cloud-big' ? 0.01 : 0.001 } };
+      return {
+        ...completion(model, `${model} says ${String(request.messages.at(-1)!.content)}`),
+        edgerouteCost: { usd: model === 'cloud-big' ? 0.01 : 0.001 },
+      };
     },
     async *stream(model): AsyncIterable<ChatCompletionChunk> {
       calls.push(`stream ${model}`);
@@ -94,7 +129,15 @@ describe('EdgeRouter', () => {
     const router = new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels });
     const easy = await router.chat.completions.create(ask('easy one'));
     expect(easy.choices[0]!.message.content).toBe('local says easy one');
-    expect(easy.edgeroute).toMatchObject({ mode: 'hybrid', model: 'local', routedTo: 'local', escalated: false, degraded: false, costUsd: 0, localConfidence: -0.5 });
+    expect(easy.edgeroute).toMatchObject({
+      mode: 'hybrid',
+      model: 'local',
+      routedTo: 'local',
+      escalated: false,
+      degraded: false,
+      costUsd: 0,
+      localConfidence: -0.5,
+    });
     const hard = await router.chat.completions.create(ask('hard one'));
     expect(hard.edgeroute).toMatchObject({ model: 'cloud-big', routedTo: 'cloud-big', escalated: false, costUsd: 0.01 });
     expect(calls).toEqual(['cloud-big']);
@@ -102,9 +145,17 @@ describe('EdgeRouter', () => {
 
   it('cascade: a low confidence escalates; an unreachable cloud returns the local answer marked degraded', async () => {
     const { worker } = fakeWorker({ chosen: () => 'cloud-big', confidence: () => -3 });
-    const escalated = await new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'cascade' }).chat.completions.create(ask('q'));
+    const escalated = await new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'cascade' }).chat.completions.create(
+      ask('q'),
+    );
     expect(escalated.edgeroute).toMatchObject({ model: 'cloud-big', escalated: true, degraded: false, localConfidence: -3 });
-    const degraded = await new EdgeRouter({ worker, cloud: fakeCloud({ fails: true }).cloud, localModel: 'local', cloudModels, mode: 'cascade' }).chat.completions.create(ask('q'));
+    const degraded = await new EdgeRouter({
+      worker,
+      cloud: fakeCloud({ fails: true }).cloud,
+      localModel: 'local',
+      cloudModels,
+      mode: 'cascade',
+    }).chat.completions.create(ask('q'));
     expect(degraded.edgeroute).toMatchObject({ model: 'local', escalated: true, degraded: true });
     expect(degraded.choices[0]!.message.content).toBe('local says q');
   });
@@ -150,11 +201,20 @@ describe('EdgeRouter', () => {
     expect(await router.lambda()).toBe(0.25);
     // Hybrid spends half the share target on UniRoute's pre-routing, the rest on escalations.
     expect(worker.calibrateLambda).toHaveBeenCalledWith({ kind: 'cloudShare', share: 0.15 }, ['local', 'cloud-small', 'cloud-big']);
-    const routeOnly = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route', lambda: { kind: 'cloudShare', share: 0.3 } });
+    const routeOnly = new EdgeRouter({
+      worker,
+      cloud: fakeCloud().cloud,
+      localModel: 'local',
+      cloudModels,
+      mode: 'route',
+      lambda: { kind: 'cloudShare', share: 0.3 },
+    });
     await routeOnly.lambda();
     expect(worker.calibrateLambda).toHaveBeenLastCalledWith({ kind: 'cloudShare', share: 0.3 }, ['local', 'cloud-small', 'cloud-big']);
     expect(() => new EdgeRouter({ worker, cloud: fakeCloud().cloud, cloudModels, mode: 'hybrid' })).toThrow(/needs a local model/);
-    expect(() => new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels: [{ id: 'x', cost: Number.NaN }] })).toThrow(/finite number/);
+    expect(() => new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels: [{ id: 'x', cost: Number.NaN }] })).toThrow(
+      /finite number/,
+    );
     expect(() => new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, lambda: -1 })).toThrow(/lambda/);
     expect(() => new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'fast' as never })).toThrow(/unknown mode/);
     await expect(router.chat.completions.create({ messages: [] })).rejects.toMatchObject({ code: 'invalid-input' });
@@ -170,12 +230,23 @@ describe('EdgeRouter', () => {
 
     const failing = fakeWorker({ chosen: () => 'local', localFails: true }).worker;
     const fallback = await new EdgeRouter({ worker: failing, cloud: fakeCloud().cloud, localModel: 'local', cloudModels }).chat.completions.create(ask(long));
-    expect(fallback.edgeroute.notes).toEqual(['cut for routing', 'The local model failed (local-engine-failed: no WebGPU and no WASM); cloud-big answered instead.']);
+    expect(fallback.edgeroute.notes).toEqual([
+      'cut for routing',
+      'The local model failed (local-engine-failed: no WebGPU and no WASM); cloud-big answered instead.',
+    ]);
 
     const unsure = fakeWorker({ chosen: () => 'local', confidence: () => -9 }).worker;
-    const degraded = await new EdgeRouter({ worker: unsure, cloud: fakeCloud({ fails: true }).cloud, localModel: 'local', cloudModels, mode: 'cascade' }).chat.completions.create(ask('q'));
+    const degraded = await new EdgeRouter({
+      worker: unsure,
+      cloud: fakeCloud({ fails: true }).cloud,
+      localModel: 'local',
+      cloudModels,
+      mode: 'cascade',
+    }).chat.completions.create(ask('q'));
     expect(degraded.edgeroute.degraded).toBe(true);
-    expect(degraded.edgeroute.notes).toEqual([expect.stringMatching(/the cloud failed \(cloud-failed: unreachable after 3 retries\); the local answer is returned/)]);
+    expect(degraded.edgeroute.notes).toEqual([
+      expect.stringMatching(/the cloud failed \(cloud-failed: unreachable after 3 retries\); the local answer is returned/),
+    ]);
   });
 
   it('answers from the cloud when routing itself fails, except for bad input and local-only', async () => {
@@ -185,28 +256,49 @@ describe('EdgeRouter', () => {
     expect(answer.edgeroute).toMatchObject({ model: 'cloud-small', routedTo: 'cloud-small', clusterProbabilities: [] });
     expect(answer.edgeroute.notes).toEqual(['Routing failed (worker-failed: the worker stopped); cloud-small was chosen without a routing decision.']);
     const streamed: string[] = [];
-    for await (const chunk of await new EdgeRouter({ worker: dead, cloud, localModel: 'local', cloudModels }).chat.completions.create({ ...ask('q'), stream: true })) {
+    for await (const chunk of await new EdgeRouter({ worker: dead, cloud, localModel: 'local', cloudModels }).chat.completions.create({
+      ...ask('q'),
+      stream: true,
+    })) {
       streamed.push(chunk.choices[0]?.delta.content ?? '');
     }
     expect(streamed.join('')).toBe('Hello');
     expect(calls).toEqual(['cloud-small', 'stream cloud-small']);
-    await expect(new EdgeRouter({ worker: dead, cloud, localModel: 'local', cloudModels, mode: 'local-only' }).chat.completions.create(ask('q')))
-      .rejects.toMatchObject({ code: 'worker-failed' });
+    await expect(
+      new EdgeRouter({ worker: dead, cloud, localModel: 'local', cloudModels, mode: 'local-only' }).chat.completions.create(ask('q')),
+    ).rejects.toMatchObject({ code: 'worker-failed' });
     const bad = fakeWorker({ chosen: () => 'local', routeFails: new EdgeRouteError('invalid-input', 'no') }).worker;
-    await expect(new EdgeRouter({ worker: bad, cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q')))
-      .rejects.toMatchObject({ code: 'invalid-input' });
+    await expect(new EdgeRouter({ worker: bad, cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q'))).rejects.toMatchObject({
+      code: 'invalid-input',
+    });
   });
 
   it('rejects empty, whitespace-only and malformed requests with invalid-input, and keeps answering', async () => {
     const { worker } = fakeWorker({ chosen: () => 'local' });
     const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels });
     const bad: unknown[] = [
-      ask(''), ask('   \n\t '), { messages: [] }, { messages: 'hi' }, { messages: [{ role: 'robot', content: 'x' }] },
-      { messages: [{ role: 'user', content: ['parts'] }] }, { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] },
-      { ...ask('q'), temperature: Number.NaN }, { ...ask('q'), max_tokens: -1 }, { ...ask('q'), stream: 'yes' }, null,
+      ask(''),
+      ask('   \n\t '),
+      { messages: [] },
+      { messages: 'hi' },
+      { messages: [{ role: 'robot', content: 'x' }] },
+      { messages: [{ role: 'user', content: ['parts'] }] },
+      {
+        messages: [
+          { role: 'user', content: 'a' },
+          { role: 'assistant', content: 'b' },
+        ],
+      },
+      { ...ask('q'), temperature: Number.NaN },
+      { ...ask('q'), max_tokens: -1 },
+      { ...ask('q'), stream: 'yes' },
+      null,
     ];
     for (const request of bad) {
-      const error = await router.chat.completions.create(request as never).then(() => undefined, (e: unknown) => e);
+      const error = await router.chat.completions.create(request as never).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error, JSON.stringify(request)).toBeInstanceOf(EdgeRouteError);
       expect(error).toMatchObject({ code: 'invalid-input' });
     }
@@ -249,7 +341,13 @@ describe('EdgeRouter: a failed cloud call falls back to the local model', () => 
       const answer = await new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels, mode }).chat.completions.create(ask('q'));
       expect(answer.choices[0]!.message.content, mode).toBe('local says q');
       expect(answer.edgeroute, mode).toMatchObject({
-        mode, model: 'local', routedTo: 'cloud-big', degraded: true, escalated: false, costUsd: 0, localConfidence: -0.5,
+        mode,
+        model: 'local',
+        routedTo: 'cloud-big',
+        degraded: true,
+        escalated: false,
+        costUsd: 0,
+        localConfidence: -0.5,
       });
       expect(answer.edgeroute.notes, mode).toEqual([failedNote('cloud-big')]);
       expect(calls).toEqual(['cloud-big']);
@@ -260,24 +358,33 @@ describe('EdgeRouter: a failed cloud call falls back to the local model', () => 
   it('falls back for every cloud error code, and only for those', async () => {
     for (const code of ['cloud-failed', 'cloud-timeout', 'cloud-rate-limited', 'cloud-http', 'cloud-network', 'cloud-protocol'] as const) {
       const { worker } = fakeWorker({ chosen: () => 'cloud-small' });
-      const answer = await new EdgeRouter({ worker, cloud: fakeCloud({ error: () => new EdgeRouteError(code, 'x') }).cloud, localModel: 'local', cloudModels })
-        .chat.completions.create(ask('q'));
+      const answer = await new EdgeRouter({
+        worker,
+        cloud: fakeCloud({ error: () => new EdgeRouteError(code, 'x') }).cloud,
+        localModel: 'local',
+        cloudModels,
+      }).chat.completions.create(ask('q'));
       expect(answer.edgeroute, code).toMatchObject({ model: 'local', degraded: true });
       expect(answer.edgeroute.notes, code).toEqual([`cloud-small failed (${code}: x); the local model answered instead.`]);
     }
     // Not a cloud failure (a bug, a bad request): it propagates and the local model is not asked.
     for (const error of [new TypeError('cannot read x of undefined'), new EdgeRouteError('invalid-input', 'bad request')]) {
       const { worker, log } = fakeWorker({ chosen: () => 'cloud-small' });
-      await expect(new EdgeRouter({ worker, cloud: fakeCloud({ error: () => error }).cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q')))
-        .rejects.toBe(error);
+      await expect(
+        new EdgeRouter({ worker, cloud: fakeCloud({ error: () => error }).cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q')),
+      ).rejects.toBe(error);
       expect(log).toEqual([]);
     }
   });
 
   it('when the local model fails too, neither could answer: no-model-available naming both failures', async () => {
     const { worker } = fakeWorker({ chosen: () => 'cloud-big', localFails: true });
-    const error = await new EdgeRouter({ worker, cloud: fakeCloud({ error: reset }).cloud, localModel: 'local', cloudModels })
-      .chat.completions.create(ask('q')).then(() => undefined, (e: unknown) => e);
+    const error = await new EdgeRouter({ worker, cloud: fakeCloud({ error: reset }).cloud, localModel: 'local', cloudModels }).chat.completions
+      .create(ask('q'))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(EdgeRouteError);
     expect(error).toMatchObject({ code: 'no-model-available' });
     expect((error as Error).message).toMatch(/local model failed \(no WebGPU and no WASM\) and the cloud failed \(connection reset after 3 retries\)/);
@@ -288,8 +395,11 @@ describe('EdgeRouter: a failed cloud call falls back to the local model', () => 
     const controller = new AbortController();
     controller.abort();
     // The fake cloud sees the aborted signal and throws 'aborted'.
-    await expect(new EdgeRouter({ worker: aborted.worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels })
-      .chat.completions.create(ask('q'), { signal: controller.signal })).rejects.toMatchObject({ code: 'aborted' });
+    await expect(
+      new EdgeRouter({ worker: aborted.worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q'), {
+        signal: controller.signal,
+      }),
+    ).rejects.toMatchObject({ code: 'aborted' });
     expect(aborted.log).toEqual([]);
     // A cloud error that races the caller's abort is reported as the abort.
     const racing = fakeWorker({ chosen: () => 'cloud-big' });
@@ -301,16 +411,24 @@ describe('EdgeRouter: a failed cloud call falls back to the local model', () => 
       },
       stream: fakeCloud().cloud.stream,
     };
-    await expect(new EdgeRouter({ worker: racing.worker, cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q'), { signal: late.signal }))
-      .rejects.toMatchObject({ code: 'aborted' });
+    await expect(
+      new EdgeRouter({ worker: racing.worker, cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q'), { signal: late.signal }),
+    ).rejects.toMatchObject({ code: 'aborted' });
     expect(racing.log).toEqual([]);
   });
 
   it("cloud-only: the cloud's error propagates, even with a local model configured", async () => {
     for (const localModel of [undefined, 'local']) {
       const { worker, log } = fakeWorker({ chosen: () => 'cloud-big' });
-      await expect(new EdgeRouter({ worker, cloud: fakeCloud({ error: reset }).cloud, ...(localModel ? { localModel } : {}), cloudModels, mode: 'cloud-only' })
-        .chat.completions.create(ask('q'))).rejects.toMatchObject({ code: 'cloud-network' });
+      await expect(
+        new EdgeRouter({
+          worker,
+          cloud: fakeCloud({ error: reset }).cloud,
+          ...(localModel ? { localModel } : {}),
+          cloudModels,
+          mode: 'cloud-only',
+        }).chat.completions.create(ask('q')),
+      ).rejects.toMatchObject({ code: 'cloud-network' });
       expect(log).toEqual([]);
     }
   });
@@ -343,7 +461,10 @@ describe('EdgeRouter: a failed cloud call falls back to the local model', () => 
     const pieces: string[] = [];
     const error = await (async () => {
       for await (const chunk of await router.chat.completions.create({ ...ask('q'), stream: true })) pieces.push(chunk.choices[0]?.delta.content ?? '');
-    })().then(() => undefined, (e: unknown) => e);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ code: 'cloud-network' });
     expect(pieces).toEqual(['Hel']);
     expect(log).toEqual([]);
@@ -354,7 +475,13 @@ describe('EdgeRouter: a failed cloud call falls back to the local model', () => 
     const both = new EdgeRouter({ worker: failing, cloud: fakeCloud({ streamFails: { after: 0, error: reset() } }).cloud, localModel: 'local', cloudModels });
     await expect(readStream(await both.chat.completions.create({ ...ask('q'), stream: true }))).rejects.toMatchObject({ code: 'no-model-available' });
     const { worker, log } = fakeWorker({ chosen: () => 'cloud-big' });
-    const cloudOnly = new EdgeRouter({ worker, cloud: fakeCloud({ streamFails: { after: 0, error: reset() } }).cloud, localModel: 'local', cloudModels, mode: 'cloud-only' });
+    const cloudOnly = new EdgeRouter({
+      worker,
+      cloud: fakeCloud({ streamFails: { after: 0, error: reset() } }).cloud,
+      localModel: 'local',
+      cloudModels,
+      mode: 'cloud-only',
+    });
     await expect(readStream(await cloudOnly.chat.completions.create({ ...ask('q'), stream: true }))).rejects.toMatchObject({ code: 'cloud-network' });
     expect(log).toEqual([]);
   });
@@ -389,8 +516,13 @@ describe('EdgeRouter: progressive start (the cloud answers while the local model
 
   it('local-only waits for the load; a cloud-routed prompt gets no loading note', async () => {
     const localOnly = fakeWorker({ chosen: () => 'local', readiness: loading(0.1) });
-    const waited = await new EdgeRouter({ worker: localOnly.worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'local-only' })
-      .chat.completions.create(ask('q'));
+    const waited = await new EdgeRouter({
+      worker: localOnly.worker,
+      cloud: fakeCloud().cloud,
+      localModel: 'local',
+      cloudModels,
+      mode: 'local-only',
+    }).chat.completions.create(ask('q'));
     expect(waited.edgeroute).toMatchObject({ model: 'local', notes: [] });
     expect(localOnly.log).toEqual(['start q', 'end q']);
     const { worker } = fakeWorker({ chosen: () => 'cloud-small', readiness: loading(0.1) });
@@ -400,8 +532,9 @@ describe('EdgeRouter: progressive start (the cloud answers while the local model
 
   it('streams from the cloud meanwhile, the note on the last chunk', async () => {
     const { worker, log } = fakeWorker({ chosen: () => 'local', readiness: loading(0.5) });
-    const { pieces, report } = await readStream(await new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels })
-      .chat.completions.create({ ...ask('q'), stream: true }));
+    const { pieces, report } = await readStream(
+      await new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels }).chat.completions.create({ ...ask('q'), stream: true }),
+    );
     expect(pieces.join('')).toBe('Hello');
     expect(report).toMatchObject({ model: 'cloud-big', degraded: false });
     expect(report!.notes).toEqual(['The local model is still loading (50%); cloud-big answered meanwhile.']);
@@ -410,7 +543,9 @@ describe('EdgeRouter: progressive start (the cloud answers while the local model
 
   it('when the cloud fails meanwhile, the local model answers after its load (degraded), both notes kept', async () => {
     const { worker, log } = fakeWorker({ chosen: () => 'local', readiness: loading(0.3) });
-    const answer = await new EdgeRouter({ worker, cloud: fakeCloud({ error: reset }).cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q'));
+    const answer = await new EdgeRouter({ worker, cloud: fakeCloud({ error: reset }).cloud, localModel: 'local', cloudModels }).chat.completions.create(
+      ask('q'),
+    );
     expect(answer.edgeroute).toMatchObject({ model: 'local', degraded: true });
     expect(answer.edgeroute.notes).toEqual(['The local model is still loading (30%); cloud-big answered meanwhile.', failedNote('cloud-big')]);
     expect(log).toEqual(['start q', 'end q']);
@@ -444,8 +579,14 @@ describe('EdgeRouter: offline', () => {
     }
     // Online, the same answer escalates (the offline result above is not the default).
     const { worker } = fakeWorker({ chosen: () => 'local', confidence: () => -9 });
-    const online = await new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'cascade', online: () => true })
-      .chat.completions.create(ask('q'));
+    const online = await new EdgeRouter({
+      worker,
+      cloud: fakeCloud().cloud,
+      localModel: 'local',
+      cloudModels,
+      mode: 'cascade',
+      online: () => true,
+    }).chat.completions.create(ask('q'));
     expect(online.edgeroute).toMatchObject({ model: 'cloud-big', escalated: true });
   });
 
@@ -471,12 +612,23 @@ describe('EdgeRouter: offline', () => {
 });
 
 describe('EdgeRouter: λ targets that cannot be met', () => {
-  const errorOf = async (promise: Promise<unknown>): Promise<unknown> => promise.then(() => undefined, (e: unknown) => e);
+  const errorOf = async (promise: Promise<unknown>): Promise<unknown> =>
+    promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
 
   it('an infeasible calibration rejects lambda() with invalid-config naming the achieved value', async () => {
     const { worker } = fakeWorker({ chosen: () => 'local' });
     vi.mocked(worker.calibrateLambda).mockResolvedValueOnce({ lambda: 0, achieved: 0.12345, feasible: false });
-    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route', lambda: { kind: 'qualityFloor', quality: 0.99 } });
+    const router = new EdgeRouter({
+      worker,
+      cloud: fakeCloud().cloud,
+      localModel: 'local',
+      cloudModels,
+      mode: 'route',
+      lambda: { kind: 'qualityFloor', quality: 0.99 },
+    });
     const error = await errorOf(router.lambda());
     expect(error).toBeInstanceOf(EdgeRouteError);
     expect(error).toMatchObject({ code: 'invalid-config' });
@@ -488,9 +640,15 @@ describe('EdgeRouter: λ targets that cannot be met', () => {
     const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route', lambda: 0 });
     vi.mocked(worker.calibrateLambda).mockResolvedValueOnce({ lambda: 0, achieved: 0.05, feasible: false });
     const error = await errorOf(router.setTarget({ kind: 'budget', usdPer1000: 0.01 }));
-    expect(error).toMatchObject({ code: 'invalid-config', message: expect.stringMatching(/budget 0\.01 USD per 1,000 prompts .* reaches 0\.0500 USD per 1,000 prompts/) });
+    expect(error).toMatchObject({
+      code: 'invalid-config',
+      message: expect.stringMatching(/budget 0\.01 USD per 1,000 prompts .* reaches 0\.0500 USD per 1,000 prompts/),
+    });
     vi.mocked(worker.calibrateLambda).mockResolvedValueOnce({ lambda: 3, achieved: 0.6, feasible: false });
-    expect(await errorOf(router.setTarget({ kind: 'cloudShare', share: 0.5 }))).toMatchObject({ code: 'invalid-config', message: expect.stringMatching(/a cloud share of 0\.600/) });
+    expect(await errorOf(router.setTarget({ kind: 'cloudShare', share: 0.5 }))).toMatchObject({
+      code: 'invalid-config',
+      message: expect.stringMatching(/a cloud share of 0\.600/),
+    });
     expect(await router.setTarget({ kind: 'cloudShare', share: 0.3 })).toBe(0.25);
     expect(await router.lambda()).toBe(0.25);
   });
@@ -498,10 +656,20 @@ describe('EdgeRouter: λ targets that cannot be met', () => {
   it('an infeasible target at construction is not an unhandled rejection; each request reports it', async () => {
     const { worker } = fakeWorker({ chosen: () => 'local' });
     vi.mocked(worker.calibrateLambda).mockResolvedValueOnce({ lambda: 0, achieved: 0.8, feasible: false });
-    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'route', lambda: { kind: 'cloudShare', share: 0.1 } });
+    const router = new EdgeRouter({
+      worker,
+      cloud: fakeCloud().cloud,
+      localModel: 'local',
+      cloudModels,
+      mode: 'route',
+      lambda: { kind: 'cloudShare', share: 0.1 },
+    });
     // Nobody awaits lambda() here (a direct EdgeRouter user): Node must not see an unhandled rejection.
     await new Promise((r) => setTimeout(r, 10));
-    await expect(router.chat.completions.create(ask('q'))).rejects.toMatchObject({ code: 'invalid-config', message: expect.stringMatching(/cloud share of 0\.800/) });
+    await expect(router.chat.completions.create(ask('q'))).rejects.toMatchObject({
+      code: 'invalid-config',
+      message: expect.stringMatching(/cloud share of 0\.800/),
+    });
   });
 
   it('a rejected setTarget keeps the λ in use: the router goes on answering', async () => {
@@ -528,17 +696,22 @@ describe('EdgeRouter: λ targets that cannot be met', () => {
     }
     expect(worker.calibrateLambda).not.toHaveBeenCalled();
     // The bounds themselves are fractions.
-    for (const share of [0, 1]) expect(() => new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, lambda: { kind: 'cloudShare', share } })).not.toThrow();
+    for (const share of [0, 1])
+      expect(() => new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, lambda: { kind: 'cloudShare', share } })).not.toThrow();
   });
 });
 
 describe('EscalationController', () => {
   it('holds the overall cloud share at the target whatever the confidence scale', () => {
-    for (const [target, preRate, scale] of [[0.4, 0.2, 1], [0.3, 0.15, 100], [0.6, 0.5, 0.01]] as const) {
+    for (const [target, preRate, scale] of [
+      [0.4, 0.2, 1],
+      [0.3, 0.15, 100],
+      [0.6, 0.5, 0.01],
+    ] as const) {
       const controller = new EscalationController(target);
       let cloud = 0;
       let seed = 42;
-      const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
       for (let i = 0; i < 1000; i++) {
         const pre = rand() < preRate;
         controller.recordPreRouted(pre);
@@ -556,13 +729,22 @@ describe('EdgeRouter: OpenAI requests', () => {
   /** A cloud that answers with a tool call, and streams the same call in pieces with a usage chunk. */
   function toolCloud() {
     const requests: { model: string; request: ChatCompletionRequest }[] = [];
-    const chunk = (choices: ChatCompletionChunk['choices'], usage?: ChatCompletionChunk['usage']): ChatCompletionChunk =>
-      ({ id: 't', object: 'chat.completion.chunk', created: 0, model: 'provider-name', choices, ...(usage ? { usage } : {}) });
+    const chunk = (choices: ChatCompletionChunk['choices'], usage?: ChatCompletionChunk['usage']): ChatCompletionChunk => ({
+      id: 't',
+      object: 'chat.completion.chunk',
+      created: 0,
+      model: 'provider-name',
+      choices,
+      ...(usage ? { usage } : {}),
+    });
     const cloud: RouterCloud = {
       async chat(model, request) {
         requests.push({ model, request });
         return {
-          id: 't', object: 'chat.completion', created: 0, model: 'provider-name',
+          id: 't',
+          object: 'chat.completion',
+          created: 0,
+          model: 'provider-name',
           choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [weatherCall] }, finish_reason: 'tool_calls', logprobs: null }],
           usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
           edgerouteCost: { usd: 0.002 },
@@ -570,7 +752,13 @@ describe('EdgeRouter: OpenAI requests', () => {
       },
       async *stream(model, request, options) {
         requests.push({ model, request });
-        yield chunk([{ index: 0, delta: { role: 'assistant', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'weather', arguments: '' } }] }, finish_reason: null }]);
+        yield chunk([
+          {
+            index: 0,
+            delta: { role: 'assistant', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'weather', arguments: '' } }] },
+            finish_reason: null,
+          },
+        ]);
         yield chunk([{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"city":"Paris"}' } }] }, finish_reason: null }]);
         yield chunk([{ index: 0, delta: {}, finish_reason: 'tool_calls' }]);
         yield chunk([], { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 });
@@ -592,7 +780,11 @@ describe('EdgeRouter: OpenAI requests', () => {
     expect(log).toEqual([]);
     // The round trip: the tool result goes back, and still to the cloud (the local model cannot read it).
     const followUp = await router.chat.completions.create({
-      messages: [{ role: 'user', content: 'Weather in Paris?' }, { role: 'assistant', content: null, tool_calls: [weatherCall] }, { role: 'tool', tool_call_id: 'call_1', content: '18 °C' }],
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { role: 'assistant', content: null, tool_calls: [weatherCall] },
+        { role: 'tool', tool_call_id: 'call_1', content: '18 °C' },
+      ],
     });
     expect(followUp.edgeroute.forcedCloud).toMatch(/tool calls or tool results/);
     expect(log).toEqual([]);
@@ -603,7 +795,12 @@ describe('EdgeRouter: OpenAI requests', () => {
     const router = new EdgeRouter({ worker, cloud: toolCloud().cloud, localModel: 'local', cloudModels });
     const read = async (includeUsage: boolean) => {
       const chunks: RoutedChunk[] = [];
-      const stream = await router.chat.completions.create({ messages: [{ role: 'user', content: 'Weather?' }], tools, stream: true, ...(includeUsage ? { stream_options: { include_usage: true } } : {}) });
+      const stream = await router.chat.completions.create({
+        messages: [{ role: 'user', content: 'Weather?' }],
+        tools,
+        stream: true,
+        ...(includeUsage ? { stream_options: { include_usage: true } } : {}),
+      });
       for await (const c of stream) chunks.push(c);
       return chunks;
     };
@@ -626,7 +823,9 @@ describe('EdgeRouter: OpenAI requests', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const cloud: RouterCloud = {
-      chat: async () => { throw new Error('not used'); },
+      chat: async () => {
+        throw new Error('not used');
+      },
       async *stream(model) {
         yield { id: 's', object: 'chat.completion.chunk', created: 0, model, choices: [{ index: 0, delta: { content: 'Hel' }, finish_reason: null }] };
         await gate;
@@ -666,15 +865,29 @@ describe('EdgeRouter: OpenAI requests', () => {
     const seen: unknown[] = [];
     const { worker } = fakeWorker({ chosen: () => 'local' });
     const generate = worker.generate.bind(worker);
-    worker.generate = async (request, options) => { seen.push(request); return generate(request, options); };
+    worker.generate = async (request, options) => {
+      seen.push(request);
+      return generate(request, options);
+    };
     const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels });
-    const messages = [{ role: 'developer' as const, content: 'Be brief.' }, { role: 'user' as const, content: [{ type: 'text' as const, text: 'q' }] }];
+    const messages = [
+      { role: 'developer' as const, content: 'Be brief.' },
+      { role: 'user' as const, content: [{ type: 'text' as const, text: 'q' }] },
+    ];
     const chunks: RoutedChunk[] = [];
-    for await (const c of await router.chat.completions.create({ messages, stream: true, stream_options: { include_usage: true }, max_completion_tokens: 7 })) chunks.push(c);
+    for await (const c of await router.chat.completions.create({ messages, stream: true, stream_options: { include_usage: true }, max_completion_tokens: 7 }))
+      chunks.push(c);
     expect(chunks.map((c) => c.choices.length)).toEqual([1, 0]);
     expect(chunks[1]!.usage!.completion_tokens).toBeGreaterThan(0);
     expect(chunks[1]!.edgeroute).toMatchObject({ model: 'local' });
-    expect(seen[0]).toEqual({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'q' }], max_tokens: 7, stream: false });
+    expect(seen[0]).toEqual({
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'q' },
+      ],
+      max_tokens: 7,
+      stream: false,
+    });
     const plain: RoutedChunk[] = [];
     for await (const c of await router.chat.completions.create({ messages, stream: true })) plain.push(c);
     expect(plain).toHaveLength(1);
@@ -684,7 +897,10 @@ describe('EdgeRouter: OpenAI requests', () => {
   it('local-only cannot answer what needs the cloud: a typed error, not a silent local answer', async () => {
     const { worker } = fakeWorker({ chosen: () => 'local' });
     const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode: 'local-only' });
-    await expect(router.chat.completions.create({ ...ask('q'), tools })).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/tools/) });
+    await expect(router.chat.completions.create({ ...ask('q'), tools })).rejects.toMatchObject({
+      code: 'invalid-input',
+      message: expect.stringMatching(/tools/),
+    });
     await expect(router.chat.completions.create({ ...ask('q'), response_format: { type: 'json_object' } })).rejects.toMatchObject({ code: 'invalid-input' });
   });
 });
@@ -694,8 +910,14 @@ describe('EdgeRouter: local answers streamed token by token', () => {
   function streamingWorker(options: { failFirst?: boolean } = {}) {
     const { worker, cancelled } = fakeWorker({ chosen: () => 'local' });
     const gates: (() => void)[] = [];
-    const chunk = (choices: ChatCompletionChunk['choices'], usage?: ChatCompletionChunk['usage']): ChatCompletionChunk =>
-      ({ id: 'g', object: 'chat.completion.chunk', created: 0, model: 'engine-name', choices, ...(usage ? { usage } : {}) });
+    const chunk = (choices: ChatCompletionChunk['choices'], usage?: ChatCompletionChunk['usage']): ChatCompletionChunk => ({
+      id: 'g',
+      object: 'chat.completion.chunk',
+      created: 0,
+      model: 'engine-name',
+      choices,
+      ...(usage ? { usage } : {}),
+    });
     worker.generate = async (_request, _options, onChunk) => {
       if (options.failFirst) throw new EdgeRouteError('local-engine-failed', 'prompt too long');
       for (const piece of ['4', ' is', ' the answer']) {

@@ -23,8 +23,17 @@ type Behaviour = {
 };
 
 const routeResult = (worker: FakeWorker): RouteResult => ({
-  clusterProbabilities: [1], predictedErrors: { local: 0.2 }, chosenModel: 'local', lambda: 0, embedMillis: 0, clusterMillis: 0, decideMillis: 0,
-  promptChars: 1, embeddedChars: 1, truncated: false, notes: [`worker ${worker.id}`],
+  clusterProbabilities: [1],
+  predictedErrors: { local: 0.2 },
+  chosenModel: 'local',
+  lambda: 0,
+  embedMillis: 0,
+  clusterMillis: 0,
+  decideMillis: 0,
+  promptChars: 1,
+  embeddedChars: 1,
+  truncated: false,
+  notes: [`worker ${worker.id}`],
 });
 
 /** A worker with EdgeWorker's exit semantics: calls in flight reject with 'worker-failed' at exit. */
@@ -47,7 +56,13 @@ function fakeWorker(id: number, behaviour: Behaviour): FakeWorker {
     api: {
       route: () => (behaviour.route ?? (async (w: FakeWorker) => routeResult(w)))(self),
       calibrateLambda: async () => ({ lambda: 0.5, achieved: 0.3, feasible: true }),
-      generate: () => (behaviour.generate ?? (async () => { throw new Error('no generate'); }))(self),
+      generate: () =>
+        (
+          behaviour.generate
+          ?? (async () => {
+            throw new Error('no generate');
+          })
+        )(self),
       cancel: async () => undefined,
     } as unknown as EdgeWorker['api'],
     exited,
@@ -60,7 +75,9 @@ function fakeWorker(id: number, behaviour: Behaviour): FakeWorker {
         if (exit) return reject(new EdgeRouteError('worker-failed', exit.message));
         const onExit = (e: WorkerExit): void => reject(new EdgeRouteError('worker-failed', e.message));
         pending.add(onExit);
-        fn(self.api).then(resolve, reject).finally(() => pending.delete(onExit));
+        fn(self.api)
+          .then(resolve, reject)
+          .finally(() => pending.delete(onExit));
       });
     },
     terminate: () => end({ reason: 'terminated', message: 'terminated' }),
@@ -86,22 +103,23 @@ function harness(
 ) {
   const workers: FakeWorker[] = [];
   let failStarts = options.failStarts ?? 0;
-  const create = () => WorkerSupervisor.create({
-    start: async () => {
-      if (workers.length > 0 && failStarts > 0) {
-        failStarts--;
-        throw new EdgeRouteError('worker-failed', 'the worker script could not load');
-      }
-      const w = fakeWorker(workers.length + 1, behaviour(workers.length + 1));
-      workers.push(w);
-      return w;
-    },
-    setup: async (w) => {
-      (w as FakeWorker).setupCalls++;
-      return summary;
-    },
-    ...(options.preloadLocal ? { preloadLocal: options.preloadLocal } : {}),
-  });
+  const create = () =>
+    WorkerSupervisor.create({
+      start: async () => {
+        if (workers.length > 0 && failStarts > 0) {
+          failStarts--;
+          throw new EdgeRouteError('worker-failed', 'the worker script could not load');
+        }
+        const w = fakeWorker(workers.length + 1, behaviour(workers.length + 1));
+        workers.push(w);
+        return w;
+      },
+      setup: async (w) => {
+        (w as FakeWorker).setupCalls++;
+        return summary;
+      },
+      ...(options.preloadLocal ? { preloadLocal: options.preloadLocal } : {}),
+    });
   return { workers, create };
 }
 
@@ -113,7 +131,10 @@ describe('WorkerSupervisor', () => {
     const supervisor = await create();
     const result = await supervisor.route('q', 0);
     expect(result.notes).toEqual(['worker 2', expect.stringMatching(/worker had stopped .*; a new one was started/)]);
-    expect(workers.map((w) => [w.id, w.alive, w.setupCalls])).toEqual([[1, false, 1], [2, true, 1]]);
+    expect(workers.map((w) => [w.id, w.alive, w.setupCalls])).toEqual([
+      [1, false, 1],
+      [2, true, 1],
+    ]);
     expect(supervisor.restarts).toBe(1);
     expect(supervisor.current).toBe(workers[1]);
   });
@@ -130,7 +151,12 @@ describe('WorkerSupervisor', () => {
 
   it('retires a worker whose GPU was lost; concurrent callers share one restart', async () => {
     const { workers, create } = harness((id) => ({
-      generate: id === 1 ? async () => { throw new EdgeRouteError('device-lost', 'lost'); } : undefined,
+      generate:
+        id === 1
+          ? async () => {
+              throw new EdgeRouteError('device-lost', 'lost');
+            }
+          : undefined,
     }));
     const supervisor = await create();
     await expect(supervisor.generate(request)).rejects.toMatchObject({ code: 'device-lost' });
@@ -149,7 +175,11 @@ describe('WorkerSupervisor', () => {
   });
 
   it('other errors pass through untouched and keep the worker', async () => {
-    const { workers, create } = harness(() => ({ route: async () => { throw new EdgeRouteError('invalid-input', 'bad prompt'); } }));
+    const { workers, create } = harness(() => ({
+      route: async () => {
+        throw new EdgeRouteError('invalid-input', 'bad prompt');
+      },
+    }));
     const supervisor = await create();
     await expect(supervisor.route('q', 0)).rejects.toMatchObject({ code: 'invalid-input' });
     expect(workers).toHaveLength(1);
@@ -166,10 +196,14 @@ describe('WorkerSupervisor', () => {
 
   it('a first worker that cannot be set up is terminated and the error surfaces', async () => {
     let started: FakeWorker | undefined;
-    await expect(WorkerSupervisor.create({
-      start: async () => (started = fakeWorker(1, {})),
-      setup: async () => { throw new EdgeRouteError('embedder-failed', 'no model'); },
-    })).rejects.toMatchObject({ code: 'embedder-failed' });
+    await expect(
+      WorkerSupervisor.create({
+        start: async () => (started = fakeWorker(1, {})),
+        setup: async () => {
+          throw new EdgeRouteError('embedder-failed', 'no model');
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'embedder-failed' });
     expect(started?.alive).toBe(false);
   });
 
@@ -205,7 +239,7 @@ describe('WorkerSupervisor', () => {
     expect(supervisor.localReadiness()).toEqual({ state: 'failed', reason: 'out of GPU memory' });
   });
 
-  it('loads again on the worker started after a crash; the dead worker\'s load no longer counts', async () => {
+  it("loads again on the worker started after a crash; the dead worker's load no longer counts", async () => {
     const loads: Preload[] = [];
     const { workers, create } = harness(() => ({}), { preloadLocal: recordLoads(loads) });
     const supervisor = await create();
@@ -248,9 +282,10 @@ describe('WorkerSupervisor', () => {
 
 /** A preloadLocal that records each load for the test to drive. */
 function recordLoads(loads: Preload[]): (worker: EdgeWorker, onProgress: (p: LoadProgress) => void) => Promise<unknown> {
-  return (worker, onProgress) => new Promise<unknown>((resolve, reject) => {
-    loads.push({ worker, report: onProgress, finish: () => resolve(undefined), fail: reject });
-  });
+  return (worker, onProgress) =>
+    new Promise<unknown>((resolve, reject) => {
+      loads.push({ worker, report: onProgress, finish: () => resolve(undefined), fail: reject });
+    });
 }
 
 /** Lets the supervisor's then-handlers run. */

@@ -3,16 +3,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateValidationSet, type ValidationSet } from '../../src/common/validation-set';
-import {
-  gradingKindFor, inferReference, main, optionLetters, runCalibration, type CalibrationReport,
-} from '../../tools/calibrate';
+import { gradingKindFor, inferReference, main, optionLetters, runCalibration, type CalibrationReport } from '../../tools/calibrate';
 import { startReplayCloud, type ReplayCloud } from '../../dev/replay-cloud';
 import { loadReplaySets, type ReplayItem, type ReplaySet } from '../../dev/replay-data';
 
 const SAMPLE = 'test/fixtures/replay-sample.jsonl';
 
-const mc = (responses: Record<string, string>, scores: Record<string, number>, prompt = 'Q?\nA) x\nB) y\nC) z\nD) w\nAnswer:'): ReplayItem =>
-  ({ set: 't', id: 'q1', task: 'arc-challenge', prompt, scores, responses });
+const mc = (responses: Record<string, string>, scores: Record<string, number>, prompt = 'Q?\nA) x\nB) y\nC) z\nD) w\nAnswer:'): ReplayItem => ({
+  set: 't',
+  id: 'q1',
+  task: 'arc-challenge',
+  prompt,
+  scores,
+  responses,
+});
 
 let sets: ReplaySet[];
 let cloud: ReplayCloud;
@@ -57,8 +61,7 @@ describe('reference inference', () => {
     expect(gradingKindFor('routellm-gsm8k', 'gsm8k')).toBe('numeric');
     expect(gradingKindFor('routerbench-mix', 'winogrande')).toBe('multiple-choice');
 
-    const gsm = { set: 'g', id: 'g1', task: 'gsm8k', prompt: 'How many?', scores: { W: 1, S: 0 },
-      responses: { W: 'so 3 + 4 = 7\n#### 7', S: 'It is 8.' } };
+    const gsm = { set: 'g', id: 'g1', task: 'gsm8k', prompt: 'How many?', scores: { W: 1, S: 0 }, responses: { W: 'so 3 + 4 = 7\n#### 7', S: 'It is 8.' } };
     expect(inferReference(gsm, 'S', 'numeric')).toMatchObject({ reference: '7' });
     expect(inferReference(gsm, 'W', 'numeric')).toEqual({ reason: 'no-reference' }); // no elimination for numbers
   });
@@ -106,7 +109,10 @@ describe('calibrate against the replay cloud', () => {
 
   it('grades GSM8K answers by their final number', async () => {
     const report = await runCalibration({
-      baseUrl: cloud.url, model: 'mistralai/Mixtral-8x7B-Instruct-v0.1', set: 'routellm-gsm8k', data: SAMPLE,
+      baseUrl: cloud.url,
+      model: 'mistralai/Mixtral-8x7B-Instruct-v0.1',
+      set: 'routellm-gsm8k',
+      data: SAMPLE,
     });
     expect(report.summary.graded).toBeGreaterThan(50); // only where GPT-4's answer was right
     expect(report.agreement!.rate).toBeGreaterThanOrEqual(0.95);
@@ -116,7 +122,13 @@ describe('calibrate against the replay cloud', () => {
     const flaky = await startReplayCloud({ sets, faultRate: 0.3, faults: ['429', '500', 'malformed-json'], seed: 3, retryAfterSeconds: 0 });
     try {
       const report = await runCalibration({
-        baseUrl: flaky.url, model: 'gpt-4o', set: 'cascade-mmlu', data: SAMPLE, retries: 6, backoffMs: 1, concurrency: 8,
+        baseUrl: flaky.url,
+        model: 'gpt-4o',
+        set: 'cascade-mmlu',
+        data: SAMPLE,
+        retries: 6,
+        backoffMs: 1,
+        concurrency: 8,
       });
       expect(report.failures).toEqual([]);
       expect(flaky.stats.faults['429'] + flaky.stats.faults['500'] + flaky.stats.faults['malformed-json']).toBeGreaterThan(10);
@@ -129,12 +141,18 @@ describe('calibrate against the replay cloud', () => {
   it('takes a ValidationSet file with its own references', async () => {
     const mmlu = sets.find((s) => s.name === 'cascade-mmlu')!.items.slice(0, 12);
     const set: ValidationSet = validateValidationSet({
-      name: 'sample-vs', source: 'test', licence: 'none',
+      name: 'sample-vs',
+      source: 'test',
+      licence: 'none',
       models: [{ id: 'gpt-4o', cost: 0.0004 }],
       prompts: mmlu.map((it, i) => ({
-        id: `p${i}`, prompt: it.prompt, scores: { 'gpt-4o': it.scores['gpt-4o']! },
+        id: `p${i}`,
+        prompt: it.prompt,
+        scores: { 'gpt-4o': it.scores['gpt-4o']! },
         // The right letter where gpt-4o was right; a wrong one otherwise keeps the labels consistent.
-        ...(i < 10 ? { grading: 'multiple-choice', reference: it.scores['gpt-4o'] === 1 ? it.responses['gpt-4o']! : (it.responses['gpt-4o'] === 'A' ? 'B' : 'A') } : {}),
+        ...(i < 10
+          ? { grading: 'multiple-choice', reference: it.scores['gpt-4o'] === 1 ? it.responses['gpt-4o']! : it.responses['gpt-4o'] === 'A' ? 'B' : 'A' }
+          : {}),
       })),
     });
     const file = path.join(dir, 'vs.json');
@@ -147,7 +165,8 @@ describe('calibrate against the replay cloud', () => {
   });
 
   it('stops at once on an unknown model', async () => {
-    await expect(runCalibration({ baseUrl: cloud.url, model: 'gpt-7', set: 'routerbench-mix', data: SAMPLE }))
-      .rejects.toThrow(/model_not_found|does not exist/);
+    await expect(runCalibration({ baseUrl: cloud.url, model: 'gpt-7', set: 'routerbench-mix', data: SAMPLE })).rejects.toThrow(
+      /model_not_found|does not exist/,
+    );
   });
 });

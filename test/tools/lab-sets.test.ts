@@ -13,9 +13,7 @@ describe('lab sets', async () => {
   });
 
   it('offers the shipped profile and each committed sample set', () => {
-    expect(catalog.entries.map((e) => e.id)).toEqual([
-      'profile:edgeroute-default', 'sample:routerbench-mix', 'sample:routellm-gsm8k', 'sample:cascade-mmlu',
-    ]);
+    expect(catalog.entries.map((e) => e.id)).toEqual(['profile:edgeroute-default', 'sample:routerbench-mix', 'sample:routellm-gsm8k', 'sample:cascade-mmlu']);
     expect(catalog.entries[0]).toMatchObject({ prompts: 400, models: 9 });
   });
 
@@ -27,7 +25,10 @@ describe('lab sets', async () => {
     expect(Object.keys(mix.prompts[0]!.costs ?? {})).toHaveLength(11);
     expect(catalog.get('sample:routerbench-mix', 50)!.prompts.map((p) => p.id)).toEqual(mix.prompts.map((p) => p.id));
     const cascade = catalog.get('sample:cascade-mmlu', 400)!;
-    expect(cascade.models.filter((m) => m.local).map((m) => [m.id, m.cost])).toEqual([['llama3.2-1b', 0], ['llama3.2-3b', 0]]);
+    expect(cascade.models.filter((m) => m.local).map((m) => [m.id, m.cost])).toEqual([
+      ['llama3.2-1b', 0],
+      ['llama3.2-3b', 0],
+    ]);
     expect(catalog.get('full:cascade-mmlu', 400)).toBeUndefined();
     expect(() => catalog.get('sample:cascade-mmlu', 5)).toThrow(/limit/);
   });

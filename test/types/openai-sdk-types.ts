@@ -34,7 +34,17 @@ const withTools = {
     { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] },
     { role: 'tool', tool_call_id: 'call_1', content: '18 °C' },
   ],
-  tools: [{ type: 'function', function: { name: 'weather', description: 'Weather now', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }, strict: true } }],
+  tools: [
+    {
+      type: 'function',
+      function: {
+        name: 'weather',
+        description: 'Weather now',
+        parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+        strict: true,
+      },
+    },
+  ],
   tool_choice: { type: 'function', function: { name: 'weather' } },
   parallel_tool_calls: false,
 } satisfies OpenAI.ChatCompletionCreateParamsNonStreaming;

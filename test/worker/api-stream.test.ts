@@ -15,13 +15,22 @@ const token = (t: string, p: number) => ({ token: t, logprob: Math.log(p), bytes
 function streamingEngine(): LocalEngine & { streamed: LocalChatRequest[]; chats: number } {
   const base = { id: 's', object: 'chat.completion.chunk' as const, created: 1, model: 'lm' };
   const engine = {
-    id: 'fake:lm', kind: 'transformers' as const, streamed: [] as LocalChatRequest[], chats: 0,
+    id: 'fake:lm',
+    kind: 'transformers' as const,
+    streamed: [] as LocalChatRequest[],
+    chats: 0,
     async load() {},
     async unload() {},
     status: (): LocalEngineStatus => ({ state: 'ready', modelId: 'lm', logprobs: true, multipleChoices: false, streaming: true }),
     async chat(): Promise<ChatCompletion> {
       engine.chats++;
-      return { id: 'c', object: 'chat.completion', created: 1, model: 'lm', choices: [{ index: 0, message: { role: 'assistant', content: 'x' }, finish_reason: 'stop', logprobs: null }] };
+      return {
+        id: 'c',
+        object: 'chat.completion',
+        created: 1,
+        model: 'lm',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'x' }, finish_reason: 'stop', logprobs: null }],
+      };
     },
     async *chatStream(request: LocalChatRequest): AsyncIterable<ChatCompletionChunk> {
       engine.streamed.push(request);
@@ -41,7 +50,9 @@ describe('generate with onChunk', () => {
     const state = createWorkerHostState({
       gpu: noGpu,
       context: { scriptUrl: 'https://site.test/assets/edgeroute.worker.js' },
-      openStore: () => { throw new Error('no storage in this test'); },
+      openStore: () => {
+        throw new Error('no storage in this test');
+      },
       createEmbedder: async () => {
         const embedder = createFakeEmbedder();
         return { embedder, status: { id: embedder.id, dimension: embedder.dimension, backend: 'cpu', loadMillis: 0 } };

@@ -25,16 +25,25 @@ const noGpu: GpuWatch = { lost: undefined, devices: 0, whenLost: new Promise(() 
 function fakeEngine(options: { logprobs?: boolean; hold?: boolean } = {}): LocalEngine & { chats: number } {
   let state: LocalEngineStatus['state'] = 'unloaded';
   const engine = {
-    id: 'fake:lm', kind: 'transformers' as const, chats: 0,
-    async load() { state = 'ready'; },
-    async unload() { state = 'unloaded'; },
+    id: 'fake:lm',
+    kind: 'transformers' as const,
+    chats: 0,
+    async load() {
+      state = 'ready';
+    },
+    async unload() {
+      state = 'unloaded';
+    },
     status: (): LocalEngineStatus => ({ state, modelId: 'lm', logprobs: options.logprobs ?? true, multipleChoices: false, streaming: false }),
     async chat(_request: ChatCompletionRequest, o: { signal?: AbortSignal } = {}): Promise<ChatCompletion> {
       engine.chats++;
       if (options.hold) await new Promise((_, reject) => o.signal?.addEventListener('abort', () => reject(o.signal!.reason), { once: true }));
       const token = { token: '4', logprob: Math.log(0.5), bytes: null, top_logprobs: [{ token: '4', logprob: Math.log(0.5), bytes: null }] };
       return {
-        id: 'c', object: 'chat.completion', created: 0, model: 'lm',
+        id: 'c',
+        object: 'chat.completion',
+        created: 0,
+        model: 'lm',
         choices: [{ index: 0, message: { role: 'assistant', content: '4' }, finish_reason: 'stop', logprobs: { content: [token, token] } }],
       };
     },
@@ -43,7 +52,10 @@ function fakeEngine(options: { logprobs?: boolean; hold?: boolean } = {}): Local
 }
 
 let db = 0;
-function setUp(engine: LocalEngine = fakeEngine(), dbName = `api-test-${db++}`): { state: WorkerHostState; embedderLoads: () => number; batches: () => number } {
+function setUp(
+  engine: LocalEngine = fakeEngine(),
+  dbName = `api-test-${db++}`,
+): { state: WorkerHostState; embedderLoads: () => number; batches: () => number } {
   let loads = 0;
   const embedders: FakeEmbedder[] = [];
   const state = createWorkerHostState({
@@ -118,7 +130,10 @@ describe('worker API over one state object', () => {
     const summary = await api2.prepareProfile(tiny, {}, (p) => again.push(p));
     expect(summary.source).toBe('hit');
     expect(second.batches()).toBe(0);
-    expect(again).toEqual([{ done: 0, total: n, text: 'cache' }, { done: n, total: n, text: 'ready' }]);
+    expect(again).toEqual([
+      { done: 0, total: n, text: 'cache' },
+      { done: n, total: n, text: 'ready' },
+    ]);
   });
 
   it('a generation that arrives while the background load is creating the engine shares that engine and its load', async () => {
@@ -172,4 +187,3 @@ describe('worker API over one state object', () => {
     expect(state.jobs.size).toBe(0);
   });
 });
-

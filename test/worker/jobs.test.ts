@@ -19,10 +19,12 @@ describe('JobRegistry', () => {
     const jobs = new JobRegistry();
     jobs.cancel('early');
     let ran = false;
-    const error = await jobs.run('early', async (signal) => {
-      ran = !signal.aborted;
-      return hang(signal);
-    }).catch((e: unknown) => e);
+    const error = await jobs
+      .run('early', async (signal) => {
+        ran = !signal.aborted;
+        return hang(signal);
+      })
+      .catch((e: unknown) => e);
     expect(errorCode(error)).toBe('aborted');
     expect(ran).toBe(false);
     // Remembered once only: the id runs normally afterwards.

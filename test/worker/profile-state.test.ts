@@ -114,9 +114,7 @@ describe('UniRouteState.prepare and the IndexedDB cache', () => {
     const real = freshStore();
     const quota: KvStore = {
       ...real,
-      use: (mode, callback) => (mode === 'readwrite'
-        ? Promise.reject(new DOMException('full', 'QuotaExceededError'))
-        : real.use(mode, callback)),
+      use: (mode, callback) => (mode === 'readwrite' ? Promise.reject(new DOMException('full', 'QuotaExceededError')) : real.use(mode, callback)),
     };
     const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, store: quota });
     expect(state.counters).toMatchObject({ profilesComputed: 1, cacheWrites: 0, storageFailures: 1 });
@@ -134,14 +132,15 @@ describe('UniRouteState.prepare and the IndexedDB cache', () => {
   });
 
   it('rejects bad input with EdgeRouteError and honours an aborted signal', async () => {
-    await expect(UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: { ...tiny, prompts: [] } }))
-      .rejects.toMatchObject({ code: 'invalid-config' });
-    await expect(UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, k: 0 }))
-      .rejects.toMatchObject({ code: 'invalid-config' });
+    await expect(UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: { ...tiny, prompts: [] } })).rejects.toMatchObject({
+      code: 'invalid-config',
+    });
+    await expect(UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, k: 0 })).rejects.toMatchObject({ code: 'invalid-config' });
     const controller = new AbortController();
     controller.abort();
-    await expect(UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, signal: controller.signal }))
-      .rejects.toMatchObject({ code: 'aborted' });
+    await expect(UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny, signal: controller.signal })).rejects.toMatchObject({
+      code: 'aborted',
+    });
     const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny });
     expect(() => state.predictErrors(new Float32Array(3))).toThrow(EdgeRouteError);
     expect(() => state.decide(new Float32Array(64).fill(0.125), -1)).toThrow(/lambda/);
@@ -260,15 +259,20 @@ describe('adding a model the set did not score', () => {
     const added = await partial.addModel({ id: 'gpt-4o', cost: tiny.models.find((m) => m.id === 'gpt-4o')!.cost, scores });
     expect(added.origin).toBe('added');
     expect(added.globalError).toBeCloseTo(withAll.models.find((m) => m.id === 'gpt-4o')!.globalError, 12);
-    for (const text of tiny.prompts.slice(0, 10).map((p) => p.prompt).concat('unrelated words entirely')) {
+    for (const text of tiny.prompts
+      .slice(0, 10)
+      .map((p) => p.prompt)
+      .concat('unrelated words entirely')) {
       const x = await embed(text);
       const a = partial.predictErrors(x);
       const b = withAll.predictErrors(x);
       for (const id of Object.keys(b)) expect(a[id], `${id} on ${text.slice(0, 30)}`).toBeCloseTo(b[id]!, 12);
       expect(partial.decide(x, 1000).modelId).toBe(withAll.decide(x, 1000).modelId);
     }
-    expect(partial.calibrateLambda({ kind: 'qualityFloor', quality: 0.7 }).quality)
-      .toBeCloseTo(withAll.calibrateLambda({ kind: 'qualityFloor', quality: 0.7 }).quality, 12);
+    expect(partial.calibrateLambda({ kind: 'qualityFloor', quality: 0.7 }).quality).toBeCloseTo(
+      withAll.calibrateLambda({ kind: 'qualityFloor', quality: 0.7 }).quality,
+      12,
+    );
 
     const reloaded = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: without(tiny, 'gpt-4o'), store });
     expect(reloaded.counters).toMatchObject({ cacheHits: 1, profilesComputed: 0 });
@@ -324,15 +328,18 @@ describe('adding a model the set did not score', () => {
     const answer = (_prompt: string, signal: AbortSignal): Promise<string> => {
       calls++;
       if (calls === 5) {
-        signal.addEventListener('abort', () => { sawAbort = true; });
+        signal.addEventListener('abort', () => {
+          sawAbort = true;
+        });
         queueMicrotask(() => controller.abort(new Error('user pressed stop')));
         return new Promise(() => undefined);
       }
       return Promise.resolve('A');
     };
     const progress: number[] = [];
-    await expect(state.measureModel({ id: 'slow', cost: 0.001, answer, signal: controller.signal, onProgress: (p) => progress.push(p.done) }))
-      .rejects.toMatchObject({ code: 'aborted' });
+    await expect(
+      state.measureModel({ id: 'slow', cost: 0.001, answer, signal: controller.signal, onProgress: (p) => progress.push(p.done) }),
+    ).rejects.toMatchObject({ code: 'aborted' });
     expect(sawAbort).toBe(true);
     expect(progress).toEqual([1, 2, 3, 4]);
     expect(state.models.map((m) => m.id)).not.toContain('slow');
@@ -348,8 +355,10 @@ describe('adding a model the set did not score', () => {
       if (++calls === 3) throw new Error('HTTP 500');
       return 'B';
     };
-    await expect(state.measureModel({ id: 'flaky', cost: 0.001, answer, concurrency: 2 }))
-      .rejects.toMatchObject({ code: 'measurement-failed', message: expect.stringMatching(/HTTP 500/) });
+    await expect(state.measureModel({ id: 'flaky', cost: 0.001, answer, concurrency: 2 })).rejects.toMatchObject({
+      code: 'measurement-failed',
+      message: expect.stringMatching(/HTTP 500/),
+    });
     expect(state.models.map((m) => m.id)).not.toContain('flaky');
   });
 });

@@ -155,10 +155,7 @@ export function validateCloudModelConfig(config: unknown): asserts config is Clo
     throw fail(`\`timeoutMs\` must be a positive finite number of milliseconds, got ${describe(timeoutMs)}.`);
   }
   const maxRetries = config['maxRetries'];
-  if (
-    maxRetries !== undefined &&
-    (typeof maxRetries !== 'number' || !Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > MAX_CLOUD_RETRIES)
-  ) {
+  if (maxRetries !== undefined && (typeof maxRetries !== 'number' || !Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > MAX_CLOUD_RETRIES)) {
     throw fail(`\`maxRetries\` must be an integer in [0, ${MAX_CLOUD_RETRIES}], got ${describe(maxRetries)}.`);
   }
 }
@@ -168,9 +165,7 @@ export function publicCloudModelConfig(config: CloudModelConfig): PublicCloudMod
   const { apiKey, headers, ...rest } = config;
   return {
     ...rest,
-    ...(headers
-      ? { headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, SECRET_HEADER.test(k) ? REDACTED : v])) }
-      : {}),
+    ...(headers ? { headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, SECRET_HEADER.test(k) ? REDACTED : v])) } : {}),
     hasApiKey: apiKey !== undefined,
   };
 }

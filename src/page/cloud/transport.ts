@@ -42,9 +42,20 @@ import {
   type TokenLogprob,
 } from '../../common/openai';
 import {
-  DEFAULT_CLOUD_MAX_RETRIES, DEFAULT_CLOUD_TIMEOUT_MS, BACKOFF_BASE_MS, BACKOFF_CAP_MS, RETRY_AFTER_CAP_MS, REDACTED, SECRET_HEADER,
-  describe, invalidConfig, isRecord, publicCloudModelConfig, validateCloudModelConfig,
-  type CloudModelConfig, type PublicCloudModelConfig,
+  DEFAULT_CLOUD_MAX_RETRIES,
+  DEFAULT_CLOUD_TIMEOUT_MS,
+  BACKOFF_BASE_MS,
+  BACKOFF_CAP_MS,
+  RETRY_AFTER_CAP_MS,
+  REDACTED,
+  SECRET_HEADER,
+  describe,
+  invalidConfig,
+  isRecord,
+  publicCloudModelConfig,
+  validateCloudModelConfig,
+  type CloudModelConfig,
+  type PublicCloudModelConfig,
 } from './config';
 import { CloudError, type ProviderErrorFields } from './errors';
 import { costOf, type CloudChatResult, type CloudCost } from './cost';
@@ -298,9 +309,9 @@ function inBrowser(): boolean {
 let keyWarningShown = false;
 
 export const BROWSER_KEY_WARNING =
-  'edgeroute: a cloud API key was given to CloudClient in the browser. Anyone using this page can read it ' +
-  '(devtools, network panel) and spend on your account. Put the provider behind a same-origin proxy that ' +
-  'adds the key server-side and set baseURL to the proxy path; see the README section "Keys: use a proxy".';
+  'edgeroute: a cloud API key was given to CloudClient in the browser. Anyone using this page can read it '
+  + '(devtools, network panel) and spend on your account. Put the provider behind a same-origin proxy that '
+  + 'adds the key server-side and set baseURL to the proxy path; see the README section "Keys: use a proxy".';
 
 // ---------------------------------------------------------------------------------------------
 // The client
@@ -447,7 +458,10 @@ export class CloudClient {
           throw this.#transportFailure(entry, error, scope, attempt, 'reading the answer');
         }
         const completion = this.#parse(entry, attempt, () => toCompletion(parseJson(text, 'The 200 answer'), Math.floor(this.#now() / 1000)));
-        const outputChars = completion.choices.reduce((n, c) => n + (c.message.content?.length ?? 0) + (c.message.tool_calls ?? []).reduce((a, t) => a + t.function.arguments.length, 0), 0);
+        const outputChars = completion.choices.reduce(
+          (n, c) => n + (c.message.content?.length ?? 0) + (c.message.tool_calls ?? []).reduce((a, t) => a + t.function.arguments.length, 0),
+          0,
+        );
         return { ...completion, edgerouteCost: costOf(entry.config, completion.usage, request, outputChars), attempts: attempt };
       } catch (error) {
         failure = this.#asFailure(entry, error, scope, signal, attempt);
@@ -469,7 +483,12 @@ export class CloudClient {
     return this.#stream(entry, body, request, options);
   }
 
-  async *#stream(entry: ModelEntry, body: string, request: ChatCompletionRequest, options: CloudStreamOptions): AsyncGenerator<ChatCompletionChunk, void, undefined> {
+  async *#stream(
+    entry: ModelEntry,
+    body: string,
+    request: ChatCompletionRequest,
+    options: CloudStreamOptions,
+  ): AsyncGenerator<ChatCompletionChunk, void, undefined> {
     const { signal, onCost } = options;
     let delivered = false;
     for (let attempt = 1; ; attempt++) {
@@ -509,7 +528,10 @@ export class CloudClient {
             const json = this.#parse(entry, attempt, () => parseJson(data, 'An SSE event'));
             const problem = isRecord(json) && json['error'] !== undefined && json['choices'] === undefined ? providerMessage(json) : undefined;
             if (problem !== undefined) {
-              throw this.#fail(entry, 'cloud-http', `Cloud model ${entry.config.id} reported an error in its stream: ${problem}`, { attempt, transient: false });
+              throw this.#fail(entry, 'cloud-http', `Cloud model ${entry.config.id} reported an error in its stream: ${problem}`, {
+                attempt,
+                transient: false,
+              });
             }
             const chunk = this.#parse(entry, attempt, () => toChunk(json, Math.floor(this.#now() / 1000)));
             for (const ch of chunk.choices) {
@@ -522,8 +544,15 @@ export class CloudClient {
           }
           if (read.done && !done) {
             if (finished) break; // Some servers end without [DONE]; every choice said why it stopped.
-            const hint = events === 0 && !contentType.includes('text/event-stream') ? ` (content-type ${JSON.stringify(contentType)}, not text/event-stream; is baseURL an OpenAI-compatible API?)` : '';
-            throw this.#protocolFailure(entry, attempt, new ProtocolError(`the stream ended without [DONE] and without a finish_reason after ${events} events: it was cut${hint}`, true));
+            const hint =
+              events === 0 && !contentType.includes('text/event-stream')
+                ? ` (content-type ${JSON.stringify(contentType)}, not text/event-stream; is baseURL an OpenAI-compatible API?)`
+                : '';
+            throw this.#protocolFailure(
+              entry,
+              attempt,
+              new ProtocolError(`the stream ended without [DONE] and without a finish_reason after ${events} events: it was cut${hint}`, true),
+            );
           }
         }
         onCost?.(costOf(entry.config, usage, request, outputChars), attempt);
@@ -634,7 +663,12 @@ export class CloudClient {
     const id = config.id;
     if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
       response.body?.cancel().catch(() => undefined);
-      throw this.#fail(entry, 'cloud-http', `Cloud model ${id}: ${entry.url} answered with a redirect, which edgeroute does not follow when an API key is set (the key must not leave baseURL). Set baseURL to the final URL.`, { attempt, transient: false, status: response.status });
+      throw this.#fail(
+        entry,
+        'cloud-http',
+        `Cloud model ${id}: ${entry.url} answered with a redirect, which edgeroute does not follow when an API key is set (the key must not leave baseURL). Set baseURL to the final URL.`,
+        { attempt, transient: false, status: response.status },
+      );
     }
     let detail = '';
     let provider: ProviderErrorFields | undefined;
@@ -657,11 +691,17 @@ export class CloudClient {
     if (status === 429 || status === 408 || status >= 500) {
       const retryAfterMs = parseRetryAfter(response.headers, this.#now());
       const code = status === 429 ? 'cloud-rate-limited' : 'cloud-http';
-      throw this.#fail(entry, code, `${head}.`, { attempt, transient: true, status, ...(provider ? { provider } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+      throw this.#fail(entry, code, `${head}.`, {
+        attempt,
+        transient: true,
+        status,
+        ...(provider ? { provider } : {}),
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      });
     }
     const hint =
       status === 401 || status === 403
-        ? ' Check the API key (or the proxy\'s credentials) and that it may use this model.'
+        ? " Check the API key (or the proxy's credentials) and that it may use this model."
         : status === 404
           ? ' Check baseURL (the API root, e.g. https://api.openai.com/v1) and the model name.'
           : ' The provider rejected the request; it is not retried.';
@@ -673,16 +713,30 @@ export class CloudClient {
     const id = entry.config.id;
     if (error instanceof CloudError) return error;
     if (scope.timedOut()) {
-      return this.#fail(entry, 'cloud-timeout', `Cloud model ${id} did not answer within ${entry.timeoutMs} ms (${doing}). Raise timeoutMs in its config, or check the provider's status.`, { attempt, transient: true, cause: error });
+      return this.#fail(
+        entry,
+        'cloud-timeout',
+        `Cloud model ${id} did not answer within ${entry.timeoutMs} ms (${doing}). Raise timeoutMs in its config, or check the provider's status.`,
+        { attempt, transient: true, cause: error },
+      );
     }
     if (scope.signal.aborted) {
       // Only the caller (or close()) aborts besides the timer; #asFailure turns it into 'aborted'.
       return this.#fail(entry, 'aborted', `The request to cloud model ${id} was aborted by its AbortSignal.`, { attempt, transient: false, cause: error });
     }
     if (isNetworkError(error)) {
-      return this.#fail(entry, 'cloud-network', `Could not reach cloud model ${id} at ${entry.url} while ${doing} (${errorText(error)}). Check the network, the URL and, in a page, CORS.`, { attempt, transient: true, cause: error });
+      return this.#fail(
+        entry,
+        'cloud-network',
+        `Could not reach cloud model ${id} at ${entry.url} while ${doing} (${errorText(error)}). Check the network, the URL and, in a page, CORS.`,
+        { attempt, transient: true, cause: error },
+      );
     }
-    return this.#fail(entry, 'cloud-failed', `The request to cloud model ${id} failed while ${doing}: ${errorText(error)}`, { attempt, transient: false, cause: error });
+    return this.#fail(entry, 'cloud-failed', `The request to cloud model ${id} failed while ${doing}: ${errorText(error)}`, {
+      attempt,
+      transient: false,
+      cause: error,
+    });
   }
 
   #parse<T>(entry: ModelEntry, attempt: number, parse: () => T): T {
@@ -694,14 +748,23 @@ export class CloudClient {
   }
 
   #protocolFailure(entry: ModelEntry, attempt: number, error: ProtocolError): CloudError {
-    return this.#fail(entry, 'cloud-protocol', `Cloud model ${entry.config.id} sent an answer edgeroute cannot read: ${error.message}. Is baseURL an OpenAI-compatible Chat Completions API?`, { attempt, transient: error.transient });
+    return this.#fail(
+      entry,
+      'cloud-protocol',
+      `Cloud model ${entry.config.id} sent an answer edgeroute cannot read: ${error.message}. Is baseURL an OpenAI-compatible Chat Completions API?`,
+      { attempt, transient: error.transient },
+    );
   }
 
   /** Whatever reached a catch, as a CloudError; the caller's abort always wins. */
   #asFailure(entry: ModelEntry, error: unknown, scope: AttemptScope, caller: AbortSignal | undefined, attempt: number): CloudError {
     if (caller?.aborted) {
       if (error instanceof CloudError && error.code === 'aborted') return error;
-      return this.#fail(entry, 'aborted', `The request to cloud model ${entry.config.id} was aborted by its AbortSignal.`, { attempt, transient: false, cause: caller.reason });
+      return this.#fail(entry, 'aborted', `The request to cloud model ${entry.config.id} was aborted by its AbortSignal.`, {
+        attempt,
+        transient: false,
+        cause: caller.reason,
+      });
     }
     if (error instanceof CloudError) return error;
     if (error instanceof EdgeRouteError) {
@@ -718,14 +781,18 @@ export class CloudClient {
     if (failure.retryAfterMs !== undefined) {
       if (failure.retryAfterMs > RETRY_AFTER_CAP_MS) {
         throw this.#final(
-          new CloudError(failure.code === 'cloud-http' ? 'cloud-http' : 'cloud-rate-limited', `${failure.message} It asks to wait ${Math.ceil(failure.retryAfterMs / 1000)} s (Retry-After), longer than edgeroute waits (${RETRY_AFTER_CAP_MS / 1000} s); try again later or use another model.`, {
-            modelId: failure.modelId,
-            attempts: attempt,
-            transient: true,
-            retryAfterMs: failure.retryAfterMs,
-            provider: failure.provider,
-            ...(failure.status !== undefined ? { status: failure.status } : {}),
-          }),
+          new CloudError(
+            failure.code === 'cloud-http' ? 'cloud-http' : 'cloud-rate-limited',
+            `${failure.message} It asks to wait ${Math.ceil(failure.retryAfterMs / 1000)} s (Retry-After), longer than edgeroute waits (${RETRY_AFTER_CAP_MS / 1000} s); try again later or use another model.`,
+            {
+              modelId: failure.modelId,
+              attempts: attempt,
+              transient: true,
+              retryAfterMs: failure.retryAfterMs,
+              provider: failure.provider,
+              ...(failure.status !== undefined ? { status: failure.status } : {}),
+            },
+          ),
           attempt,
         );
       }
@@ -742,7 +809,11 @@ export class CloudClient {
       // The injected sleep may reject on abort or just resolve; the check below covers both.
     }
     if (caller?.aborted) {
-      throw this.#fail(entry, 'aborted', `The request to cloud model ${entry.config.id} was aborted by its AbortSignal (while waiting to retry).`, { attempt, transient: false, cause: caller.reason });
+      throw this.#fail(entry, 'aborted', `The request to cloud model ${entry.config.id} was aborted by its AbortSignal (while waiting to retry).`, {
+        attempt,
+        transient: false,
+        cause: caller.reason,
+      });
     }
   }
 

@@ -62,8 +62,11 @@ export class EdgeRouteChatElement extends HTMLElement {
       const answer = await (await router).chat.completions.create({ messages: [{ role: 'user', content: text }] });
       const r = answer.edgeroute;
       const confidence = r.localConfidence === undefined ? '' : ` · local confidence ${r.localConfidence.toFixed(2)}`;
-      this.line('answer', answer.choices[0]?.message.content ?? '',
-        `${r.model}${r.escalated ? ' (escalated)' : ''}${r.degraded ? ' (degraded)' : ''}${confidence} · $${r.costUsd.toFixed(5)} · ${Math.round(r.latencyMs.total)} ms`);
+      this.line(
+        'answer',
+        answer.choices[0]?.message.content ?? '',
+        `${r.model}${r.escalated ? ' (escalated)' : ''}${r.degraded ? ' (degraded)' : ''}${confidence} · $${r.costUsd.toFixed(5)} · ${Math.round(r.latencyMs.total)} ms`,
+      );
     } catch (error) {
       this.line('error', error instanceof Error ? error.message : String(error));
     }

@@ -12,7 +12,6 @@ import { EdgeRouteError } from '../../common/errors';
 import type { RouterConfig } from '../create-router';
 import { isRouterMode, ROUTER_MODES } from '../../common/modes';
 
-
 function numberAttr(attrs: Readonly<Record<string, string | undefined>>, name: string, fallback: number): number {
   const raw = attrs[name];
   if (raw === undefined || raw === '') return fallback;
@@ -36,7 +35,10 @@ export function routerConfigFromAttributes(attrs: Readonly<Record<string, string
   const cloudModel = attrs['cloud-model'];
   if (!cloudUrl && !cloudModel) return undefined; // a plain include: the page builds its own router
   if (!cloudUrl || !cloudModel) {
-    throw new EdgeRouteError('invalid-config', 'The edgeroute <script> tag needs both data-cloud-url (an OpenAI-compatible base URL, ideally a same-origin proxy like /api/llm/v1) and data-cloud-model.');
+    throw new EdgeRouteError(
+      'invalid-config',
+      'The edgeroute <script> tag needs both data-cloud-url (an OpenAI-compatible base URL, ideally a same-origin proxy like /api/llm/v1) and data-cloud-model.',
+    );
   }
   const mode = attrs['mode'] ?? 'hybrid';
   if (!isRouterMode(mode)) throw new EdgeRouteError('invalid-config', `data-mode="${mode}" is not one of ${ROUTER_MODES.join(', ')}`);
@@ -44,21 +46,36 @@ export function routerConfigFromAttributes(attrs: Readonly<Record<string, string
   const localModel = attrs['local-model'];
   const share = attrs['cloud-share'];
   const device = attrs['device'] ?? 'auto';
-  if (device !== 'auto' && device !== 'webgpu' && device !== 'wasm') throw new EdgeRouteError('invalid-config', `data-device="${device}" must be auto, webgpu or wasm`);
+  if (device !== 'auto' && device !== 'webgpu' && device !== 'wasm')
+    throw new EdgeRouteError('invalid-config', `data-device="${device}" must be auto, webgpu or wasm`);
   const embedder = attrs['embedder'];
   return {
     // Without data-embedder: createRouter's default, USE lite from the script's folder (copy-assets puts it there).
-    ...(embedder ? { embedder: { kind: 'transformers' as const, model: embedder, localModelPath: modelPath, allowRemoteModels: attrs['allow-remote-models'] === 'true', device } } : {}),
-    ...(localModel && mode !== 'cloud-only'
-      ? { local: { kind: 'transformers' as const, model: localModel, localModelPath: modelPath, device, profileId: attrs['local-profile-id'] ?? 'llama3.2-1b' } }
+    ...(embedder
+      ? {
+          embedder: {
+            kind: 'transformers' as const,
+            model: embedder,
+            localModelPath: modelPath,
+            allowRemoteModels: attrs['allow-remote-models'] === 'true',
+            device,
+          },
+        }
       : {}),
-    cloud: [{
-      id: attrs['cloud-id'] ?? cloudModel,
-      model: cloudModel,
-      baseURL: cloudUrl,
-      usdPerMTokIn: numberAttr(attrs, 'cloud-price-in', 0),
-      usdPerMTokOut: numberAttr(attrs, 'cloud-price-out', 0),
-    }],
+    ...(localModel && mode !== 'cloud-only'
+      ? {
+          local: { kind: 'transformers' as const, model: localModel, localModelPath: modelPath, device, profileId: attrs['local-profile-id'] ?? 'llama3.2-1b' },
+        }
+      : {}),
+    cloud: [
+      {
+        id: attrs['cloud-id'] ?? cloudModel,
+        model: cloudModel,
+        baseURL: cloudUrl,
+        usdPerMTokIn: numberAttr(attrs, 'cloud-price-in', 0),
+        usdPerMTokOut: numberAttr(attrs, 'cloud-price-out', 0),
+      },
+    ],
     ...(attrs['profile'] ? { profile: attrs['profile'] } : {}),
     mode: localModel ? mode : 'cloud-only',
     ...(share !== undefined ? { lambda: { kind: 'cloudShare' as const, share: shareAttr(share) } } : {}),

@@ -11,13 +11,7 @@
 import type { DataType } from '@huggingface/transformers';
 import type { Embedding } from '../../core/types';
 import { messageOf } from '../../common/errors';
-import {
-  EmbedderError,
-  normalizeInPlace,
-  throwIfAborted,
-  type EmbedOptions,
-  type Embedder,
-} from './embedder';
+import { EmbedderError, normalizeInPlace, throwIfAborted, type EmbedOptions, type Embedder } from './embedder';
 import type { LoadProgress } from '../engines/local-engine';
 import {
   configureTransformersEnv,
@@ -229,13 +223,19 @@ class LoadedTransformersEmbedder implements TransformersEmbedder {
       if (!pipe) throw new EmbedderError('disposed', `${this.id} was disposed during embed().`);
       let result: { data: ArrayLike<number>; dims: readonly number[] };
       try {
-        result = await pipe(idx.map((i) => texts[i]), { pooling: 'mean', normalize: true });
+        result = await pipe(
+          idx.map((i) => texts[i]),
+          { pooling: 'mean', normalize: true },
+        );
       } catch (error) {
         throw new EmbedderError('inference-failed', `${this.id} failed on a batch of ${idx.length} texts: ${messageOf(error)}`, { cause: error });
       }
       const [rows, dim] = result.dims;
       if (result.dims.length !== 2 || rows !== idx.length || !dim) {
-        throw new EmbedderError('inference-failed', `${this.id} returned shape [${result.dims.join(', ')}] for ${idx.length} texts; expected [${idx.length}, dim].`);
+        throw new EmbedderError(
+          'inference-failed',
+          `${this.id} returned shape [${result.dims.join(', ')}] for ${idx.length} texts; expected [${idx.length}, dim].`,
+        );
       }
       if (this.#dimension === 0) this.#dimension = dim;
       if (dim !== this.#dimension) {

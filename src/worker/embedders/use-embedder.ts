@@ -20,13 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { Tokenizer } from '@tensorflow-models/universal-sentence-encoder';
 import type { Embedding } from '../../core/types';
-import {
-  EmbedderError,
-  normalizeInPlace,
-  throwIfAborted,
-  type EmbedOptions,
-  type Embedder,
-} from './embedder';
+import { EmbedderError, normalizeInPlace, throwIfAborted, type EmbedOptions, type Embedder } from './embedder';
 
 /** SentencePiece vocabulary as shipped in vocab.json: [piece, log-probability] pairs. */
 export type UseVocabulary = Array<[string, number]>;
@@ -119,16 +113,13 @@ export async function selectBackend(names: readonly string[]): Promise<string> {
   }
   throw new EmbedderError(
     'backend-unavailable',
-    `no tfjs backend could be initialised (tried ${names.join(', ') || 'none'}). ` +
-      `Import the backend package before creating the embedder (and for WASM call setWasmPaths ` +
-      `with the folder that serves its .wasm files). Details: ${failures.join('; ')}`,
+    `no tfjs backend could be initialised (tried ${names.join(', ') || 'none'}). `
+      + `Import the backend package before creating the embedder (and for WASM call setWasmPaths `
+      + `with the folder that serves its .wasm files). Details: ${failures.join('; ')}`,
   );
 }
 
-async function loadVocabulary(
-  source: string | UseVocabulary,
-  fetchImpl: typeof globalThis.fetch | undefined,
-): Promise<UseVocabulary> {
+async function loadVocabulary(source: string | UseVocabulary, fetchImpl: typeof globalThis.fetch | undefined): Promise<UseVocabulary> {
   if (typeof source !== 'string') return validateVocabulary(source, 'the given vocabulary');
   const doFetch = fetchImpl ?? globalThis.fetch;
   if (typeof doFetch !== 'function') {
@@ -145,8 +136,7 @@ async function loadVocabulary(
   if (!response.ok) {
     throw new EmbedderError(
       'load-failed',
-      `could not fetch the USE vocabulary from ${source}: HTTP ${response.status}. ` +
-        'Check that vocab.json is served next to model.json.',
+      `could not fetch the USE vocabulary from ${source}: HTTP ${response.status}. ` + 'Check that vocab.json is served next to model.json.',
     );
   }
   let parsed: unknown;
@@ -163,17 +153,14 @@ async function loadVocabulary(
 function validateVocabulary(value: unknown, where: string): UseVocabulary {
   // Spot-check rather than walk all 8k entries: enough to catch a wrong file.
   const ok =
-    Array.isArray(value) &&
-    value.length > 100 &&
-    [0, 1, value.length - 1].every((i) => {
+    Array.isArray(value)
+    && value.length > 100
+    && [0, 1, value.length - 1].every((i) => {
       const e: unknown = value[i];
       return Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number';
     });
   if (!ok) {
-    throw new EmbedderError(
-      'load-failed',
-      `${where} is not a USE vocabulary (expected a JSON array of [piece, score] pairs)`,
-    );
+    throw new EmbedderError('load-failed', `${where} is not a USE vocabulary (expected a JSON array of [piece, score] pairs)`);
   }
   return value as UseVocabulary;
 }
@@ -185,9 +172,9 @@ async function loadModel(source: string | tf.io.IOHandler): Promise<GraphModel> 
     const where = typeof source === 'string' ? source : 'the given IOHandler';
     throw new EmbedderError(
       'load-failed',
-      `could not load the USE graph model from ${where}: ` +
-        `${error instanceof Error ? error.message : String(error)}. ` +
-        'model.json and its group1-shard*of7 files must be served from the same folder.',
+      `could not load the USE graph model from ${where}: `
+        + `${error instanceof Error ? error.message : String(error)}. `
+        + 'model.json and its group1-shard*of7 files must be served from the same folder.',
       { cause: error },
     );
   }
@@ -206,10 +193,7 @@ export async function createUseEmbedder(options: UseEmbedderOptions): Promise<Em
   else await tf.ready();
   ensureWasmSparseToDense();
 
-  const [model, vocabulary] = await Promise.all([
-    loadModel(options.model),
-    loadVocabulary(options.vocabulary, options.fetch),
-  ]);
+  const [model, vocabulary] = await Promise.all([loadModel(options.model), loadVocabulary(options.vocabulary, options.fetch)]);
   const tokenizer = new Tokenizer(vocabulary);
   return new UseEmbedder(options.id ?? USE_LITE_ID, model, tokenizer, batchSize);
 }
@@ -257,7 +241,10 @@ class UseEmbedder implements Embedder {
     for (let start = 0; start < order.length; start += this.batchSize) {
       throwIfAborted(options?.signal);
       const rows = order.slice(start, start + this.batchSize);
-      const vectors = await this.embedBatch(model, rows.map((i) => encodings[i]));
+      const vectors = await this.embedBatch(
+        model,
+        rows.map((i) => encodings[i]),
+      );
       rows.forEach((i, k) => {
         out[i] = vectors[k];
       });
@@ -286,12 +273,8 @@ class UseEmbedder implements Embedder {
     try {
       output = await model.executeAsync({ indices, values });
       const tensor = Array.isArray(output) ? output[0] : output;
-      if (tensor === undefined || tensor.rank !== 2 || tensor.shape[0] !== n ||
-          tensor.shape[1] !== this.dimension) {
-        throw new EmbedderError(
-          'inference-failed',
-          `USE returned shape [${tensor?.shape.join(', ') ?? ''}], expected [${n}, ${this.dimension}]`,
-        );
+      if (tensor === undefined || tensor.rank !== 2 || tensor.shape[0] !== n || tensor.shape[1] !== this.dimension) {
+        throw new EmbedderError('inference-failed', `USE returned shape [${tensor?.shape.join(', ') ?? ''}], expected [${n}, ${this.dimension}]`);
       }
       const flat = await tensor.data<'float32'>();
       const result: Float32Array[] = [];
@@ -302,11 +285,7 @@ class UseEmbedder implements Embedder {
       return result;
     } catch (error) {
       if (error instanceof EmbedderError) throw error;
-      throw new EmbedderError(
-        'inference-failed',
-        `USE inference failed: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
+      throw new EmbedderError('inference-failed', `USE inference failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     } finally {
       indices.dispose();
       values.dispose();

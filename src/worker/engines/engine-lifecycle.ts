@@ -6,14 +6,7 @@
  * errors map to EdgeRouteErrors.
  */
 import { EdgeRouteError } from '../../common/errors';
-import {
-  engineStatus,
-  type LoadOptions,
-  type LoadProgress,
-  type LocalEngineCapabilities,
-  type LocalEngineState,
-  type LocalEngineStatus,
-} from './local-engine';
+import { engineStatus, type LoadOptions, type LoadProgress, type LocalEngineCapabilities, type LocalEngineState, type LocalEngineStatus } from './local-engine';
 
 /** What one load sees of the lifecycle. */
 export interface LoadRun {
@@ -67,9 +60,7 @@ export class EngineLifecycle {
    * 'aborted') leaves it 'unloaded'. A load cut off by unload() changes nothing afterwards.
    * A run that ends after an unload() without noticing rejects with 'aborted' (`what` names it).
    */
-  load(
-    options: LoadOptions, what: string, run: (load: LoadRun) => Promise<void>, mapError: (error: unknown) => EdgeRouteError,
-  ): Promise<void> {
+  load(options: LoadOptions, what: string, run: (load: LoadRun) => Promise<void>, mapError: (error: unknown) => EdgeRouteError): Promise<void> {
     if (this.#state === 'ready') return Promise.resolve();
     if (this.#loading) return this.#loading;
     const loading = this.#load(options, what, run, mapError).finally(() => {
@@ -79,9 +70,7 @@ export class EngineLifecycle {
     return loading;
   }
 
-  async #load(
-    { onProgress }: LoadOptions, what: string, run: (load: LoadRun) => Promise<void>, mapError: (error: unknown) => EdgeRouteError,
-  ): Promise<void> {
+  async #load({ onProgress }: LoadOptions, what: string, run: (load: LoadRun) => Promise<void>, mapError: (error: unknown) => EdgeRouteError): Promise<void> {
     const epoch = this.#epoch;
     this.#state = 'loading';
     this.#error = undefined;
@@ -135,8 +124,8 @@ export class EngineLifecycle {
     if (this.#state === 'ready') return;
     throw new EdgeRouteError(
       'local-engine-failed',
-      `${engineId} is not loaded (state: ${this.#state}); call load() and wait for it before chat().` +
-        (this.#error ? ` Last load failed: ${this.#error.message}` : ''),
+      `${engineId} is not loaded (state: ${this.#state}); call load() and wait for it before chat().`
+        + (this.#error ? ` Last load failed: ${this.#error.message}` : ''),
     );
   }
 }

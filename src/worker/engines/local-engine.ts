@@ -5,12 +5,7 @@
  * has them (status().logprobs), else from agreement among sampled answers (sampleAnswers).
  */
 import { EdgeRouteError, type EdgeRouteErrorCode } from '../../common/errors';
-import type {
-  ChatCompletion,
-  ChatCompletionChoice,
-  ChatCompletionChunk,
-  LocalChatRequest as ChatCompletionRequest,
-} from '../../common/openai';
+import type { ChatCompletion, ChatCompletionChoice, ChatCompletionChunk, LocalChatRequest as ChatCompletionRequest } from '../../common/openai';
 
 export type LocalEngineKind = 'web-llm' | 'transformers' | 'prompt-api';
 
@@ -146,11 +141,16 @@ export interface LocalEngineCapabilities {
 
 /** Builds the plain-data status every engine reports. */
 export function engineStatus(
-  state: LocalEngineState, modelId: string, capabilities: LocalEngineCapabilities,
-  progress?: LoadProgress, error?: { readonly code: EdgeRouteErrorCode; readonly message: string },
+  state: LocalEngineState,
+  modelId: string,
+  capabilities: LocalEngineCapabilities,
+  progress?: LoadProgress,
+  error?: { readonly code: EdgeRouteErrorCode; readonly message: string },
 ): LocalEngineStatus {
   return {
-    state, modelId, ...capabilities,
+    state,
+    modelId,
+    ...capabilities,
     ...(progress ? { progress } : {}),
     ...(error ? { error: { code: error.code, message: error.message } } : {}),
   };

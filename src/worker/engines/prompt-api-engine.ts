@@ -43,10 +43,7 @@ export interface LanguageModelAvailabilityOptions {
 
 /** The monitor passed to create(): an EventTarget firing 'downloadprogress'. */
 export interface LanguageModelMonitor {
-  addEventListener(
-    type: 'downloadprogress',
-    listener: (event: { readonly loaded: number; readonly total?: number }) => void,
-  ): void;
+  addEventListener(type: 'downloadprogress', listener: (event: { readonly loaded: number; readonly total?: number }) => void): void;
 }
 
 export interface LanguageModelCreateOptions extends LanguageModelAvailabilityOptions {
@@ -95,10 +92,7 @@ export function isPromptApiAvailable(scope: object = globalThis): boolean {
 }
 
 /** The model's availability, 'unavailable' when the API is missing or fails. */
-export async function promptApiAvailability(
-  scope: object = globalThis,
-  options?: LanguageModelAvailabilityOptions,
-): Promise<PromptApiAvailability> {
+export async function promptApiAvailability(scope: object = globalThis, options?: LanguageModelAvailabilityOptions): Promise<PromptApiAvailability> {
   const lm = languageModelOf(scope);
   if (!lm) return 'unavailable';
   try {
@@ -137,16 +131,13 @@ export function mapPromptApiError(error: unknown, phase: 'loading' | 'generating
     case 'NotAllowedError':
       return make(
         'local-engine-failed',
-        `The Prompt API refused (${message}). Downloading the built-in model needs a user gesture: call load() ` +
-          `from a click handler on the page, and check that no permissions policy blocks "language-model".`,
+        `The Prompt API refused (${message}). Downloading the built-in model needs a user gesture: call load() `
+          + `from a click handler on the page, and check that no permissions policy blocks "language-model".`,
       );
     case 'NotSupportedError':
       return make('local-engine-failed', `The built-in model does not support this request (${message}); check the languages option.`);
     case 'QuotaExceededError':
-      return make(
-        'local-engine-failed',
-        `The prompt is too long for the built-in model's context (${message}); shorten it or send it to the cloud model.`,
-      );
+      return make('local-engine-failed', `The prompt is too long for the built-in model's context (${message}); shorten it or send it to the cloud model.`);
     case 'InvalidStateError':
       return make('local-engine-failed', `The Prompt API session is no longer usable (${message}); call load() again.`);
     default:
@@ -219,10 +210,15 @@ export class PromptApiEngine implements LocalEngine {
 
   load(options: LoadOptions = {}): Promise<void> {
     const { signal } = options;
-    return this.#lifecycle.load(options, 'Loading the built-in model', (run) => this.#load(run, signal), (error) =>
-      signal?.aborted
-        ? new EdgeRouteError('aborted', 'Loading the built-in model was aborted.', { cause: signal.reason })
-        : mapPromptApiError(error, 'loading'));
+    return this.#lifecycle.load(
+      options,
+      'Loading the built-in model',
+      (run) => this.#load(run, signal),
+      (error) =>
+        signal?.aborted
+          ? new EdgeRouteError('aborted', 'Loading the built-in model was aborted.', { cause: signal.reason })
+          : mapPromptApiError(error, 'loading'),
+    );
   }
 
   async #load({ report, epoch }: LoadRun, signal: AbortSignal | undefined): Promise<void> {
@@ -232,8 +228,8 @@ export class PromptApiEngine implements LocalEngine {
     if (availability === 'unavailable') {
       throw new EdgeRouteError(
         'local-engine-failed',
-        `The Prompt API reports its model unavailable on this device or for languages ${JSON.stringify(this.#expected.expectedInputs?.[0]?.languages)}. ` +
-          `See chrome://on-device-internals for the reason (disk space, GPU, or a disabled flag); use the web-llm engine or the cloud model instead.`,
+        `The Prompt API reports its model unavailable on this device or for languages ${JSON.stringify(this.#expected.expectedInputs?.[0]?.languages)}. `
+          + `See chrome://on-device-internals for the reason (disk space, GPU, or a disabled flag); use the web-llm engine or the cloud model instead.`,
       );
     }
     const monitor = (m: LanguageModelMonitor): void =>
@@ -330,8 +326,8 @@ export class PromptApiEngine implements LocalEngine {
     if (!lm) {
       throw new EdgeRouteError(
         'local-engine-failed',
-        "Chrome's built-in Prompt API (the LanguageModel global) is missing in this context. It needs a recent " +
-          'desktop Chrome with the built-in model enabled; use the web-llm engine or the cloud model instead.',
+        "Chrome's built-in Prompt API (the LanguageModel global) is missing in this context. It needs a recent "
+          + 'desktop Chrome with the built-in model enabled; use the web-llm engine or the cloud model instead.',
       );
     }
     return lm;
@@ -340,10 +336,7 @@ export class PromptApiEngine implements LocalEngine {
   #check(request: ChatCompletionRequest, stream: boolean): void {
     validateChatRequest(request);
     if ((request.n ?? 1) > 1) {
-      throw new EdgeRouteError(
-        'invalid-input',
-        `The Prompt API gives one answer per call (n = ${request.n}); use sampleAnswers() for several.`,
-      );
+      throw new EdgeRouteError('invalid-input', `The Prompt API gives one answer per call (n = ${request.n}); use sampleAnswers() for several.`);
     }
     if (!stream && request.stream === true) {
       throw new EdgeRouteError('invalid-input', 'chat() returns a whole completion; use chatStream() for stream: true.');

@@ -312,16 +312,21 @@ export class TransformersEngine implements LocalEngine {
     const what = `Loading ${this.modelId}`;
     // The library's env as the load left it, to explain a failure with the paths it used.
     const failedEnv: { env?: TransformersEnvLike } = {};
-    return this.#lifecycle.load(options, what, (run) => this.#load(run, options.signal, what, failedEnv), (error) =>
-      error instanceof EdgeRouteError
-        ? error
-        : new EdgeRouteError(
-            'local-engine-failed',
-            failedEnv.env
-              ? describeLoadFailure(error, this.#options.model, failedEnv.env).message
-              : `could not load @huggingface/transformers: ${messageOf(error)}`,
-            { cause: error },
-          ));
+    return this.#lifecycle.load(
+      options,
+      what,
+      (run) => this.#load(run, options.signal, what, failedEnv),
+      (error) =>
+        error instanceof EdgeRouteError
+          ? error
+          : new EdgeRouteError(
+              'local-engine-failed',
+              failedEnv.env
+                ? describeLoadFailure(error, this.#options.model, failedEnv.env).message
+                : `could not load @huggingface/transformers: ${messageOf(error)}`,
+              { cause: error },
+            ),
+    );
   }
 
   async #load(run: LoadRun, signal: AbortSignal | undefined, what: string, failedEnv: { env?: TransformersEnvLike }): Promise<void> {
@@ -391,10 +396,7 @@ export class TransformersEngine implements LocalEngine {
       const sessionDtype = model.sessions?.['model']?.config?.dtype;
       const jsConfig = model.config['transformers.js_config'] as { dtype?: unknown } | undefined;
       const dtype = typeof sessionDtype === 'string' ? sessionDtype : (this.#options.dtype ?? (typeof jsConfig?.dtype === 'string' ? jsConfig.dtype : 'auto'));
-      const contextLength = numberOr(
-        model.config['max_position_embeddings'] ?? model.config['n_positions'] ?? model.config['n_ctx'],
-        FALLBACK_CONTEXT,
-      );
+      const contextLength = numberOr(model.config['max_position_embeddings'] ?? model.config['n_positions'] ?? model.config['n_ctx'], FALLBACK_CONTEXT);
       this.#loaded = { lib, tokenizer, model, backend, dtype, eos, contextLength };
       this.#backend = backend;
       this.#fallbackReason = fallbackReason;
@@ -488,7 +490,11 @@ export class TransformersEngine implements LocalEngine {
       // A chat template writes its own special tokens; a plain prompt gets the tokenizer's (if any).
       promptIds = tokenizer.encode(prompt.text, { add_special_tokens: !prompt.chatTemplate });
     } catch (error) {
-      throw new EdgeRouteError('invalid-input', `${this.modelId} could not turn the messages into a prompt (chat template or formatPrompt failed): ${messageOf(error)}`, { cause: error });
+      throw new EdgeRouteError(
+        'invalid-input',
+        `${this.modelId} could not turn the messages into a prompt (chat template or formatPrompt failed): ${messageOf(error)}`,
+        { cause: error },
+      );
     }
     if (promptIds.length === 0) throw new EdgeRouteError('invalid-input', 'The prompt encodes to no tokens.');
     const room = contextLength - promptIds.length;
@@ -513,7 +519,11 @@ export class TransformersEngine implements LocalEngine {
 
     const cache = new lib.DynamicCache() as unknown as CacheLike;
     const tensor = (ids: readonly number[], rows: number): unknown =>
-      new lib.Tensor('int64', BigInt64Array.from(ids, (x) => BigInt(x)), [rows, ids.length / rows]);
+      new lib.Tensor(
+        'int64',
+        BigInt64Array.from(ids, (x) => BigInt(x)),
+        [rows, ids.length / rows],
+      );
     let inputIds: number[] = Array.from({ length: n }, () => promptIds).flat();
     const filler = eos.values().next().value ?? promptIds[promptIds.length - 1];
     let total = promptIds.length;

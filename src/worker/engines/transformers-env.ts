@@ -156,8 +156,7 @@ export function softwareAdapterReason(adapter: unknown): string | undefined {
   if (typeof adapter !== 'object' || adapter === null) return undefined;
   const a = adapter as AdapterLike;
   const info = a.info ?? {};
-  const names = [info.vendor, info.architecture, info.device, info.description]
-    .filter((x): x is string => typeof x === 'string' && x !== '');
+  const names = [info.vendor, info.architecture, info.device, info.description].filter((x): x is string => typeof x === 'string' && x !== '');
   const label = names.length ? ` (${names.join(', ')})` : '';
   if (info.isFallbackAdapter === true || a.isFallbackAdapter === true) return `the WebGPU adapter is a software fallback adapter${label}`;
   if (names.some((n) => /swiftshader/i.test(n))) return `the WebGPU adapter is SwiftShader, a CPU emulation of a GPU${label}`;
@@ -167,11 +166,11 @@ export function softwareAdapterReason(adapter: unknown): string | undefined {
 /** True under Node (onnxruntime-node), false in browsers and workers. */
 export function isNodeRuntime(): boolean {
   return (
-    typeof process !== 'undefined' &&
-    typeof process.versions === 'object' &&
-    typeof process.versions.node === 'string' &&
-    typeof (globalThis as { document?: unknown }).document === 'undefined' &&
-    typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === 'undefined'
+    typeof process !== 'undefined'
+    && typeof process.versions === 'object'
+    && typeof process.versions.node === 'string'
+    && typeof (globalThis as { document?: unknown }).document === 'undefined'
+    && typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === 'undefined'
   );
 }
 
@@ -189,16 +188,16 @@ export interface BackendPlan {
  * does not, `reason` says why. An explicit 'webgpu' uses whatever adapter there is.
  * Under Node, 'wasm' and 'auto' mean onnxruntime-node's CPU backend.
  */
-export async function planBackends(
-  device: TransformersDevice,
-  options: { readonly node?: boolean; readonly gpu?: GpuLike | null } = {},
-): Promise<BackendPlan> {
+export async function planBackends(device: TransformersDevice, options: { readonly node?: boolean; readonly gpu?: GpuLike | null } = {}): Promise<BackendPlan> {
   const node = options.node ?? isNodeRuntime();
   const cpu: TransformersBackend = node ? 'cpu' : 'wasm';
   if (device === 'wasm') return { candidates: [cpu] };
   if (device === 'webgpu') return { candidates: ['webgpu'] };
   if (node && options.gpu === undefined) {
-    return { candidates: [cpu], reason: 'under Node, auto uses onnxruntime-node on the CPU (ask for device "webgpu" explicitly to try its experimental WebGPU backend)' };
+    return {
+      candidates: [cpu],
+      reason: 'under Node, auto uses onnxruntime-node on the CPU (ask for device "webgpu" explicitly to try its experimental WebGPU backend)',
+    };
   }
   const gpu = options.gpu === undefined ? (globalThis.navigator as { gpu?: GpuLike } | undefined)?.gpu : options.gpu;
   if (!gpu) return { candidates: [cpu], reason: 'WebGPU is not available here (no navigator.gpu)' };
@@ -319,9 +318,9 @@ export function describeLoadFailure(
     return {
       kind: 'not-found',
       message:
-        `Model "${model}" was not found${tried ? `: ${tried} is missing` : ''}. Looked in ${where} ${remote}. ` +
-        `Put the model folder (config.json, tokenizer.json, tokenizer_config.json, onnx/model*.onnx) at ${localFolder}, ` +
-        `set env.localModelPath to the folder that holds it, or allow remote models. (transformers.js: ${msg})`,
+        `Model "${model}" was not found${tried ? `: ${tried} is missing` : ''}. Looked in ${where} ${remote}. `
+        + `Put the model folder (config.json, tokenizer.json, tokenizer_config.json, onnx/model*.onnx) at ${localFolder}, `
+        + `set env.localModelPath to the folder that holds it, or allow remote models. (transformers.js: ${msg})`,
     };
   }
   if (/Unsupported device|backend|execution provider|WebGPU|wasm|no available backend/i.test(msg)) {
@@ -331,8 +330,8 @@ export function describeLoadFailure(
     return {
       kind: 'network',
       message:
-        `Could not download "${model}" (${msg}). Check that ${env.allowRemoteModels ? env.remoteHost : localFolder} is reachable ` +
-        `and serves the files (with CORS when it is another origin), then load again.`,
+        `Could not download "${model}" (${msg}). Check that ${env.allowRemoteModels ? env.remoteHost : localFolder} is reachable `
+        + `and serves the files (with CORS when it is another origin), then load again.`,
     };
   }
   return { kind: 'other', message: `transformers.js failed to load "${model}": ${msg}` };

@@ -98,8 +98,8 @@ export function webLlmModelId(model: string, gpu: WebLlmGpuInfo): string {
   if (exact[1] === '16' && !gpu.shaderF16) {
     throw new EdgeRouteError(
       'webgpu-unavailable',
-      `${model} is an f16 build, but this GPU adapter lacks the 'shader-f16' feature. ` +
-        `Use the f32 build (${model.replace(MODEL_ID_PATTERN, (m) => m.replace(/f16/, 'f32'))}) or pass the family name and let edgeroute choose.`,
+      `${model} is an f16 build, but this GPU adapter lacks the 'shader-f16' feature. `
+        + `Use the f32 build (${model.replace(MODEL_ID_PATTERN, (m) => m.replace(/f16/, 'f32'))}) or pass the family name and let edgeroute choose.`,
     );
   }
   return model;
@@ -117,11 +117,7 @@ export interface WebLlmModelRecordLike {
  * The record of `model` (family or exact id) for this GPU in `modelList`. Throws
  * EdgeRouteError('invalid-config') naming the builds that exist when it is missing.
  */
-export function selectWebLlmModel<R extends WebLlmModelRecordLike>(
-  model: string,
-  gpu: WebLlmGpuInfo,
-  modelList: readonly R[],
-): R {
+export function selectWebLlmModel<R extends WebLlmModelRecordLike>(model: string, gpu: WebLlmGpuInfo, modelList: readonly R[]): R {
   const modelId = webLlmModelId(model, gpu);
   const record = modelList.find((r) => r.model_id === modelId);
   if (record) {
@@ -133,8 +129,8 @@ export function selectWebLlmModel<R extends WebLlmModelRecordLike>(
   const family = MODEL_ID_PATTERN.test(model) ? model.replace(MODEL_ID_PATTERN, '') : model;
   const builds = modelList.filter((r) => r.model_id.startsWith(`${family}-`)).map((r) => r.model_id);
   const hint = builds.length
-    ? `Builds of ${family} in the list: ${builds.join(', ')}` +
-      (gpu.shaderF16 ? '.' : ' (f16 builds need the shader-f16 GPU feature, which this adapter lacks).')
+    ? `Builds of ${family} in the list: ${builds.join(', ')}`
+      + (gpu.shaderF16 ? '.' : ' (f16 builds need the shader-f16 GPU feature, which this adapter lacks).')
     : `No model of family ${family} is listed; pick a model_id from web-llm's prebuiltAppConfig.model_list (small ones: Qwen2.5-0.5B-Instruct, Llama-3.2-1B-Instruct, SmolLM2-360M-Instruct), or add its record to appConfig.model_list.`;
   throw new EdgeRouteError('invalid-config', `web-llm has no model ${modelId}. ${hint}`);
 }
@@ -166,10 +162,7 @@ function errorMessage(error: unknown): string {
 
 /** True for errors after which the GPU state is gone and the model must be loaded again. */
 function isDeviceLoss(error: unknown): boolean {
-  return (
-    errorName(error) === 'DeviceLostError' ||
-    /device (was )?lost|out of memory|\bOOM\b|GPUOutOfMemoryError|failed to allocate/i.test(errorMessage(error))
-  );
+  return errorName(error) === 'DeviceLostError' || /device (was )?lost|out of memory|\bOOM\b|GPUOutOfMemoryError|failed to allocate/i.test(errorMessage(error));
 }
 
 /**
@@ -180,43 +173,42 @@ export function mapWebLlmError(error: unknown, modelId: string, phase: Phase): E
   if (error instanceof EdgeRouteError) return error;
   const name = errorName(error);
   const message = errorMessage(error);
-  const make = (code: ConstructorParameters<typeof EdgeRouteError>[0], text: string) =>
-    new EdgeRouteError(code, text, { cause: error });
+  const make = (code: ConstructorParameters<typeof EdgeRouteError>[0], text: string) => new EdgeRouteError(code, text, { cause: error });
 
   if (name === 'AbortError') return make('aborted', `${phase} ${modelId} was aborted.`);
   if (name === 'WebGPUNotAvailableError' || name === 'WebGPUNotFoundError' || /WebGPU is not supported|Cannot find WebGPU/i.test(message)) {
     return make(
       'webgpu-unavailable',
-      `WebGPU is unavailable in this context, so ${modelId} cannot run locally. Use a browser with WebGPU enabled ` +
-        `(Chrome/Edge 113+, or check chrome://gpu), or route every prompt to the cloud model. (web-llm: ${message})`,
+      `WebGPU is unavailable in this context, so ${modelId} cannot run locally. Use a browser with WebGPU enabled `
+        + `(Chrome/Edge 113+, or check chrome://gpu), or route every prompt to the cloud model. (web-llm: ${message})`,
     );
   }
   if (name === 'ShaderF16SupportError' || name === 'FeatureSupportError') {
     return make(
       'webgpu-unavailable',
-      `${modelId} needs a GPU feature this adapter lacks (${message}). Construct the engine with gpu.shaderF16 from ` +
-        `probeWebGpu() so a q4f32_1 build is chosen.`,
+      `${modelId} needs a GPU feature this adapter lacks (${message}). Construct the engine with gpu.shaderF16 from `
+        + `probeWebGpu() so a q4f32_1 build is chosen.`,
     );
   }
   if (isDeviceLoss(error)) {
     return make(
       'local-engine-failed',
-      `The GPU device was lost while ${phase} ${modelId}, most likely out of GPU memory. Call load() again, or ` +
-        `choose a smaller model (fewer parameters, or a '-1k' context build). (web-llm: ${message})`,
+      `The GPU device was lost while ${phase} ${modelId}, most likely out of GPU memory. Call load() again, or `
+        + `choose a smaller model (fewer parameters, or a '-1k' context build). (web-llm: ${message})`,
     );
   }
   if (name === 'QuotaExceededError') {
     return make(
       'storage-quota',
-      `The browser's storage quota is full, so ${modelId}'s weights cannot be cached. Free site storage ` +
-        `(or delete cached models) and load again. (${message})`,
+      `The browser's storage quota is full, so ${modelId}'s weights cannot be cached. Free site storage `
+        + `(or delete cached models) and load again. (${message})`,
     );
   }
   if (name === 'ModelNotFoundError' || name === 'SpecifiedModelNotFoundError' || name === 'MissingModelError') {
     return make(
       'local-engine-failed',
-      `${modelId} is not in web-llm's model list. Pick a model_id from prebuiltAppConfig.model_list, or pass ` +
-        `appConfig with its record. (web-llm: ${message})`,
+      `${modelId} is not in web-llm's model list. Pick a model_id from prebuiltAppConfig.model_list, or pass `
+        + `appConfig with its record. (web-llm: ${message})`,
     );
   }
   if (name === 'ModelNotLoadedError' || name === 'ConfigurationNotInitializedError') {
@@ -229,17 +221,17 @@ export function mapWebLlmError(error: unknown, modelId: string, phase: Phase): E
     );
   }
   if (
-    error instanceof Error &&
-    (/ConfigValueError|RangeError|MinValueError|NonNegativeError|DependencyError/.test(name) ||
-      /MessageOrderError|SystemMessageOrderError|ContentTypeError|UnsupportedRoleError|StreamingCountError|SeedTypeError|UnsupportedFieldsError/.test(name))
+    error instanceof Error
+    && (/ConfigValueError|RangeError|MinValueError|NonNegativeError|DependencyError/.test(name)
+      || /MessageOrderError|SystemMessageOrderError|ContentTypeError|UnsupportedRoleError|StreamingCountError|SeedTypeError|UnsupportedFieldsError/.test(name))
   ) {
     return make('invalid-input', `web-llm rejected the request for ${modelId}: ${message}`);
   }
   if (phase === 'loading' && (name === 'TypeError' || /fetch|network|NetworkError|status/i.test(message))) {
     return make(
       'local-engine-failed',
-      `Could not download ${modelId}'s files (${message}). Check the network and that the model host ` +
-        `(huggingface.co by default, or your appConfig URLs) is reachable and allows CORS; then load again.`,
+      `Could not download ${modelId}'s files (${message}). Check the network and that the model host `
+        + `(huggingface.co by default, or your appConfig URLs) is reachable and allows CORS; then load again.`,
     );
   }
   return make('local-engine-failed', `web-llm failed while ${phase} ${modelId}: ${message}`);
@@ -279,8 +271,7 @@ export function toWebLlmRequest(request: ChatCompletionRequest, stream: boolean)
   if (n > 1 && (stream || request.stream === true)) {
     throw new EdgeRouteError(
       'invalid-input',
-      `web-llm streams one choice at a time, so n = ${n} cannot be streamed. Call chat() without stream ` +
-        `for several choices (or use sampleAnswers()).`,
+      `web-llm streams one choice at a time, so n = ${n} cannot be streamed. Call chat() without stream ` + `for several choices (or use sampleAnswers()).`,
     );
   }
   if (!stream && request.stream === true) {
@@ -316,8 +307,8 @@ function fromWebLlmCompletion(c: WebLlmChatCompletion): ChatCompletion {
       // LocalEngine contract: with status().logprobs every choice has token log-probs.
       throw new EdgeRouteError(
         'local-engine-failed',
-        `web-llm returned no token log-probabilities for choice ${ch.index} of ${c.model} although the request had ` +
-          `logprobs: true and top_logprobs ≥ 1; this web-llm version behaves differently from 0.2.86.`,
+        `web-llm returned no token log-probabilities for choice ${ch.index} of ${c.model} although the request had `
+          + `logprobs: true and top_logprobs ≥ 1; this web-llm version behaves differently from 0.2.86.`,
       );
     }
     return {
@@ -364,8 +355,8 @@ async function importWebLlm(): Promise<typeof import('@mlc-ai/web-llm')> {
   } catch (error) {
     throw new EdgeRouteError(
       'local-engine-failed',
-      `Could not load the web-llm library (${errorMessage(error)}). Serve the worker's chunks/ folder next to ` +
-        `edgeroute.worker.js, or disable the local model.`,
+      `Could not load the web-llm library (${errorMessage(error)}). Serve the worker's chunks/ folder next to `
+        + `edgeroute.worker.js, or disable the local model.`,
       { cause: error },
     );
   }
@@ -411,8 +402,12 @@ export class WebLlmEngine implements LocalEngine {
   load(options: LoadOptions = {}): Promise<void> {
     const { signal } = options;
     const what = `Loading ${this.modelId}`;
-    return this.#lifecycle.load(options, what, (run) => this.#load(run, signal, what), (error) =>
-      signal?.aborted ? abortedError(what, signal) : mapWebLlmError(error, this.modelId, 'loading'));
+    return this.#lifecycle.load(
+      options,
+      what,
+      (run) => this.#load(run, signal, what),
+      (error) => (signal?.aborted ? abortedError(what, signal) : mapWebLlmError(error, this.modelId, 'loading')),
+    );
   }
 
   async #load(run: LoadRun, signal: AbortSignal | undefined, what: string): Promise<void> {
@@ -421,11 +416,7 @@ export class WebLlmEngine implements LocalEngine {
     const appConfig = this.#options.appConfig ?? (await importWebLlm()).prebuiltAppConfig;
     selectWebLlmModel(this.#options.model, this.#options.gpu, appConfig.model_list);
     const report = (r: InitProgressReport): void => run.report(toLoadProgress(r));
-    const engine = (this.#engine ??= await raceAbortedEngine(
-      this.#createEngine(this.modelId, { appConfig, initProgressCallback: report }),
-      signal,
-      what,
-    ));
+    const engine = (this.#engine ??= await raceAbortedEngine(this.#createEngine(this.modelId, { appConfig, initProgressCallback: report }), signal, what));
     engine.setInitProgressCallback(report);
     // web-llm's unload() aborts the downloads of an in-flight reload(), which then resolves.
     const onAbort = (): void => void engine.unload().catch(() => undefined);

@@ -60,12 +60,15 @@ export function watchGpuDevices(scope: { GPUAdapter?: { prototype: AdapterProtot
       if (expecting > 0) ours.add(device);
       destroy();
     };
-    device.lost.then((info) => {
-      if (info.reason === 'destroyed' && ours.has(device)) return;
-      if (lost) return;
-      lost = { reason: info.reason, message: info.message };
-      announce(lost);
-    }, () => undefined);
+    device.lost.then(
+      (info) => {
+        if (info.reason === 'destroyed' && ours.has(device)) return;
+        if (lost) return;
+        lost = { reason: info.reason, message: info.message };
+        announce(lost);
+      },
+      () => undefined,
+    );
   };
 
   const proto = scope.GPUAdapter?.prototype;

@@ -58,7 +58,12 @@ export async function probeWebGpu(options: { compute?: boolean } = {}): Promise<
     return { available: false, reason: `requestAdapter failed: ${String(error)}`, features: [], shaderF16: false };
   }
   if (!adapter) {
-    return { available: false, reason: 'requestAdapter returned null: no usable GPU adapter (blocklisted driver or WebGPU disabled)', features: [], shaderF16: false };
+    return {
+      available: false,
+      reason: 'requestAdapter returned null: no usable GPU adapter (blocklisted driver or WebGPU disabled)',
+      features: [],
+      shaderF16: false,
+    };
   }
   const info = adapter.info;
   const features = [...adapter.features].map(String).sort();
@@ -68,7 +73,8 @@ export async function probeWebGpu(options: { compute?: boolean } = {}): Promise<
     device: info?.device ?? '',
     description: info?.description ?? '',
     // info.isFallbackAdapter is the spec's; older Chrome has only the adapter's own (deprecated) one.
-    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter)
+    isFallbackAdapter:
+      Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter)
       || (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
   };
   const base = {

@@ -110,23 +110,28 @@ function resilientStore(dbName: string, storeName: string, timeoutMs: number): U
     return pending;
   };
 
-  const connected = (): Promise<IDBDatabase> => new Promise<IDBDatabase>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new OpenTimeout(blocked
-        ? `opening ${dbName} was blocked for ${timeoutMs} ms by another connection holding an older version open`
-        : `opening ${dbName} did not finish within ${timeoutMs} ms`));
-    }, timeoutMs);
-    connect().then(
-      (db) => {
-        clearTimeout(timer);
-        resolve(db);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+  const connected = (): Promise<IDBDatabase> =>
+    new Promise<IDBDatabase>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new OpenTimeout(
+            blocked
+              ? `opening ${dbName} was blocked for ${timeoutMs} ms by another connection holding an older version open`
+              : `opening ${dbName} did not finish within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      connect().then(
+        (db) => {
+          clearTimeout(timer);
+          resolve(db);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
 
   return async <T>(mode: IDBTransactionMode, callback: (store: IDBObjectStore) => T | PromiseLike<T>): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
@@ -169,11 +174,12 @@ async function wrap<T>(store: KvStore, op: string, key: string, run: () => Promi
   } catch (cause) {
     const name = (cause as { name?: string } | null)?.name ?? '';
     const code = name === 'QuotaExceededError' ? 'storage-quota' : 'storage-failed';
-    const hint = code === 'storage-quota'
-      ? 'The browser refused to store more data (quota exceeded); free space or clear the site data.'
-      : cause instanceof OpenTimeout
-        ? `${cause.message}; close other tabs of this site to let it open.`
-        : `IndexedDB refused the operation (${name || 'error'}: ${(cause as Error)?.message ?? String(cause)}); storage may be disabled or full.`;
+    const hint =
+      code === 'storage-quota'
+        ? 'The browser refused to store more data (quota exceeded); free space or clear the site data.'
+        : cause instanceof OpenTimeout
+          ? `${cause.message}; close other tabs of this site to let it open.`
+          : `IndexedDB refused the operation (${name || 'error'}: ${(cause as Error)?.message ?? String(cause)}); storage may be disabled or full.`;
     throw new EdgeRouteError(code, `IndexedDB ${op} of "${key}" in ${store.dbName}/${store.storeName} failed: ${hint}`, { cause });
   }
 }

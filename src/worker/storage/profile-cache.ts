@@ -97,8 +97,7 @@ export function parseProfileKey(key: string): ProfileKeyParts | undefined {
   return { schemaVersion: Number(m[1]), embedderId: m[2]!, validationHash: m[3]!, k: Number(m[4]) };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Realm-safe typed-array test (instanceof fails across frames / structured-clone realms). */
 function isTyped(v: unknown, tag: 'Float32Array' | 'Float64Array' | 'Int32Array'): boolean {
@@ -109,7 +108,10 @@ const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Num
 
 /** Thrown inside checks only; turned into a ProfileRead. */
 class Reject extends Error {
-  constructor(readonly status: Exclude<ProfileReadStatus, 'hit' | 'missing'>, reason: string) {
+  constructor(
+    readonly status: Exclude<ProfileReadStatus, 'hit' | 'missing'>,
+    reason: string,
+  ) {
     super(reason);
   }
 }
@@ -177,7 +179,7 @@ function checkClusters(v: Record<string, unknown>, expect: ProfileExpectation): 
 
 function checkModels(v: Record<string, unknown>, expect: ProfileExpectation): CachedModel[] {
   const models = v.models;
-  if (!Array.isArray(models) || models.length < expect.models.length) corrupt('models is missing or shorter than the set\'s');
+  if (!Array.isArray(models) || models.length < expect.models.length) corrupt("models is missing or shorter than the set's");
   const seen = new Set<string>();
   models.forEach((m: unknown, i) => {
     if (!isObject(m) || typeof m.id !== 'string' || !isFiniteNumber(m.cost) || m.cost < 0 || typeof m.local !== 'boolean') {
@@ -268,9 +270,7 @@ export interface SupersededEntry {
  * Keys holding this validation set's state for an older schema or another embedder (same K).
  * They are what a 'missing' read replaces: the caller rebuilds and may delete them to free space.
  */
-export async function findSupersededEntries(
-  store: KvStore, current: Omit<ProfileKeyParts, 'schemaVersion'>,
-): Promise<SupersededEntry[]> {
+export async function findSupersededEntries(store: KvStore, current: Omit<ProfileKeyParts, 'schemaVersion'>): Promise<SupersededEntry[]> {
   const out: SupersededEntry[] = [];
   for (const key of await kvKeys(store)) {
     const parts = parseProfileKey(key);
@@ -286,6 +286,5 @@ export async function findSupersededEntries(
 
 /** True for the errors kv.ts raises when IndexedDB refuses (the caller then stays in memory). */
 export function isStorageError(error: unknown): error is EdgeRouteError {
-  return error instanceof EdgeRouteError &&
-    (error.code === 'storage-failed' || error.code === 'storage-quota' || error.code === 'storage-unavailable');
+  return error instanceof EdgeRouteError && (error.code === 'storage-failed' || error.code === 'storage-quota' || error.code === 'storage-unavailable');
 }

@@ -22,7 +22,12 @@ const LAW =
 /** A signal that reads as aborted from its `after`-th check on: aborts deterministically mid-call. */
 function abortsAfter(after: number): AbortSignal {
   let reads = 0;
-  return { get aborted() { return ++reads > after; }, reason: new Error('test abort') } as unknown as AbortSignal;
+  return {
+    get aborted() {
+      return ++reads > after;
+    },
+    reason: new Error('test abort'),
+  } as unknown as AbortSignal;
 }
 
 describe(`createTransformersEmbedder (${MODEL}, offline)`, () => {
@@ -103,12 +108,20 @@ describe(`createTransformersEmbedder (${MODEL}, offline)`, () => {
 describe('createTransformersEmbedder backend fallback (fake library)', () => {
   /** A library whose WebGPU load fails and whose CPU pipeline returns fixed 3-d vectors. */
   function fakeLibrary(devices: string[]): () => Promise<TransformersLibrary> {
-    const pipe = Object.assign(
-      async (texts: string[]) => ({ data: Float32Array.from(texts.flatMap(() => [3, 0, 4])), dims: [texts.length, 3] }),
-      { model: { config: {}, sessions: { model: { config: { dtype: 'q8' } } } }, dispose: async () => undefined },
-    );
+    const pipe = Object.assign(async (texts: string[]) => ({ data: Float32Array.from(texts.flatMap(() => [3, 0, 4])), dims: [texts.length, 3] }), {
+      model: { config: {}, sessions: { model: { config: { dtype: 'q8' } } } },
+      dispose: async () => undefined,
+    });
     const lib = {
-      env: { allowLocalModels: true, allowRemoteModels: true, localModelPath: '/models/', remoteHost: 'https://huggingface.co/', useBrowserCache: false, cacheDir: null, backends: { onnx: { wasm: {} } } },
+      env: {
+        allowLocalModels: true,
+        allowRemoteModels: true,
+        localModelPath: '/models/',
+        remoteHost: 'https://huggingface.co/',
+        useBrowserCache: false,
+        cacheDir: null,
+        backends: { onnx: { wasm: {} } },
+      },
       pipeline: async (_task: string, _model: string, options: { device: string }) => {
         devices.push(options.device);
         if (options.device === 'webgpu') throw new Error('WebGPU device lost while creating the session');

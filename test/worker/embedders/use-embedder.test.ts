@@ -73,9 +73,12 @@ describe('WASM backend with our SparseToDense kernel', () => {
 describe('createUseEmbedder errors', () => {
   it('reports a vocabulary URL that cannot be fetched as load-failed', async () => {
     const fetch404 = async (): Promise<Response> => new Response('nope', { status: 404 });
-    const handler = { load: async () => { throw new Error('no model here'); } };
-    const error = await createUseEmbedder({ model: handler, vocabulary: 'http://x/vocab.json', fetch: fetch404 })
-      .catch((e: unknown) => e);
+    const handler = {
+      load: async () => {
+        throw new Error('no model here');
+      },
+    };
+    const error = await createUseEmbedder({ model: handler, vocabulary: 'http://x/vocab.json', fetch: fetch404 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EmbedderError);
     expect((error as EmbedderError).code).toBe('load-failed');
   });

@@ -45,7 +45,16 @@ describe('EngineLifecycle', () => {
 
   it('a failed load is typed, leaves the engine failed with the reason, and may be retried', async () => {
     const life = new EngineLifecycle(caps);
-    const error = await life.load({}, 'Loading m', async () => { throw new Error('404'); }, asEdge).catch((e: unknown) => e);
+    const error = await life
+      .load(
+        {},
+        'Loading m',
+        async () => {
+          throw new Error('404');
+        },
+        asEdge,
+      )
+      .catch((e: unknown) => e);
     expect(errorCode(error)).toBe('local-engine-failed');
     expect(life.status('m')).toMatchObject({ state: 'failed', error: { code: 'local-engine-failed', message: 'mapped: 404' } });
     expect(() => life.requireReady('e:m')).toThrow(/e:m is not loaded \(state: failed\).*Last load failed: mapped: 404/);
@@ -57,7 +66,16 @@ describe('EngineLifecycle', () => {
   it('an aborted load leaves it unloaded, without an error', async () => {
     const life = new EngineLifecycle(caps);
     const aborted = new EdgeRouteError('aborted', 'stop');
-    await expect(life.load({}, 'Loading m', async () => { throw aborted; }, asEdge)).rejects.toBe(aborted);
+    await expect(
+      life.load(
+        {},
+        'Loading m',
+        async () => {
+          throw aborted;
+        },
+        asEdge,
+      ),
+    ).rejects.toBe(aborted);
     expect(life.status('m')).toEqual({ state: 'unloaded', modelId: 'm', ...caps });
   });
 
@@ -65,11 +83,16 @@ describe('EngineLifecycle', () => {
     const life = new EngineLifecycle(caps);
     const g = gate();
     let cutOffSeen: boolean | undefined;
-    const loading = life.load({}, 'Loading m', async (r) => {
-      await g.done;
-      cutOffSeen = r.cutOff;
-      r.report({ progress: 1, text: 'late' });
-    }, asEdge);
+    const loading = life.load(
+      {},
+      'Loading m',
+      async (r) => {
+        await g.done;
+        cutOffSeen = r.cutOff;
+        r.report({ progress: 1, text: 'late' });
+      },
+      asEdge,
+    );
     const epoch = life.epoch;
     life.unload();
     expect(life.isCurrent(epoch)).toBe(false);
@@ -83,7 +106,16 @@ describe('EngineLifecycle', () => {
 
   it('a throwing progress callback does not break the load; fail() marks a loaded engine failed', async () => {
     const life = new EngineLifecycle(caps);
-    await life.load({ onProgress: () => { throw new Error('UI bug'); } }, 'Loading m', async (r) => r.report({ progress: 1, text: 'x' }), asEdge);
+    await life.load(
+      {
+        onProgress: () => {
+          throw new Error('UI bug');
+        },
+      },
+      'Loading m',
+      async (r) => r.report({ progress: 1, text: 'x' }),
+      asEdge,
+    );
     expect(life.state).toBe('ready');
     life.fail(new EdgeRouteError('device-lost', 'gone'));
     expect(life.status('m')).toMatchObject({ state: 'failed', error: { code: 'device-lost' } });

@@ -33,7 +33,12 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 /** A signal that reads as aborted from its `after`-th check on (the engine checks it around every token). */
 function abortsAfter(after: number): AbortSignal {
   let reads = 0;
-  return { get aborted() { return ++reads > after; }, reason: new Error('test abort') } as unknown as AbortSignal;
+  return {
+    get aborted() {
+      return ++reads > after;
+    },
+    reason: new Error('test abort'),
+  } as unknown as AbortSignal;
 }
 
 describe('decoding helpers', () => {
@@ -108,7 +113,11 @@ describe(`TransformersEngine (${MODEL}, offline)`, () => {
     expect(choice.finish_reason).toBe('length');
     expect(content.length).toBe(16);
     expect(content.map((t) => t.token).join('')).toBe(choice.message.content);
-    expect(res.usage).toEqual({ prompt_tokens: tok.encode(`${gsm[0].prompt}\nAnswer:`).length, completion_tokens: 16, total_tokens: res.usage!.prompt_tokens + 16 });
+    expect(res.usage).toEqual({
+      prompt_tokens: tok.encode(`${gsm[0].prompt}\nAnswer:`).length,
+      completion_tokens: 16,
+      total_tokens: res.usage!.prompt_tokens + 16,
+    });
     for (const t of content) {
       expect(t.top_logprobs.length).toBe(3);
       for (let i = 1; i < t.top_logprobs.length; i++) expect(t.top_logprobs[i].logprob).toBeLessThanOrEqual(t.top_logprobs[i - 1].logprob);

@@ -87,7 +87,10 @@ describe('planBackends', () => {
     // The deprecated adapter-level flag (older Chrome).
     expect((await planBackends('auto', { node: false, gpu: gpuWith({ isFallbackAdapter: true, info: {} }) })).candidates).toEqual(['wasm']);
     // Chrome's SwiftShader adapter, named in adapter.info, whatever its flag says.
-    const swiftshader = { isFallbackAdapter: false, info: { vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader Device (Subzero)' } };
+    const swiftshader = {
+      isFallbackAdapter: false,
+      info: { vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader Device (Subzero)' },
+    };
     const plan = await planBackends('auto', { node: false, gpu: gpuWith(swiftshader) });
     expect(plan.candidates).toEqual(['wasm']);
     expect(plan.reason).toMatch(/SwiftShader.*\(google, swiftshader, SwiftShader Device \(Subzero\)\)/);
@@ -134,11 +137,15 @@ describe('createProgressAggregator', () => {
 
 describe('describeLoadFailure', () => {
   it('names the missing file and the disabled remote host', () => {
-    const error = Object.assign(
-      new Error('`local_files_only=true` or `env.allowRemoteModels=false` and file was not found locally at "/m/x/config.json".'),
-      { name: 'ModelFileNotFoundError' },
-    );
-    const d = describeLoadFailure(error, 'x', { allowLocalModels: true, allowRemoteModels: false, localModelPath: '/m/', remoteHost: 'https://huggingface.co/' });
+    const error = Object.assign(new Error('`local_files_only=true` or `env.allowRemoteModels=false` and file was not found locally at "/m/x/config.json".'), {
+      name: 'ModelFileNotFoundError',
+    });
+    const d = describeLoadFailure(error, 'x', {
+      allowLocalModels: true,
+      allowRemoteModels: false,
+      localModelPath: '/m/',
+      remoteHost: 'https://huggingface.co/',
+    });
     expect(d.kind).toBe('not-found');
     expect(d.message).toContain('/m/x/config.json is missing');
     expect(d.message).toContain('env.allowRemoteModels is false');

@@ -13,14 +13,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { answerConfidence, meanLogProb } from '../../../src/core/confidence';
 import { EdgeRouteError } from '../../../src/common/errors';
 import { sampleAnswers, type LoadProgress } from '../../../src/worker/engines/local-engine';
-import {
-  mapWebLlmError,
-  selectWebLlmModel,
-  toLoadProgress,
-  webLlmModelId,
-  WebLlmEngine,
-  type MLCEngineLike,
-} from '../../../src/worker/engines/webllm-engine';
+import { mapWebLlmError, selectWebLlmModel, toLoadProgress, webLlmModelId, WebLlmEngine, type MLCEngineLike } from '../../../src/worker/engines/webllm-engine';
 import type { ChatCompletionChunk, LocalChatRequest as ChatCompletionRequest } from '../../../src/common/openai';
 
 const F16 = { shaderF16: true };
@@ -39,20 +32,11 @@ class NamedError extends Error {
 
 /** web-llm's real message texts, for realistic error-mapping tests. */
 const webLlmErrors = {
-  webgpu: () =>
-    new NamedError(
-      'WebGPUNotAvailableError',
-      'WebGPU is not supported in your current environment, but it is necessary to run the WebLLM engine.',
-    ),
+  webgpu: () => new NamedError('WebGPUNotAvailableError', 'WebGPU is not supported in your current environment, but it is necessary to run the WebLLM engine.'),
   deviceLost: () =>
-    new NamedError(
-      'DeviceLostError',
-      'The WebGPU device was lost while loading the model. This issue often occurs due to running out of memory (OOM).',
-    ),
-  shaderF16: () =>
-    new NamedError('ShaderF16SupportError', 'This model requires WebGPU extension shader-f16, which is not enabled in this browser.'),
-  notFound: (id: string) =>
-    new NamedError('ModelNotFoundError', `Cannot find model record in appConfig for ${id}. Please check if the model ID is correct.`),
+    new NamedError('DeviceLostError', 'The WebGPU device was lost while loading the model. This issue often occurs due to running out of memory (OOM).'),
+  shaderF16: () => new NamedError('ShaderF16SupportError', 'This model requires WebGPU extension shader-f16, which is not enabled in this browser.'),
+  notFound: (id: string) => new NamedError('ModelNotFoundError', `Cannot find model record in appConfig for ${id}. Please check if the model ID is correct.`),
   context: () =>
     new NamedError('ContextWindowSizeExceededError', 'Prompt tokens exceed context window size: number of prompt tokens: 5000; context window size: 4096'),
 };
@@ -95,7 +79,10 @@ class FakeMLCEngine implements MLCEngineLike {
   #abortReload: (() => void) | undefined;
   #lock: Promise<void> = Promise.resolve();
 
-  constructor(readonly config: MLCEngineConfig, private readonly opts: FakeOptions = {}) {
+  constructor(
+    readonly config: MLCEngineConfig,
+    private readonly opts: FakeOptions = {},
+  ) {
     this.progressCallback = config.initProgressCallback;
   }
 
@@ -477,7 +464,13 @@ describe('request shape', () => {
   });
 
   it('sends n > 1 without streaming and returns n choices', async () => {
-    const { engine, fake } = await loaded('Llama-3.2-1B-Instruct', F16, { answers: [['Paris', '.'], ['Lyon', '.'], ['Paris', '!']] });
+    const { engine, fake } = await loaded('Llama-3.2-1B-Instruct', F16, {
+      answers: [
+        ['Paris', '.'],
+        ['Lyon', '.'],
+        ['Paris', '!'],
+      ],
+    });
     const c = await engine.chat(ask('Capital of France?', { n: 3, temperature: 0.8 }));
     expect(fake.requests[0]).toMatchObject({ n: 3, stream: false, temperature: 0.8 });
     expect(c.choices.map((ch) => ch.message.content)).toEqual(['Paris.', 'Lyon.', 'Paris!']);

@@ -76,13 +76,25 @@ describe('openKvStore', () => {
     squatter.onversionchange = () => undefined;
     const store = openKvStore(name, 'cache', { timeoutMs: 200 });
     const started = Date.now();
-    const failure = await kvSet(store, 'k', 'v').then(() => undefined, (e: unknown) => e);
+    const failure = await kvSet(store, 'k', 'v').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(failure).toMatchObject({ name: 'EdgeRouteError', code: 'storage-failed' });
     expect((failure as Error).message).toMatch(/blocked .* by another connection/);
     squatter.close();
     // The upgrade that was waiting goes through; the next call uses it.
-    await expect.poll(() => kvSet(store, 'k', 'v').then(() => 'ok', (e: Error) => e.message), { timeout: 2_000 }).toBe('ok');
+    await expect
+      .poll(
+        () =>
+          kvSet(store, 'k', 'v').then(
+            () => 'ok',
+            (e: Error) => e.message,
+          ),
+        { timeout: 2_000 },
+      )
+      .toBe('ok');
     expect(await kvGet(store, 'k')).toBe('v');
   });
 

@@ -2,8 +2,15 @@ import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { kvGet, kvKeys, kvSet, openKvStore, type KvStore } from '../../../src/worker/storage/kv';
 import {
-  PROFILE_SCHEMA_VERSION, deleteProfileEntry, findSupersededEntries, parseProfileKey, profileKey, readProfileEntry,
-  writeProfileEntry, type ProfileEntry, type ProfileExpectation,
+  PROFILE_SCHEMA_VERSION,
+  deleteProfileEntry,
+  findSupersededEntries,
+  parseProfileKey,
+  profileKey,
+  readProfileEntry,
+  writeProfileEntry,
+  type ProfileEntry,
+  type ProfileExpectation,
 } from '../../../src/worker/storage/profile-cache';
 
 let dbCount = 0;
@@ -17,7 +24,10 @@ const expect0: ProfileExpectation = {
   k: 2,
   seed: 0,
   promptCount: 3,
-  models: [{ id: 'local', cost: 0, local: true }, { id: 'cloud', cost: 0.001 }],
+  models: [
+    { id: 'local', cost: 0, local: true },
+    { id: 'cloud', cost: 0.001 },
+  ],
 };
 const key0 = profileKey(expect0);
 
@@ -84,7 +94,10 @@ describe('readProfileEntry', () => {
   });
 
   it('reports identity mismatches as stale or other-embedder', async () => {
-    expect(await readBack({ ...entry(), schemaVersion: PROFILE_SCHEMA_VERSION - 1 })).toMatchObject({ status: 'stale', reason: expect.stringMatching(/schema version/) });
+    expect(await readBack({ ...entry(), schemaVersion: PROFILE_SCHEMA_VERSION - 1 })).toMatchObject({
+      status: 'stale',
+      reason: expect.stringMatching(/schema version/),
+    });
     expect(await readBack({ ...entry(), embedderId: 'use-lite' })).toMatchObject({ status: 'other-embedder', reason: expect.stringMatching(/"use-lite"/) });
     expect(await readBack({ ...entry(), validationHash: 'cd'.repeat(32) })).toMatchObject({ status: 'stale', reason: expect.stringMatching(/validation set/) });
     expect(await readBack({ ...entry(), seed: 7 })).toMatchObject({ status: 'stale' });
@@ -111,12 +124,20 @@ describe('readProfileEntry', () => {
       ['set model cost changed', { ...e, models: [e.models[0], { ...e.models[1], cost: 1 }, e.models[2]] }, /models\[1\]/],
       ['duplicate model', { ...e, models: [...e.models, e.models[2]] }, /appears twice/],
       ['added model without scores', { ...e, models: [e.models[0], e.models[1], { ...e.models[2], scores: undefined }] }, /no Float64Array of 3 scores/],
-      ['added model score out of range', { ...e, models: [e.models[0], e.models[1], { ...e.models[2], scores: new Float64Array([2, 0, 0]) }] }, /score 2 on prompt 0/],
+      [
+        'added model score out of range',
+        { ...e, models: [e.models[0], e.models[1], { ...e.models[2], scores: new Float64Array([2, 0, 0]) }] },
+        /score 2 on prompt 0/,
+      ],
       ['negative cost', { ...e, models: [e.models[0], e.models[1], { ...e.models[2], cost: -1 }] }, /models\[2\]/],
       ['missing feature vector', { ...e, featureVectors: e.featureVectors.slice(0, 2) }, /expected 3 feature vectors/],
       ['feature vector of wrong length', { ...e, featureVectors: [new Float64Array([0.5]), e.featureVectors[1], e.featureVectors[2]] }, /feature vector 0/],
       ['NaN in a feature vector', { ...e, featureVectors: [new Float64Array([NaN, 0.2]), e.featureVectors[1], e.featureVectors[2]] }, /NaN at cluster 0/],
-      ['feature vector as Float32Array', { ...e, featureVectors: [new Float32Array([0.5, 0.25]), e.featureVectors[1], e.featureVectors[2]] }, /feature vector 0 is not a Float64Array/],
+      [
+        'feature vector as Float32Array',
+        { ...e, featureVectors: [new Float32Array([0.5, 0.25]), e.featureVectors[1], e.featureVectors[2]] },
+        /feature vector 0 is not a Float64Array/,
+      ],
       ['global error NaN', { ...e, globalErrors: [NaN, 0.1, 0.2] }, /globalErrors/],
       ['shrinkage negative', { ...e, shrinkage: -1 }, /shrinkage/],
       ['createdAt missing', { ...e, createdAt: undefined }, /createdAt/],
@@ -130,7 +151,8 @@ describe('readProfileEntry', () => {
 
   it('surfaces storage failures as EdgeRouteError for the caller to fall back on memory', async () => {
     const failing: KvStore = {
-      dbName: 'x', storeName: 'y',
+      dbName: 'x',
+      storeName: 'y',
       use: () => Promise.reject(new DOMException('quota', 'QuotaExceededError')),
     };
     await expect(writeProfileEntry(failing, key0, entry())).rejects.toMatchObject({ code: 'storage-quota' });
@@ -139,7 +161,7 @@ describe('readProfileEntry', () => {
 });
 
 describe('findSupersededEntries', () => {
-  it('finds this set\'s entries of an older schema or another embedder, and nothing else', async () => {
+  it("finds this set's entries of an older schema or another embedder, and nothing else", async () => {
     const store = freshStore();
     const old = profileKey({ ...expect0, schemaVersion: PROFILE_SCHEMA_VERSION - 1 });
     const other = profileKey({ ...expect0, embedderId: 'use-lite@1' });
@@ -147,7 +169,12 @@ describe('findSupersededEntries', () => {
     const otherSet = profileKey({ ...expect0, embedderId: 'use-lite@1', validationHash: 'cd'.repeat(32) });
     for (const k of [key0, old, other, otherK, otherSet, 'embedding:xyz']) await kvSet(store, k, 1);
     const found = await findSupersededEntries(store, expect0);
-    expect(found.map((f) => [f.key, f.status]).sort()).toEqual([[old, 'stale'], [other, 'other-embedder']].sort());
+    expect(found.map((f) => [f.key, f.status]).sort()).toEqual(
+      [
+        [old, 'stale'],
+        [other, 'other-embedder'],
+      ].sort(),
+    );
     expect(await kvKeys(store)).toHaveLength(6);
     expect(await kvGet(store, key0)).toBe(1);
   });
