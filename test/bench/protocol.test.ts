@@ -77,4 +77,16 @@ describe('quality benchmark protocol', () => {
     expect(r['hybrid-conditional-kmeans']!.area).toBeGreaterThanOrEqual(r['confidence-only']!.area - 0.01);
     expect(r['hybrid-conditional-kmeans']!.area).toBeGreaterThanOrEqual(r['uniroute-kmeans']!.area - 0.01);
   });
+
+  it('drops and counts test prompts a model was not scored on, and flags a pair whose strong model is not the best', () => {
+    const prompts = twoTaskSet(600, 3).map((p, i) => (i % 10 === 0 ? { ...p, scores: { small: p.scores['small']!, large: 1 } } : p));
+    const result = runSeed(prompts, { name: 'gappy', models, pair: { weak: 'small', strong: 'mid' } }, { seed: 0 });
+    expect(result.gaps.testWithoutScores).toBeGreaterThan(0);
+    expect(result.sizes.test + result.gaps.testWithoutScores).toBe(180);
+    expect(result.pairFlags.some((f) => /mid is not the best \(large is/.test(f))).toBe(true);
+    const clean = runSeed(twoTaskSet(600, 3), { name: 'clean', models, pair: { weak: 'small', strong: 'large' } }, { seed: 0 });
+    expect(clean.pairFlags).toEqual([]);
+    expect(clean.gaps.testWithoutScores).toBe(0);
+    expect(typeof clean.choices['knnK']).toBe('number');
+  });
 });
