@@ -163,12 +163,20 @@ function featureEvidence(train: readonly LabelledPrompt[], validation: readonly 
 
 type Fold = readonly [fit: LabelledPrompt[], held: LabelledPrompt[]];
 
-/** Repeated 2-fold halvings of the validation split: the folds of every cross-validated choice. */
-function validationFolds(validation: readonly LabelledPrompt[], seed: number, repeats: number): Fold[] {
+/**
+ * Repeated 2-fold halvings of the validation split: the folds of every cross-validated choice.
+ * A held half is judged on its prompts that every model was scored on (`complete`), as test is.
+ */
+function validationFolds(
+  validation: readonly LabelledPrompt[], seed: number, repeats: number, complete: (x: LabelledPrompt) => boolean,
+): Fold[] {
   const folds: Fold[] = [];
   for (let r = 0; r < repeats; r++) {
-    const halves = splitPrompts(validation, (seed ^ 0xc1) + 7919 * r, [0.5, 0.5, 0]);
-    if (halves.train.length > 0 && halves.validation.length > 0) folds.push([halves.train, halves.validation], [halves.validation, halves.train]);
+    const { train: a, validation: b } = splitPrompts(validation, (seed ^ 0xc1) + 7919 * r, [0.5, 0.5, 0]);
+    for (const [fit, held] of [[a, b], [b, a]] as const) {
+      const judged = held.filter(complete);
+      if (fit.length > 0 && judged.length > 0) folds.push([fit, judged]);
+    }
   }
   return folds;
 }
@@ -300,7 +308,7 @@ export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, op
   const maxCost = maxCostOf(models);
   const singles = singleModelPoints(test, models);
   const bestSingle = Math.max(...singles.map((s) => s.quality));
-  const folds = validationFolds(validation, seed, o.cvRepeats);
+  const folds = validationFolds(validation, seed, o.cvRepeats, scoredEverywhere);
   // What a deployed baseline may look at: every model's scores on validation, the seen ones' on train.
   const known = evidence.filter(scoredEverywhere);
   const selection = known.length > 0 ? known : validation.filter(scoredEverywhere);

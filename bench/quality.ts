@@ -11,7 +11,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { LabelledPrompt, ModelSpec } from '../research/index';
+import type { ConfidenceScale, LabelledPrompt, ModelSpec } from '../research/index';
 import { DEFAULT_DATA_DIR, listSets, loadSet, type LoadedSet } from '../dev/data';
 import { DEFAULT_CACHE_DIR, embedSet } from '../dev/embedding-cache';
 import { createNodeUseEmbedder, setupNodeBackend } from '../dev/node-use';
@@ -43,13 +43,13 @@ async function main(): Promise<void> {
   function blocksOf(set: LoadedSet, prompts: readonly LabelledPrompt[]): { name: string; spec: SetSpec; prompts: readonly LabelledPrompt[] }[] {
     const { card } = set;
     if (card.local_candidates && card.local_candidates.length > 0) {
-      const strong = set.models.some((m) => m.id === 'gpt-4o') ? 'gpt-4o' : bestModel(set);
+      const strong = card.strong ?? (set.models.some((m) => m.id === 'gpt-4o') ? 'gpt-4o' : bestModel(set));
+      const confidenceScale = confidenceScaleOf(set);
       return card.local_candidates.map((local) => {
         const models: ModelSpec[] = set.models.map((m) => (m.id === local ? { id: m.id, cost: 0 } : m));
         // The recorded per-call API price of the local model does not apply on the user's device.
         const free = prompts.map((p) => ({ ...p, costs: p.costs ? { ...p.costs, [local]: 0 } : undefined }));
-        // The cascade cards record each answer's confidence as the log-probability of its letter.
-        const spec: SetSpec = { name: `${set.name}@${local}`, models, localModel: local, pair: { weak: local, strong }, confidenceScale: 'log-probability' };
+        const spec: SetSpec = { name: `${set.name}@${local}`, models, localModel: local, pair: { weak: local, strong }, confidenceScale };
         return { name: spec.name, spec, prompts: free };
       });
     }
@@ -58,6 +58,20 @@ async function main(): Promise<void> {
     const multiTurn = set.items.some((it) => (it.turns?.length ?? 0) > 1);
     const groupKey = multiTurn ? (p: LabelledPrompt) => p.id.replace(/\/\d+$/, '') : undefined;
     return [{ name: set.name, spec: { name: set.name, models: set.models, pair, groupKey }, prompts }];
+  }
+
+  /**
+   * What the recorded confidences are: the card's `confidence_scale` if it names one; else a
+   * log-probability when the card's `confidence` text says so (the cascade cards: the letter's
+   * log-probability) or every recorded value is ≤ 0; else 'raw' (e.g. a self-check P(yes) in [0, 1]).
+   */
+  function confidenceScaleOf(set: LoadedSet): ConfidenceScale {
+    const declared = set.card['confidence_scale'];
+    if (declared === 'raw' || declared === 'log-probability') return declared;
+    const text = typeof set.card['confidence'] === 'string' ? set.card['confidence'] : '';
+    if (/log-?prob/i.test(text)) return 'log-probability';
+    const values = set.items.flatMap((it) => Object.values(it.confidences ?? {}));
+    return values.length > 0 && values.every((v) => v <= 0) ? 'log-probability' : 'raw';
   }
 
   function bestModel(set: LoadedSet): string {
