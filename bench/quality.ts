@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   await mkdir(values.out, { recursive: true });
   const jsonPath = path.join(values.out, 'quality.json');
   const svgPath = path.join(values.out, 'quality-deferral-curves.svg');
-  await writeFile(jsonPath, JSON.stringify(report, (_, v: unknown) => (v === Infinity ? 'Infinity' : v), 2));
+  await writeFile(jsonPath, JSON.stringify(report, (_, v: unknown) => (v === Infinity ? 'Infinity' : v === -Infinity ? '-Infinity' : v), 2));
   await writeFile(svgPath, deferralCurvesSvg(firstSeeds));
   await embedder.dispose?.();
   console.log(`\nwall ${((performance.now() - started) / 1000).toFixed(1)} s (embedding ${embedSeconds.toFixed(1)} s)`);
