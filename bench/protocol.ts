@@ -12,6 +12,7 @@ import {
   ConfidenceCascadeRouter,
   ConfidenceKnnRouter,
   ConfidenceMlpRouter,
+  DifficultyRouter,
   KnnRouter,
   MlpSufficiencyPredictor,
   OracleRouter,
@@ -83,6 +84,8 @@ export interface ProtocolOptions {
   readonly knnCandidates?: readonly number[];
   /** Random halvings of the validation split used by every cross-validated choice. */
   readonly cvRepeats?: number;
+  /** Also run the universal-difficulty (IRT-like) router, a candidate not yet shown to win. */
+  readonly difficultyRouter?: boolean;
 }
 
 export interface RouterResult {
@@ -136,6 +139,7 @@ const DEFAULTS = {
   maxPredictiveTraining: 5000,
   knnCandidates: [5, 10, 20, 50, 100, 200],
   cvRepeats: 3,
+  difficultyRouter: false,
 };
 
 function subsample<T>(items: readonly T[], max: number, seed: number): T[] {
@@ -356,6 +360,10 @@ export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, op
     'confidence-mlp': (pool) => new ConfidenceMlpRouter({ models: pool, weakModelId: weak, meanErrors: validationMeanErrors(evidence, pool), predictor: mlp }),
     oracle: (pool) => new OracleRouter(test, pool),
   };
+  if (o.difficultyRouter) {
+    const irt = DifficultyRouter.fit({ evidence, models, seen, clusterMap: kmeansMap });
+    factories['irt-difficulty'] = (pool) => (pool.length === models.length ? irt : DifficultyRouter.fit({ evidence, models: pool, seen: seen.filter((m) => pool.includes(m)), clusterMap: kmeansMap }));
+  }
   let fitWithoutConfidence = 0;
   if (spec.localModel) {
     const local = spec.localModel;

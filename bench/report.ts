@@ -105,6 +105,7 @@ export const COMPARISONS: readonly (readonly [string, string])[] = [
   ['hybrid-conditional-kmeans', 'better-part'],
   ['hybrid-cv', 'confidence-only'],
   ['hybrid-cv', 'uniroute-kmeans'],
+  ['irt-difficulty', 'uniroute-kmeans'],
 ];
 
 export function pairedDeltas(results: readonly SeedResult[]): PairedDelta[] {
@@ -244,6 +245,7 @@ const COLORS: Record<string, string> = {
   'hybrid-conditional-learned-map': '#bcbd22',
   'hybrid-fitted-kmeans': '#7f7f7f',
   'hybrid-cv': '#000000',
+  'irt-difficulty': '#393b79',
   oracle: '#1f77b4',
 };
 

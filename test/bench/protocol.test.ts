@@ -89,4 +89,12 @@ describe('quality benchmark protocol', () => {
     expect(clean.gaps.testWithoutScores).toBe(0);
     expect(typeof clean.choices['knnK']).toBe('number');
   });
+
+  it('runs the universal-difficulty candidate when asked, and only then', () => {
+    const spec = { name: 'synthetic', models, pair: { weak: 'small', strong: 'large' } };
+    const withIrt = runSeed(twoTaskSet(600, 1), spec, { seed: 0, difficultyRouter: true });
+    expect(withIrt.routers['irt-difficulty']!.area).toBeGreaterThan(withIrt.routers['zero-router']!.area + 0.05);
+    expect(withIrt.routers['irt-difficulty']!.area).toBeLessThanOrEqual(withIrt.routers['oracle']!.area + 1e-9);
+    expect(runSeed(twoTaskSet(600, 1), spec, { seed: 0 }).routers['irt-difficulty']).toBeUndefined();
+  });
 });
