@@ -51,6 +51,15 @@ if (cascade.length > 0) {
   }
   console.log('\npicks per seed: C = confidence-only, U = UniRoute k-means, H = hybrid-fitted-kmeans.');
 }
+const irt = blocks.filter((b) => find(b.set.deltas, 'irt-difficulty', 'uniroute-kmeans', 'area'));
+if (irt.length > 0) {
+  console.log('\nThe universal-difficulty candidate (--irt) against UniRoute k-means, paired Δ:\n');
+  console.log('| block | seeds | area | APGR |');
+  console.log('| --- | --- | --- | --- |');
+  for (const { name, set, seeds } of irt) {
+    console.log(`| ${name} | ${seeds} | ${cell(find(set.deltas, 'irt-difficulty', 'uniroute-kmeans', 'area'))} | ${cell(find(set.deltas, 'irt-difficulty', 'uniroute-kmeans', 'apgr'))} |`);
+  }
+}
 const flagged = blocks.filter((b) => b.set.pairFlags.length > 0);
 if (flagged.length > 0) {
   console.log('\nAPGR flagged (strong model not the best, or weak ≈ strong):');
