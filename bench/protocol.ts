@@ -86,6 +86,11 @@ export interface ProtocolOptions {
   readonly cvRepeats?: number;
   /** Also run the universal-difficulty (IRT-like) router, a candidate not yet shown to win. */
   readonly difficultyRouter?: boolean;
+  /**
+   * Also run 'hybrid-fitted-knn-local': hybrid-fitted-kmeans with the local model's ψ replaced by
+   * its k-NN error among the evidence prompts (an embedding-based predictor of its correctness).
+   */
+  readonly localKnnFeature?: boolean;
 }
 
 export interface RouterResult {
@@ -140,6 +145,7 @@ const DEFAULTS = {
   knnCandidates: [5, 10, 20, 50, 100, 200],
   cvRepeats: 3,
   difficultyRouter: false,
+  localKnnFeature: false,
 };
 
 function subsample<T>(items: readonly T[], max: number, seed: number): T[] {
@@ -410,6 +416,34 @@ export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, op
     const pick = candidates[cvAreas[0]!.length > 0 ? oneStandardErrorChoice(cvAreas) : 0]!;
     choices['hybrid-cv'] = pick;
     factories['hybrid-cv'] = pick === 'uniroute-kmeans' ? factories['uniroute-kmeans']! : full[pick];
+
+    if (o.localKnnFeature) {
+      // The local model is seen: its error among the nearest evidence prompts predicts its
+      // correctness from the embedding. Out of fold for the fitting samples (5 folds by index,
+      // as outOfFoldClusterErrors), from all evidence for test prompts.
+      const localScored = evidence.filter((x) => x.scores[local] !== undefined);
+      const knnOf = (prompts: readonly LabelledPrompt[]) => KnnRouter.fromEvidence(prompts, [models.find((m) => m.id === local)!], { k: knnK, shrinkage: DEFAULT_SHRINKAGE });
+      const oof = new Map<LabelledPrompt, number>();
+      for (let f = 0; f < 5; f++) {
+        const rest = localScored.filter((_, i) => i % 5 !== f);
+        if (rest.length === 0) continue;
+        const knn = knnOf(rest);
+        localScored.forEach((x, i) => {
+          if (i % 5 === f) oof.set(x, knn.predictErrors({ embedding: x.embedding })[0]!);
+        });
+      }
+      const fullKnn = knnOf(localScored);
+      const samples = conditionalSamples(evidence, models, kmeansMap, local);
+      const confidenceOf = (x: LabelledPrompt): number => x.confidences?.[local] ?? NaN;
+      samples[local] = localScored.map((x) => ({ psiError: oof.get(x) ?? NaN, confidence: confidenceOf(x), correct: x.scores[local]! }));
+      const errorModel = fitConditionalErrors(samples, { scale, groups: [cloud], fitPsi: true });
+      const profile = buildProfile({ validation: evidence, models, clusterMap: kmeansMap });
+      const psi = Object.fromEntries(models.map((m, h) => [m.id, profile.featureVectors[h]!]));
+      const psiOverride = { [local]: (embedding: Float32Array): number => fullKnn.predictErrors({ embedding })[0]! };
+      factories['hybrid-fitted-knn-local'] = (pool) => new ConditionalHybridRouter({
+        name: 'hybrid-fitted-knn-local', models: pool, clusterMap: kmeansMap, psi, errorModel, psiOverride,
+      });
+    }
 
     // Conditional hybrid with w_ψ fixed at 1 (conditional-errors.ts), kept for comparison: the
     // local model's own cluster prior is kept only if it predicts its correctness beyond the

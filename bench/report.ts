@@ -106,6 +106,8 @@ export const COMPARISONS: readonly (readonly [string, string])[] = [
   ['hybrid-cv', 'confidence-only'],
   ['hybrid-cv', 'uniroute-kmeans'],
   ['irt-difficulty', 'uniroute-kmeans'],
+  ['hybrid-fitted-knn-local', 'hybrid-fitted-kmeans'],
+  ['hybrid-fitted-knn-local', 'better-part'],
 ];
 
 export function pairedDeltas(results: readonly SeedResult[]): PairedDelta[] {
@@ -246,6 +248,7 @@ const COLORS: Record<string, string> = {
   'hybrid-fitted-kmeans': '#7f7f7f',
   'hybrid-cv': '#000000',
   'irt-difficulty': '#393b79',
+  'hybrid-fitted-knn-local': '#637939',
   oracle: '#1f77b4',
 };
 

@@ -696,6 +696,11 @@ export interface ConditionalHybridRouterOptions {
   readonly psi: Readonly<Record<string, Float64Array>>;
   /** Per-model P(right | ψ_h(x), local confidence), e.g. `fitConditionalErrors(...)`. */
   readonly errorModel: ConditionalErrorModel;
+  /**
+   * Models whose ψ_h(x) comes from another predictor of their error than the clusters, e.g. the
+   * local model's error among its nearest training prompts (it is a seen model).
+   */
+  readonly psiOverride?: Readonly<Record<string, (embedding: Float32Array) => number>>;
   readonly name?: string;
 }
 
@@ -727,6 +732,8 @@ export class ConditionalHybridRouter implements Router {
     const probs = this.options.clusterMap.probabilities(input.embedding);
     const confidence = input.localConfidence ?? NaN;
     return Float64Array.from(this.models, (m, h) => {
+      const override = this.options.psiOverride?.[m.id];
+      if (override) return this.options.errorModel.predictError(m.id, override(input.embedding), confidence);
       const v = this.psi[h]!;
       let e = 0;
       for (let k = 0; k < probs.length; k++) e += probs[k]! * v[k]!;

@@ -97,4 +97,14 @@ describe('quality benchmark protocol', () => {
     expect(withIrt.routers['irt-difficulty']!.area).toBeLessThanOrEqual(withIrt.routers['oracle']!.area + 1e-9);
     expect(runSeed(twoTaskSet(600, 1), spec, { seed: 0 }).routers['irt-difficulty']).toBeUndefined();
   });
+
+  it('adds the hybrid with a k-NN predictor of the local model\'s correctness when asked', () => {
+    const local = [{ id: 'small', cost: 0 }, ...models.slice(1)];
+    const spec = { name: 'synthetic@small', models: local, pair: { weak: 'small', strong: 'large' }, localModel: 'small' };
+    const r = runSeed(twoTaskSet(800, 2), spec, { seed: 1, localKnnFeature: true }).routers;
+    // The embedding tells task A (small right) from task B: the k-NN feature alone routes well.
+    expect(r['hybrid-fitted-knn-local']!.area).toBeGreaterThan(r['zero-router']!.area + 0.05);
+    expect(r['hybrid-fitted-knn-local']!.area).toBeLessThanOrEqual(r['oracle']!.area + 1e-9);
+    expect(runSeed(twoTaskSet(800, 2), spec, { seed: 1 }).routers['hybrid-fitted-knn-local']).toBeUndefined();
+  });
 });
