@@ -60,6 +60,16 @@ if (irt.length > 0) {
     console.log(`| ${name} | ${seeds} | ${cell(find(set.deltas, 'irt-difficulty', 'uniroute-kmeans', 'area'))} | ${cell(find(set.deltas, 'irt-difficulty', 'uniroute-kmeans', 'apgr'))} |`);
   }
 }
+const localKnn = blocks.filter((b) => find(b.set.deltas, 'hybrid-fitted-knn-local', 'hybrid-fitted-kmeans', 'area'));
+if (localKnn.length > 0) {
+  console.log('\nThe k-NN predictor of the local model\'s correctness as a hybrid feature (--local-knn), paired Δ:\n');
+  console.log('| block | seeds | area vs hybrid-fitted-kmeans | APGR vs hybrid-fitted-kmeans | area vs better part | APGR vs better part |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const { name, set, seeds } of localKnn) {
+    const d = set.deltas;
+    console.log(`| ${name} | ${seeds} | ${cell(find(d, 'hybrid-fitted-knn-local', 'hybrid-fitted-kmeans', 'area'))} | ${cell(find(d, 'hybrid-fitted-knn-local', 'hybrid-fitted-kmeans', 'apgr'))} | ${cell(find(d, 'hybrid-fitted-knn-local', 'better part', 'area'))} | ${cell(find(d, 'hybrid-fitted-knn-local', 'better part', 'apgr'))} |`);
+  }
+}
 const flagged = blocks.filter((b) => b.set.pairFlags.length > 0);
 if (flagged.length > 0) {
   console.log('\nAPGR flagged (strong model not the best, or weak ≈ strong):');
