@@ -3,7 +3,7 @@
  * README: UniRoute vs tuned k-NN vs ZeroRouter on every block, and each hybrid against the better
  * of its parts on the cascade blocks.
  *
- *   npx tsx bench/summary.ts reports/quality.json [more.json ...]
+ *   npx tsx bench/summary.ts reports/quality.json [more.json ...]   (a block found twice: the first report's)
  */
 import { readFile } from 'node:fs/promises';
 import type { PairedDelta, QualityReport } from './report';
@@ -14,7 +14,9 @@ if (files.length === 0) {
   process.exit(2);
 }
 const reports = await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, 'utf8')) as QualityReport));
-const blocks = reports.flatMap((r) => Object.entries(r.sets).map(([name, set]) => ({ name, set, seeds: r.seeds })));
+// A block in several reports is taken from the first one named (e.g. a longer rerun of some sets).
+const blocks = reports.flatMap((r) => Object.entries(r.sets).map(([name, set]) => ({ name, set, seeds: r.seeds })))
+  .filter((b, i, all) => all.findIndex((o) => o.name === b.name) === i);
 
 const num = (v: number | string): number => (v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : Number(v));
 const f = (v: number): string => (Number.isFinite(v) ? `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}` : v > 0 ? '+∞' : '−∞');
