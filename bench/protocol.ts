@@ -12,12 +12,15 @@ import {
   ConfidenceCascadeRouter,
   ConfidenceKnnRouter,
   ConfidenceMlpRouter,
+  DifficultyRouter,
   KnnRouter,
   MlpSufficiencyPredictor,
   OracleRouter,
   UniRouteRouter,
   apgr,
+  bestSingleModel,
   buildProfile,
+  costToReach,
   clusterPriorHelps,
   cpt,
   createRng,
@@ -31,6 +34,7 @@ import {
   hardClusterMap,
   kmeans,
   outOfFoldClusterErrors,
+  pairScoreSweep,
   predictAll,
   qnc,
   randomRouterCurve,
@@ -45,6 +49,7 @@ import {
   type LabelledPrompt,
   type ModelSpec,
   type Router,
+  type StrongSharePoint,
   type SufficiencyExample,
 } from '../research/index';
 import { splitModels, splitPrompts } from '../dev/data';
@@ -75,13 +80,26 @@ export interface ProtocolOptions {
   /** Caps that keep the 2-core budget: training prompts for the learned map and the predictive routers. */
   readonly maxLearnedMapTraining?: number;
   readonly maxPredictiveTraining?: number;
-  readonly knnNeighbours?: number;
+  /** Candidate k of the two k-NN routers, chosen by the same cross-validation as K. */
+  readonly knnCandidates?: readonly number[];
+  /** Random halvings of the validation split used by every cross-validated choice. */
+  readonly cvRepeats?: number;
+  /** Also run the universal-difficulty (IRT-like) router, a candidate not yet shown to win. */
+  readonly difficultyRouter?: boolean;
+  /**
+   * Also run 'hybrid-fitted-knn-local': hybrid-fitted-kmeans with the local model's ψ replaced by
+   * its k-NN error among the evidence prompts (an embedding-based predictor of its correctness).
+   */
+  readonly localKnnFeature?: boolean;
 }
 
 export interface RouterResult {
   readonly curve: DeferralCurve;
   readonly area: number;
+  /** Lowest relative cost reaching the best single model's test quality; Infinity = never. */
   readonly qnc: number;
+  /** Lowest relative cost reaching 95 % of the best single model's test quality; Infinity = never. */
+  readonly cost95: number;
   /** Two-model metrics on `pair` (the router rebuilt on just those two models). */
   readonly apgr?: number;
   readonly cpt50?: number;
@@ -99,6 +117,22 @@ export interface SeedResult {
   readonly singleModels: readonly { readonly modelId: string; readonly cost: number; readonly quality: number }[];
   readonly maxCost: number;
   readonly routers: Readonly<Record<string, RouterResult>>;
+  /** Hyper-parameters chosen by cross-validation inside train+validation (k of the k-NN routers, the hybrid's pick). */
+  readonly choices: Readonly<Record<string, string | number>>;
+  /**
+   * Why APGR/CPT mean little on this seed's pair, if they do: the 'strong' model is not the
+   * most accurate one on train+validation, or weak and strong are within noise of each other.
+   */
+  readonly pairFlags: readonly string[];
+  /** Data gaps met on this seed (see runSeed). */
+  readonly gaps: {
+    /** Test prompts dropped because a pool model has no score on them. */
+    readonly testWithoutScores: number;
+    /** Test prompts without the local model's confidence: confidence routers use their no-confidence fallback there. */
+    readonly testWithoutConfidence: number;
+    /** Training/validation prompts without the local confidence: left out of the confidence fits. */
+    readonly fitWithoutConfidence: number;
+  };
   readonly millis: number;
 }
 
@@ -108,7 +142,10 @@ const DEFAULTS = {
   seenModelShare: 0.6,
   maxLearnedMapTraining: 3000,
   maxPredictiveTraining: 5000,
-  knnNeighbours: 10,
+  knnCandidates: [5, 10, 20, 50, 100, 200],
+  cvRepeats: 3,
+  difficultyRouter: false,
+  localKnnFeature: false,
 };
 
 function subsample<T>(items: readonly T[], max: number, seed: number): T[] {
@@ -134,23 +171,55 @@ function featureEvidence(train: readonly LabelledPrompt[], validation: readonly 
   return [...validation, ...seenOnly];
 }
 
+type Fold = readonly [fit: LabelledPrompt[], held: LabelledPrompt[]];
+
+/**
+ * Repeated 2-fold halvings of the validation split: the folds of every cross-validated choice.
+ * A held half is judged on its prompts that every model was scored on (`complete`), as test is.
+ */
+function validationFolds(
+  validation: readonly LabelledPrompt[], seed: number, repeats: number, complete: (x: LabelledPrompt) => boolean,
+): Fold[] {
+  const folds: Fold[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const { train: a, validation: b } = splitPrompts(validation, (seed ^ 0xc1) + 7919 * r, [0.5, 0.5, 0]);
+    for (const [fit, held] of [[a, b], [b, a]] as const) {
+      const judged = held.filter(complete);
+      if (fit.length > 0 && judged.length > 0) folds.push([fit, judged]);
+    }
+  }
+  return folds;
+}
+
+/**
+ * The one-standard-error rule over candidates listed simplest first: the first whose fold-wise
+ * (paired) shortfall against the best candidate is within one standard error. A few hundred
+ * validation prompts cannot tell close candidates apart, and the more complex one only adds noise.
+ */
+export function oneStandardErrorChoice(areas: readonly (readonly number[])[]): number {
+  const means = areas.map((a) => a.reduce((x, y) => x + y, 0) / Math.max(1, a.length));
+  let best = 0;
+  means.forEach((m, i) => {
+    if (m > means[best]! + 1e-12) best = i;
+  });
+  const chosen = areas.findIndex((a) => {
+    const d = a.map((v, i) => v - areas[best]![i]!);
+    const mean = d.reduce((x, y) => x + y, 0) / Math.max(1, d.length);
+    const se = d.length > 1 ? Math.sqrt(d.reduce((x, y) => x + (y - mean) ** 2, 0) / (d.length - 1) / d.length) : 0;
+    return mean + se >= 0;
+  });
+  return chosen === -1 ? best : chosen;
+}
+
 /**
  * K by repeated 2-fold cross-validation inside the validation split: feature vectors from the
  * training evidence plus one half, the deferral area of hard-assignment UniRoute on the other
- * half, over `repeats` random halvings. Test prompts are never looked at.
- * The one-standard-error rule picks the smallest K whose fold-wise (paired) shortfall against
- * the best K is within one standard error: a few hundred validation prompts cannot tell large K
- * apart, and a larger K than the data support only adds noise to Ψ.
+ * half. Test prompts are never looked at. Smallest K first for the one-standard-error rule.
  */
 function chooseClusters(
-  train: readonly LabelledPrompt[], validation: readonly LabelledPrompt[], models: readonly ModelSpec[],
-  seen: readonly ModelSpec[], candidates: readonly number[], seed: number, repeats = 3,
+  train: readonly LabelledPrompt[], folds: readonly Fold[], models: readonly ModelSpec[],
+  seen: readonly ModelSpec[], candidates: readonly number[], seed: number,
 ): { k: number; centroids: Float32Array[]; scores: Record<string, number> } {
-  const folds: [LabelledPrompt[], LabelledPrompt[]][] = [];
-  for (let r = 0; r < repeats; r++) {
-    const halves = splitPrompts(validation, (seed ^ 0xc1) + 7919 * r, [0.5, 0.5, 0]);
-    if (halves.train.length > 0 && halves.validation.length > 0) folds.push([halves.train, halves.validation], [halves.validation, halves.train]);
-  }
   const maxCost = maxCostOf(models);
   // A cluster should hold ~10 training prompts on average, else its centroid is noise.
   const usable = [...new Set(candidates.filter((k) => k === 1 || k * 10 <= train.length))].sort((a, b) => a - b);
@@ -163,36 +232,82 @@ function chooseClusters(
     ));
     return { k, centroids, areas, mean: areas.reduce((a, b) => a + b, 0) / Math.max(1, areas.length) };
   });
-  const best = tried.reduce((a, b) => (b.mean > a.mean + 1e-12 ? b : a));
-  const chosen = tried.find((t) => {
-    const d = t.areas.map((v, i) => v - best.areas[i]!);
-    const mean = d.reduce((a, b) => a + b, 0) / Math.max(1, d.length);
-    const se = d.length > 1 ? Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (d.length - 1) / d.length) : 0;
-    return mean + se >= 0;
-  }) ?? best;
+  const chosen = tried[oneStandardErrorChoice(tried.map((t) => t.areas))]!;
   return { k: chosen.k, centroids: chosen.centroids, scores: Object.fromEntries(tried.map((t) => [String(t.k), t.mean])) };
+}
+
+/** A router that predicts at several k from one neighbour search. */
+interface MultiKRouter {
+  readonly models: readonly ModelSpec[];
+  predictErrorsForKs(input: { embedding: Float32Array; localConfidence?: number }, ks: readonly number[]): Float64Array[];
+}
+
+/**
+ * k of a k-NN router by the same folds and rule as K: built from the evidence of train + one
+ * half, judged by deferral area on the other. Largest k first (the smoothest is the simplest).
+ */
+function chooseK(folds: readonly Fold[], candidates: readonly number[], build: (fit: LabelledPrompt[]) => MultiKRouter, maxCost: number): number {
+  const ks = [...new Set(candidates)].sort((a, b) => b - a);
+  const areas: number[][] = ks.map(() => []);
+  for (const [fit, held] of folds) {
+    const router = build(fit);
+    const perPrompt = held.map((x) => router.predictErrorsForKs({ embedding: x.embedding }, ks));
+    ks.forEach((_, j) => {
+      const curve = evaluatePredictions(perPrompt.map((p) => p[j]!), held, router.models, undefined, { maxPoints: Infinity });
+      areas[j]!.push(deferralArea(curve, maxCost));
+    });
+  }
+  return ks[oneStandardErrorChoice(areas)]!;
 }
 
 /** Builds a router over a given pool: the full pool for the area, the weak/strong pair for APGR/CPT. */
 type RouterFactory = (pool: readonly ModelSpec[]) => Router;
 
-function pairMetrics(
-  curve: DeferralCurve, test: readonly LabelledPrompt[], pool: readonly ModelSpec[], pair: { weak: string; strong: string },
-): { apgr: number; cpt50: number; cpt80: number } {
+function pairQualities(test: readonly LabelledPrompt[], pool: readonly ModelSpec[], pair: { weak: string; strong: string }) {
   const singles = singleModelPoints(test, pool);
   const q = (id: string): number => singles.find((s) => s.modelId === id)!.quality;
-  const quals = { weakQuality: q(pair.weak), strongQuality: q(pair.strong) };
-  const points = strongShareCurve(curve, pair.strong);
+  return { weakQuality: q(pair.weak), strongQuality: q(pair.strong) };
+}
+
+function pairMetricsOf(points: readonly StrongSharePoint[], quals: { weakQuality: number; strongQuality: number }) {
   return { apgr: apgr(points, quals), cpt50: cpt(points, quals, 0.5), cpt80: cpt(points, quals, 0.8) };
 }
 
-/** Runs every router and baseline on one seed of one set. */
-export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, options: ProtocolOptions): SeedResult {
+/**
+ * Why a pair's APGR means little: the 'strong' model is not the most accurate of the pool on
+ * train+validation (PGR then rewards avoiding it), or the two are within two standard errors of
+ * each other on train+validation (PGR divides by a gap that is noise).
+ */
+function pairFlagsOf(known: readonly LabelledPrompt[], models: readonly ModelSpec[], pair: { weak: string; strong: string }): string[] {
+  const flags: string[] = [];
+  const complete = known.filter((x) => models.every((m) => x.scores[m.id] !== undefined));
+  if (complete.length < 2) return ['too few prompts to check the pair'];
+  const best = bestSingleModel(complete, models);
+  if (best !== pair.strong) flags.push(`strong model ${pair.strong} is not the best (${best} is, on train+validation)`);
+  const d = complete.map((x) => x.scores[pair.strong]! - x.scores[pair.weak]!);
+  const mean = d.reduce((a, b) => a + b, 0) / d.length;
+  const se = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (d.length - 1) / d.length);
+  if (mean < 2 * se) flags.push(`weak ≈ strong (gap ${mean.toFixed(3)} ± ${se.toFixed(3)} on train+validation)`);
+  return flags;
+}
+
+/**
+ * Runs every router and baseline on one seed of one set.
+ * Data gaps: a test prompt on which some pool model has no score is dropped (a deferral curve
+ * needs every model's score wherever a router may send the prompt); on train/validation a missing
+ * score is skipped per model (Ψ, k-NN and the fits use the prompts that model was scored on); a
+ * missing local confidence leaves the prompt out of the confidence fits, and on test the
+ * confidence routers fall back to what they predict before the local model has answered.
+ */
+export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, options: ProtocolOptions): SeedResult {
   const started = performance.now();
   const o = { ...DEFAULTS, ...options };
   const { seed } = o;
-  const { train, validation, test } = splitPrompts(prompts, seed, o.fractions, spec.groupKey ? { groupKey: spec.groupKey } : {});
   const models = spec.models;
+  const { train, validation, test: rawTest } = splitPrompts(allPrompts, seed, o.fractions, spec.groupKey ? { groupKey: spec.groupKey } : {});
+  const scoredEverywhere = (x: LabelledPrompt): boolean => models.every((m) => x.scores[m.id] !== undefined);
+  const test = rawTest.filter(scoredEverywhere);
+  if (test.length === 0) throw new Error(`${spec.name}: no test prompt has a score for every model`);
   // Two-model sets have no unseen model: both are needed to train anything. The local model of a
   // cascade block is always seen: it ships with the app, its training scores are known.
   const split = models.length > 2 ? splitModels(models, seed, o.seenModelShare) : { seen: [...models], unseen: [] };
@@ -203,8 +318,12 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
   const maxCost = maxCostOf(models);
   const singles = singleModelPoints(test, models);
   const bestSingle = Math.max(...singles.map((s) => s.quality));
+  const folds = validationFolds(validation, seed, o.cvRepeats, scoredEverywhere);
+  // What a deployed baseline may look at: every model's scores on validation, the seen ones' on train.
+  const known = evidence.filter(scoredEverywhere);
+  const selection = known.length > 0 ? known : validation.filter(scoredEverywhere);
 
-  const { k, centroids, scores } = chooseClusters(train, validation, models, seen, o.clusterCandidates, seed);
+  const { k, centroids, scores } = chooseClusters(train, folds, models, seen, o.clusterCandidates, seed);
   const kmeansMap = hardClusterMap(centroids);
   const learned: ClusterMap = fitLearnedClusterMap({
     centroids,
@@ -213,42 +332,122 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
   }).map;
 
   // The "weak" model of the confidence-driven routers: the pair's weak one, the local model, or
-  // the cheapest; labels say whether its answer is as good as the strongest model's (on train).
+  // the cheapest; labels say whether its answer is as good as the strongest model's, on the
+  // evidence (an unseen model's training scores are not known).
   const weak = spec.localModel ?? spec.pair?.weak ?? [...models].sort((a, b) => a.cost - b.cost)[0]!.id;
-  const strongest = spec.pair?.strong ?? bestOnTrain(train, models);
-  const predictiveTrain = subsample(train, o.maxPredictiveTraining, seed);
-  const examples: SufficiencyExample[] = predictiveTrain
+  const strongest = spec.pair?.strong ?? bestOn(evidence, models);
+  const examplesOf = (prompts: readonly LabelledPrompt[]): SufficiencyExample[] => subsample(prompts, o.maxPredictiveTraining, seed)
     .filter((x) => x.scores[weak] !== undefined && x.scores[strongest] !== undefined)
     .map((x) => ({ embedding: x.embedding, suffices: x.scores[weak]! >= x.scores[strongest]! ? 1 : 0 }));
+  const examples = examplesOf(evidence.filter((x) => x.scores[weak] !== undefined && x.scores[strongest] !== undefined));
   // Trained once per seed, shared by the full-pool and the two-model routers.
   const mlp = MlpSufficiencyPredictor.train(examples, { seed });
 
+  // Both k-NN routers get UniRoute's evidence and shrinkage, and k by the same folds as K.
+  const knnK = chooseK(folds, o.knnCandidates,
+    (fit) => KnnRouter.fromEvidence(featureEvidence(train, fit, seen), models, { k: 1, shrinkage: DEFAULT_SHRINKAGE }), maxCost);
+  const confidenceKnnK = examples.length === 0 ? 1 : chooseK(folds, o.knnCandidates, (fit) => {
+    const fitEvidence = featureEvidence(train, fit, seen);
+    const fitExamples = examplesOf(fitEvidence.filter((x) => x.scores[weak] !== undefined && x.scores[strongest] !== undefined));
+    return new ConfidenceKnnRouter({
+      models, weakModelId: weak, meanErrors: validationMeanErrors(fitEvidence, models),
+      examples: fitExamples.length > 0 ? fitExamples : examples, k: 1, shrinkage: DEFAULT_SHRINKAGE,
+    });
+  }, maxCost);
+  const choices: Record<string, string | number> = { knnK, confidenceKnnK };
+
   const factories: Record<string, RouterFactory> = {
-    // k-NN on validation prompts only (the baseline as the papers define it): mixing in training
-    // prompts where unseen models have no score would bias its neighbourhoods.
-    knn: (pool) => KnnRouter.fromValidation(validation, pool, o.knnNeighbours),
+    knn: (pool) => KnnRouter.fromEvidence(evidence, pool, { k: knnK, shrinkage: DEFAULT_SHRINKAGE }),
     'uniroute-kmeans': (pool) => new UniRouteRouter(buildProfile({ validation: evidence, models: pool, clusterMap: kmeansMap }), 'uniroute-kmeans'),
     'uniroute-learned-map': (pool) => new UniRouteRouter(buildProfile({ validation: evidence, models: pool, clusterMap: learned }), 'uniroute-learned-map'),
-    'confidence-knn': (pool) => new ConfidenceKnnRouter({ models: pool, weakModelId: weak, meanErrors: validationMeanErrors(evidence, pool), examples, k: o.knnNeighbours }),
+    'confidence-knn': (pool) => new ConfidenceKnnRouter({
+      models: pool, weakModelId: weak, meanErrors: validationMeanErrors(evidence, pool), examples, k: confidenceKnnK, shrinkage: DEFAULT_SHRINKAGE,
+    }),
     'confidence-mlp': (pool) => new ConfidenceMlpRouter({ models: pool, weakModelId: weak, meanErrors: validationMeanErrors(evidence, pool), predictor: mlp }),
     oracle: (pool) => new OracleRouter(test, pool),
   };
+  if (o.difficultyRouter) {
+    const irt = DifficultyRouter.fit({ evidence, models, seen, clusterMap: kmeansMap });
+    factories['irt-difficulty'] = (pool) => (pool.length === models.length ? irt : DifficultyRouter.fit({ evidence, models: pool, seen: seen.filter((m) => pool.includes(m)), clusterMap: kmeansMap }));
+  }
+  let fitWithoutConfidence = 0;
   if (spec.localModel) {
     const local = spec.localModel;
-    // The local model ships with the app, so its confidences and correctness on training and
-    // validation prompts are known: the calibrations below use them all.
-    const known = (x: LabelledPrompt): boolean => Number.isFinite(x.confidences?.[local]) && x.scores[local] !== undefined;
-    const calibration = [...train.filter(known), ...validation.filter(known)];
-    const platt = fitPlatt(calibration.map((x) => x.confidences![local]!), calibration.map((x) => x.scores[local]!));
-    factories['confidence-only'] = (pool) => new ConfidenceCascadeRouter({ models: pool, localModelId: local, calibrator: platt, meanErrors: validationMeanErrors(evidence, pool) });
-    // Conditional hybrid (conditional-errors.ts): the local confidence conditions every model's
-    // predicted error, each fitted on the prompts its Ψ is built from. The cloud models share one
-    // slope on the confidence, from which each moves as far as its own prompts justify. The local
-    // model's own cluster prior is kept only if it predicts its correctness beyond the confidence
-    // on held-out training and validation prompts; the test uses k-means clusters for both maps,
-    // since the learned map was fitted to those very prompts' labels and would pass it too easily.
-    const cloud = models.filter((m) => m.id !== local).map((m) => m.id);
+    const hasConfidence = (x: LabelledPrompt): boolean => Number.isFinite(x.confidences?.[local]);
+    fitWithoutConfidence = [...train, ...validation].filter((x) => !hasConfidence(x)).length;
     const scale = spec.confidenceScale ?? 'raw';
+    const cloud = models.filter((m) => m.id !== local).map((m) => m.id);
+    /**
+     * The confidence routers fitted on train + `validationPart`: the local model ships with the app,
+     * so its confidences and correctness on training and validation prompts are known.
+     */
+    const fitCascade = (validationPart: readonly LabelledPrompt[]) => {
+      const fitEvidence = featureEvidence(train, validationPart, seen);
+      const known = (x: LabelledPrompt): boolean => hasConfidence(x) && x.scores[local] !== undefined;
+      const calibration = [...train.filter(known), ...validationPart.filter(known)];
+      const platt = fitPlatt(calibration.map((x) => x.confidences![local]!), calibration.map((x) => x.scores[local]!));
+      const profile = buildProfile({ validation: fitEvidence, models, clusterMap: kmeansMap });
+      const psi = Object.fromEntries(models.map((m, h) => [m.id, profile.featureVectors[h]!]));
+      const samples = conditionalSamples(fitEvidence, models, kmeansMap, local);
+      const errorModel = fitConditionalErrors(samples, { scale, groups: [cloud], fitPsi: true });
+      const meanErrors = validationMeanErrors(fitEvidence, models);
+      return {
+        'confidence-only': (pool: readonly ModelSpec[]): Router => new ConfidenceCascadeRouter({ models: pool, localModelId: local, calibrator: platt, meanErrors }),
+        'uniroute-kmeans': (pool: readonly ModelSpec[]): Router => new UniRouteRouter(buildProfile({ validation: fitEvidence, models: pool, clusterMap: kmeansMap }), 'uniroute-kmeans'),
+        'hybrid-fitted-kmeans': (pool: readonly ModelSpec[]): Router => new ConditionalHybridRouter({ name: 'hybrid-fitted-kmeans', models: pool, clusterMap: kmeansMap, psi, errorModel }),
+      };
+    };
+    const full = fitCascade(validation);
+    factories['confidence-only'] = full['confidence-only'];
+    factories['hybrid-fitted-kmeans'] = full['hybrid-fitted-kmeans'];
+    // The hybrid that ships: confidence-only, UniRoute or the fitted hybrid, whichever the folds
+    // inside train+validation prefer (simplest first under the one-standard-error rule).
+    const candidates = ['confidence-only', 'uniroute-kmeans', 'hybrid-fitted-kmeans'] as const;
+    const cvAreas: number[][] = candidates.map(() => []);
+    for (const [fit, held] of folds) {
+      const fitted = fitCascade(fit);
+      const heldScored = held.filter(scoredEverywhere);
+      if (heldScored.length === 0) continue;
+      candidates.forEach((name, j) => {
+        const curve = evaluatePredictions(predictAll(fitted[name](models), heldScored), heldScored, models, undefined, { maxPoints: Infinity });
+        cvAreas[j]!.push(deferralArea(curve, maxCost));
+      });
+    }
+    const pick = candidates[cvAreas[0]!.length > 0 ? oneStandardErrorChoice(cvAreas) : 0]!;
+    choices['hybrid-cv'] = pick;
+    factories['hybrid-cv'] = pick === 'uniroute-kmeans' ? factories['uniroute-kmeans']! : full[pick];
+
+    if (o.localKnnFeature) {
+      // The local model is seen: its error among the nearest evidence prompts predicts its
+      // correctness from the embedding. Out of fold for the fitting samples (5 folds by index,
+      // as outOfFoldClusterErrors), from all evidence for test prompts.
+      const localScored = evidence.filter((x) => x.scores[local] !== undefined);
+      const knnOf = (prompts: readonly LabelledPrompt[]) => KnnRouter.fromEvidence(prompts, [models.find((m) => m.id === local)!], { k: knnK, shrinkage: DEFAULT_SHRINKAGE });
+      const oof = new Map<LabelledPrompt, number>();
+      for (let f = 0; f < 5; f++) {
+        const rest = localScored.filter((_, i) => i % 5 !== f);
+        if (rest.length === 0) continue;
+        const knn = knnOf(rest);
+        localScored.forEach((x, i) => {
+          if (i % 5 === f) oof.set(x, knn.predictErrors({ embedding: x.embedding })[0]!);
+        });
+      }
+      const fullKnn = knnOf(localScored);
+      const samples = conditionalSamples(evidence, models, kmeansMap, local);
+      const confidenceOf = (x: LabelledPrompt): number => x.confidences?.[local] ?? NaN;
+      samples[local] = localScored.map((x) => ({ psiError: oof.get(x) ?? NaN, confidence: confidenceOf(x), correct: x.scores[local]! }));
+      const errorModel = fitConditionalErrors(samples, { scale, groups: [cloud], fitPsi: true });
+      const profile = buildProfile({ validation: evidence, models, clusterMap: kmeansMap });
+      const psi = Object.fromEntries(models.map((m, h) => [m.id, profile.featureVectors[h]!]));
+      const psiOverride = { [local]: (embedding: Float32Array): number => fullKnn.predictErrors({ embedding })[0]! };
+      factories['hybrid-fitted-knn-local'] = (pool) => new ConditionalHybridRouter({
+        name: 'hybrid-fitted-knn-local', models: pool, clusterMap: kmeansMap, psi, errorModel, psiOverride,
+      });
+    }
+
+    // Conditional hybrid with w_ψ fixed at 1 (conditional-errors.ts), kept for comparison: the
+    // local model's own cluster prior is kept only if it predicts its correctness beyond the
+    // confidence on held-out training and validation prompts.
     const samplesOf = (map: ClusterMap) => conditionalSamples(evidence, models, map, local);
     const kmeansSamples = samplesOf(kmeansMap);
     const priorTest = clusterPriorHelps(kmeansSamples[local]!, { scale });
@@ -262,31 +461,49 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
     }
   }
 
-  const pairPool = spec.pair ? models.filter((m) => m.id === spec.pair!.weak || m.id === spec.pair!.strong) : undefined;
+  const pair = spec.pair;
+  const pairPool = pair ? models.filter((m) => m.id === pair.weak || m.id === pair.strong) : undefined;
+  const quals = pair && pairPool ? pairQualities(test, pairPool, pair) : undefined;
   const results: Record<string, RouterResult> = {};
-  const record = (name: string, curve: DeferralCurve, pairCurve?: DeferralCurve): void => {
+  const record = (name: string, curve: DeferralCurve, pairPoints?: readonly StrongSharePoint[]): void => {
     results[name] = {
       curve,
       area: deferralArea(curve, maxCost),
       qnc: qnc(curve, bestSingle, maxCost),
-      ...(spec.pair && pairCurve && pairPool ? pairMetrics(pairCurve, test, pairPool, spec.pair) : {}),
+      cost95: costToReach(curve, 0.95 * bestSingle, maxCost),
+      ...(quals && pairPoints ? pairMetricsOf(pairPoints, quals) : {}),
     };
   };
 
-  record('random', randomRouterCurve(test, models, { seed }),
-    pairPool ? randomRouterCurve(test, pairPool, { seed, cheapId: spec.pair!.weak, strongId: spec.pair!.strong }) : undefined);
-  record('zero-router', zeroRouterCurve(test, models), pairPool ? zeroRouterCurve(test, pairPool) : undefined);
+  // The baselines pick their models where a deployed one would: on train+validation, not on test.
+  const randomStrong = bestSingleModel(selection, models);
+  record('random', randomRouterCurve(test, models, { seed, strongId: randomStrong }),
+    pair && pairPool ? strongShareCurve(randomRouterCurve(test, pairPool, { seed, cheapId: pair.weak, strongId: pair.strong }), pair.strong) : undefined);
+  record('zero-router', zeroRouterCurve(test, models, selection),
+    pair && pairPool ? strongShareCurve(zeroRouterCurve(test, pairPool, selection), pair.strong) : undefined);
   // Every operating point is kept: thinning by index (the evaluator's default of 256) drops the
   // few points of a sparse stretch of λ, e.g. the whole stretch where a confidence router sends its
   // non-local prompts to one mid-priced model, and so under-states the area of routers whose
   // per-prompt errors give many breakpoints.
   const everyPoint = { maxPoints: Infinity };
+  const weakScores = pair ? test.map((x) => x.scores[pair.weak]!) : [];
+  const strongScores = pair ? test.map((x) => x.scores[pair.strong]!) : [];
   for (const [name, make] of Object.entries(factories)) {
-    const full = make(models);
-    const curve = evaluatePredictions(predictAll(full, test), test, models, undefined, everyPoint);
-    const samePool = pairPool?.length === models.length;
-    const pairCurve = pairPool ? (samePool ? curve : evaluateRouter(make(pairPool), test, undefined, everyPoint)) : undefined;
-    record(name, curve, pairCurve);
+    const fullRouter = make(models);
+    const predictions = predictAll(fullRouter, test);
+    const curve = evaluatePredictions(predictions, test, models, undefined, everyPoint);
+    let pairPoints: StrongSharePoint[] | undefined;
+    if (pair && pairPool) {
+      // RouteLLM's pair evaluation: the router rebuilt on the two models, its score
+      // err_weak − err_strong thresholded over its full range.
+      const samePool = pairPool.length === models.length;
+      const pairRouter = samePool ? fullRouter : make(pairPool);
+      const pairPredictions = samePool ? predictions : predictAll(pairRouter, test);
+      const w = pairRouter.models.findIndex((m) => m.id === pair.weak);
+      const st = pairRouter.models.findIndex((m) => m.id === pair.strong);
+      pairPoints = pairScoreSweep(pairPredictions.map((e) => e[w]! - e[st]!), weakScores, strongScores);
+    }
+    record(name, curve, pairPoints);
   }
   return {
     seed,
@@ -298,6 +515,13 @@ export function runSeed(prompts: readonly LabelledPrompt[], spec: SetSpec, optio
     singleModels: singles.map((s) => ({ modelId: s.modelId, cost: s.cost, quality: s.quality })),
     maxCost,
     routers: results,
+    choices,
+    pairFlags: pair ? pairFlagsOf(selection, models, pair) : [],
+    gaps: {
+      testWithoutScores: rawTest.length - test.length,
+      testWithoutConfidence: spec.localModel ? test.filter((x) => !Number.isFinite(x.confidences?.[spec.localModel!])).length : 0,
+      fitWithoutConfidence,
+    },
     millis: performance.now() - started,
   };
 }
@@ -320,8 +544,9 @@ function conditionalSamples(
   }));
 }
 
-function bestOnTrain(train: readonly LabelledPrompt[], models: readonly ModelSpec[]): string {
-  const errors = validationMeanErrors(train, models);
-  return [...models].sort((a, b) => (errors[a.id] ?? 1) - (errors[b.id] ?? 1) || b.cost - a.cost)[0]!.id;
+/** The most accurate model on the prompts where it was scored (mean error; pricier wins ties). */
+function bestOn(prompts: readonly LabelledPrompt[], models: readonly ModelSpec[]): string {
+  const errors = validationMeanErrors(prompts, models);
+  const e = (id: string): number => (Number.isFinite(errors[id]) ? errors[id]! : 1);
+  return [...models].sort((a, b) => e(a.id) - e(b.id) || b.cost - a.cost)[0]!.id;
 }
-

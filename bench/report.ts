@@ -14,10 +14,25 @@ export interface RouterSummary {
   readonly area: Stat;
   /** Paired over seeds: this router's area minus ZeroRouter's on the same split (split noise cancels). */
   readonly areaOverZeroRouter: Stat;
+  /** Cost to reach 95 % of the best single model's quality (Infinity in any seed = not always reached). */
+  readonly cost95: Stat;
+  /** QNC over the seeds where it was reached, and on how many it was. */
   readonly qnc?: Stat;
+  readonly qncReached: number;
   readonly apgr?: Stat;
   readonly cpt50?: Stat;
   readonly cpt80?: Stat;
+}
+
+/** A paired difference a − b over seeds with its 95 % t-interval. */
+export interface PairedDelta {
+  readonly a: string;
+  readonly b: string;
+  readonly metric: 'area' | 'apgr';
+  readonly mean: number;
+  readonly low: number;
+  readonly high: number;
+  readonly seeds: number;
 }
 
 export interface SetSummary {
@@ -29,6 +44,14 @@ export interface SetSummary {
   readonly seenModels: readonly (readonly string[])[];
   readonly singleModels: Readonly<Record<string, { readonly cost: Stat; readonly quality: Stat }>>;
   readonly routers: Readonly<Record<string, RouterSummary>>;
+  /** Router-vs-router paired deltas (see COMPARISONS). */
+  readonly deltas: readonly PairedDelta[];
+  /** Per seed: what cross-validation chose (k of the k-NN routers, the hybrid's pick). */
+  readonly choices: readonly Readonly<Record<string, string | number>>[];
+  /** Why APGR/CPT mean little here (union over seeds), if they do. */
+  readonly pairFlags: readonly string[];
+  /** Data gaps summed over seeds (see SeedResult.gaps). */
+  readonly gaps: { readonly testWithoutScores: number; readonly testWithoutConfidence: number; readonly fitWithoutConfidence: number };
   readonly seconds: number;
 }
 
@@ -51,6 +74,61 @@ export function stat(values: readonly number[]): Stat {
   return { mean, std: Math.sqrt(variance) };
 }
 
+/** Two-sided 97.5 % quantiles of Student's t for 1…30 degrees of freedom (then the normal's). */
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
+  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+/** Mean of a − b over seeds with its 95 % t-interval; a single seed gives an interval of ±Infinity. */
+export function pairedInterval(a: readonly number[], b: readonly number[]): { mean: number; low: number; high: number; seeds: number } {
+  if (a.length !== b.length || a.length === 0) throw new RangeError('pairedInterval: need equally many values, at least one');
+  const d = a.map((v, i) => v - b[i]!);
+  const n = d.length;
+  const mean = d.reduce((x, y) => x + y, 0) / n;
+  if (n < 2) return { mean, low: -Infinity, high: Infinity, seeds: n };
+  const sd = Math.sqrt(d.reduce((x, y) => x + (y - mean) ** 2, 0) / (n - 1));
+  const half = (T975[n - 2] ?? 1.96) * sd / Math.sqrt(n);
+  return { mean, low: mean - half, high: mean + half, seeds: n };
+}
+
+/**
+ * The router-vs-router comparisons reported per set: UniRoute against the tuned k-NN and against
+ * ZeroRouter, k-NN against ZeroRouter, and each hybrid against the better (by mean area over
+ * seeds) of its two parts, confidence-only and UniRoute k-means. `better-part` names that part.
+ */
+export const COMPARISONS: readonly (readonly [string, string])[] = [
+  ['uniroute-kmeans', 'knn'],
+  ['uniroute-learned-map', 'knn'],
+  ['uniroute-kmeans', 'zero-router'],
+  ['knn', 'zero-router'],
+  ['hybrid-cv', 'better-part'],
+  ['hybrid-fitted-kmeans', 'better-part'],
+  ['hybrid-conditional-kmeans', 'better-part'],
+  ['hybrid-cv', 'confidence-only'],
+  ['hybrid-cv', 'uniroute-kmeans'],
+  ['irt-difficulty', 'uniroute-kmeans'],
+  ['hybrid-fitted-knn-local', 'hybrid-fitted-kmeans'],
+  ['hybrid-fitted-knn-local', 'better-part'],
+];
+
+export function pairedDeltas(results: readonly SeedResult[]): PairedDelta[] {
+  const routers = results[0]!.routers;
+  const series = (name: string, metric: 'area' | 'apgr'): number[] | undefined =>
+    routers[name] === undefined || routers[name]![metric] === undefined ? undefined : results.map((r) => r.routers[name]![metric]!);
+  const meanOf = (v: readonly number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+  const out: PairedDelta[] = [];
+  for (const metric of ['area', 'apgr'] as const) {
+    const parts = ['confidence-only', 'uniroute-kmeans'].map((n) => ({ n, v: series(n, metric) }));
+    const better = parts.every((p) => p.v) ? parts.reduce((x, y) => (meanOf(y.v!) > meanOf(x.v!) ? y : x)) : undefined;
+    for (const [a, b] of COMPARISONS) {
+      const va = series(a, metric);
+      const vb = b === 'better-part' ? better?.v : series(b, metric);
+      if (!va || !vb || va.some((v) => !Number.isFinite(v)) || vb.some((v) => !Number.isFinite(v))) continue;
+      out.push({ a, b: b === 'better-part' ? `better part (${better!.n})` : b, metric, ...pairedInterval(va, vb) });
+    }
+  }
+  return out;
+}
+
 export function summariseSet(
   results: readonly SeedResult[],
   info: { prompts: number; models: readonly string[]; pair?: { weak: string; strong: string }; localModel?: string },
@@ -60,10 +138,13 @@ export function summariseSet(
     const all = results.map((r) => r.routers[name]!);
     const optional = (key: 'apgr' | 'cpt50' | 'cpt80'): Stat | undefined =>
       all[0]![key] === undefined ? undefined : stat(all.map((r) => r[key]!));
+    const reached = all.map((r) => r.qnc).filter((v) => Number.isFinite(v));
     routers[name] = {
       area: stat(all.map((r) => r.area)),
       areaOverZeroRouter: stat(results.map((r) => r.routers[name]!.area - r.routers['zero-router']!.area)),
-      qnc: stat(all.map((r) => r.qnc)),
+      cost95: stat(all.map((r) => r.cost95)),
+      ...(reached.length > 0 ? { qnc: stat(reached) } : {}),
+      qncReached: reached.length,
       ...(info.pair ? { apgr: optional('apgr'), cpt50: optional('cpt50'), cpt80: optional('cpt80') } : {}),
     };
   }
@@ -78,6 +159,14 @@ export function summariseSet(
     seenModels: results.map((r) => r.seenModels),
     singleModels,
     routers,
+    deltas: pairedDeltas(results),
+    choices: results.map((r) => r.choices),
+    pairFlags: [...new Set(results.flatMap((r) => r.pairFlags))],
+    gaps: {
+      testWithoutScores: results.reduce((a, r) => a + r.gaps.testWithoutScores, 0),
+      testWithoutConfidence: results.reduce((a, r) => a + r.gaps.testWithoutConfidence, 0),
+      fitWithoutConfidence: results.reduce((a, r) => a + r.gaps.fitWithoutConfidence, 0),
+    },
     seconds: results.reduce((a, r) => a + r.millis, 0) / 1000,
   };
 }
@@ -92,10 +181,25 @@ const fmt = (s: Stat | undefined, digits = 3, percent = false): string => {
 
 const signed = (s: Stat): string => `${s.mean >= 0 ? '+' : '−'}${Math.abs(s.mean).toFixed(3)} ± ${s.std.toFixed(3)}`;
 
+const interval = (d: PairedDelta): string => {
+  const f = (v: number): string => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}`;
+  return `${f(d.mean)} [${Number.isFinite(d.low) ? f(d.low) : '−∞'}, ${Number.isFinite(d.high) ? f(d.high) : '+∞'}]`;
+};
+
+/** The paired router-vs-router deltas of a set, one line each. */
+export function formatDeltas(set: SetSummary): string {
+  if (set.deltas.length === 0) return '';
+  const rows = set.deltas.map((d) => [`${d.a} − ${d.b}`, d.metric, interval(d), d.low > 0 ? 'a wins' : d.high < 0 ? 'b wins' : 'within noise']);
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return [`paired Δ over ${set.deltas[0]!.seeds} seeds, mean [95 % t-interval]:`,
+    ...rows.map((r) => `  ${r[0]!.padEnd(widths[0]!)}  ${r[1]!.padEnd(widths[1]!)}  ${r[2]!.padEnd(widths[2]!)}  ${r[3]}`)].join('\n');
+}
+
 /** One text table per set, routers sorted by area. */
 export function formatSetTable(name: string, set: SetSummary): string {
   const pair = Boolean(set.pair);
-  const header = ['router', 'area', 'Δ area vs zero-router', 'QNC', ...(pair ? ['APGR', 'CPT(50%)', 'CPT(80%)'] : [])];
+  const seeds = set.clusters.length;
+  const header = ['router', 'area', 'Δ area vs zero-router', 'cost→95% best', 'QNC (seeds reached)', ...(pair ? ['APGR', 'CPT(50%)', 'CPT(80%)'] : [])];
   const oracleArea = set.routers['oracle']?.area.mean ?? NaN;
   const rows = Object.entries(set.routers)
     .sort((a, b) => b[1].area.mean - a[1].area.mean)
@@ -103,7 +207,8 @@ export function formatSetTable(name: string, set: SetSummary): string {
       router,
       `${fmt(r.area)}${router === 'oracle' ? '' : `  (oracle −${(oracleArea - r.area.mean).toFixed(3)})`}`,
       signed(r.areaOverZeroRouter),
-      fmt(r.qnc),
+      fmt(r.cost95),
+      r.qncReached > 0 ? `${fmt(r.qnc)} (${r.qncReached}/${seeds})` : `— (0/${seeds})`,
       ...(pair ? [fmt(r.apgr), fmt(r.cpt50, 1, true) + (r.cpt50 ? ' %' : ''), fmt(r.cpt80, 1, true) + (r.cpt80 ? ' %' : '')] : []),
     ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -112,13 +217,21 @@ export function formatSetTable(name: string, set: SetSummary): string {
     .map(([id, s]) => `${id} ${s.quality.mean.toFixed(3)} @ $${(s.cost.mean * 1000).toPrecision(3)}/1k`)
     .join('; ');
   const ks = [...new Set(set.clusters)].join(', ');
+  const chosen = (key: string): string => [...new Set(set.choices.map((c) => c[key]).filter((v) => v !== undefined))].join(', ');
+  const gaps = set.gaps;
   return [
     `== ${name}  (${set.prompts} prompts, ${set.models.length} models${set.localModel ? `, local ${set.localModel} at cost 0` : ''}${set.pair ? `, pair ${set.pair.weak} → ${set.pair.strong}` : ''}; K chosen on validation: ${ks}; ${set.seconds.toFixed(1)} s)`,
+    `chosen by CV: knn k ${chosen('knnK')}; confidence-knn k ${chosen('confidenceKnnK')}${set.localModel ? `; hybrid-cv picks ${set.choices.map((c) => c['hybrid-cv']).join(', ')}` : ''}`,
+    ...(set.pairFlags.length > 0 ? [`APGR/CPT flagged: ${set.pairFlags.join('; ')}`] : []),
+    ...(gaps.testWithoutScores + gaps.testWithoutConfidence + gaps.fitWithoutConfidence > 0
+      ? [`data gaps (summed over seeds): ${gaps.testWithoutScores} test prompts dropped (a model unscored); ${gaps.testWithoutConfidence} test prompts without local confidence (confidence routers fall back); ${gaps.fitWithoutConfidence} train/validation prompts without it (left out of the confidence fits)`]
+      : []),
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
     `single models (test quality @ cost per 1k prompts): ${singles}`,
-  ].join('\n');
+    formatDeltas(set),
+  ].filter((l) => l.length > 0).join('\n');
 }
 
 const COLORS: Record<string, string> = {
@@ -132,6 +245,10 @@ const COLORS: Record<string, string> = {
   'confidence-only': '#e377c2',
   'hybrid-conditional-kmeans': '#2ca02c',
   'hybrid-conditional-learned-map': '#bcbd22',
+  'hybrid-fitted-kmeans': '#7f7f7f',
+  'hybrid-cv': '#000000',
+  'irt-difficulty': '#393b79',
+  'hybrid-fitted-knn-local': '#637939',
   oracle: '#1f77b4',
 };
 

@@ -56,7 +56,10 @@ export interface DataItem {
   readonly id: string;
   readonly task: string;
   readonly prompt: string;
-  /** model id → quality in [0, 1]; every card model is present. */
+  /**
+   * model id → quality in [0, 1]. Every card model is named in the line; one recorded as `null`
+   * (not run, or its answer lost) is absent here and counted in LoadedSet.missing.
+   */
   readonly scores: Readonly<Record<string, number>>;
   readonly costs?: Readonly<Record<string, number>>;
   readonly confidences?: Readonly<Record<string, number>>;
@@ -75,6 +78,16 @@ export interface LoadedSet {
   /** Card order; cost = USD per call as described at the top of this file. */
   readonly models: readonly ModelSpec[];
   readonly costSource: Readonly<Record<string, CostSource>>;
+  /** Per model, how many items recorded `null` (missing) for its score, confidence or cost; only models with gaps. */
+  readonly missing: MissingCounts;
+  /** Things worth saying that do not stop the set from being used (e.g. the card's item count is off). */
+  readonly warnings: readonly string[];
+}
+
+export interface MissingCounts {
+  readonly scores: Readonly<Record<string, number>>;
+  readonly confidences: Readonly<Record<string, number>>;
+  readonly costs: Readonly<Record<string, number>>;
 }
 
 export interface CostOptions {
@@ -144,21 +157,38 @@ function parseCard(text: string, file: string): SetCard {
   return raw as unknown as SetCard;
 }
 
+/**
+ * Checks a model id → number map; with `nullable`, a `null` value means "missing": it is removed
+ * from the map and its model returned, so the caller can count the gaps.
+ */
 function checkNumberMap(
   v: unknown, field: string, where: string, models: ReadonlySet<string>,
-  check: (x: number) => boolean, what: string,
-): void {
-  if (v === undefined) return;
+  check: (x: number) => boolean, what: string, nullable = false,
+): string[] {
+  if (v === undefined) return [];
   if (!isObject(v)) throw new DataError(`${where}: "${field}" must be an object of model id → number`);
+  const nulls: string[] = [];
   for (const [model, x] of Object.entries(v)) {
     if (!models.has(model)) throw new DataError(`${where}: ${field} has model "${model}", not in card.json`);
+    if (x === null && nullable) {
+      nulls.push(model);
+      delete v[model];
+      continue;
+    }
     if (!isFiniteNumber(x) || !check(x)) {
-      throw new DataError(`${where}: ${field}["${model}"] = ${JSON.stringify(x)}; expected ${what}`);
+      throw new DataError(`${where}: ${field}["${model}"] = ${JSON.stringify(x)}; expected ${what}${nullable ? ' or null (missing)' : ''}`);
     }
   }
+  return nulls;
 }
 
-function parseItem(line: string, where: string, models: ReadonlySet<string>): DataItem {
+interface ParsedItem {
+  readonly item: DataItem;
+  /** field → the models recorded as null there. */
+  readonly nulls: { readonly scores: string[]; readonly confidences: string[]; readonly costs: string[] };
+}
+
+function parseItem(line: string, where: string, models: ReadonlySet<string>): ParsedItem {
   let raw: unknown;
   try {
     raw = JSON.parse(line);
@@ -170,12 +200,13 @@ function parseItem(line: string, where: string, models: ReadonlySet<string>): Da
     if (typeof raw[key] !== 'string') throw new DataError(`${where}: "${key}" must be a string`);
   }
   if (!isObject(raw.scores)) throw new DataError(`${where}: "scores" must be an object`);
-  checkNumberMap(raw.scores, 'scores', where, models, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
+  // A model left out of a line is more likely a typo than a gap: gaps are written as null.
   for (const m of models) {
-    if (!(m in raw.scores)) throw new DataError(`${where}: no score for model "${m}"`);
+    if (!(m in raw.scores)) throw new DataError(`${where}: no score for model "${m}" (write null if it is missing)`);
   }
-  checkNumberMap(raw.costs, 'costs', where, models, (x) => x >= 0, 'a number ≥ 0');
-  checkNumberMap(raw.confidences, 'confidences', where, models, () => true, 'a finite number');
+  const nullScores = checkNumberMap(raw.scores, 'scores', where, models, (x) => x >= 0 && x <= 1, 'a number in [0, 1]', true);
+  const nullCosts = checkNumberMap(raw.costs, 'costs', where, models, (x) => x >= 0, 'a number ≥ 0', true);
+  const nullConfidences = checkNumberMap(raw.confidences, 'confidences', where, models, () => true, 'a finite number', true);
   checkNumberMap(raw.judge_scores, 'judge_scores', where, models, () => true, 'a finite number');
   if (raw.responses !== undefined) {
     if (!isObject(raw.responses) || !Object.values(raw.responses).every((r) => typeof r === 'string')) {
@@ -186,7 +217,7 @@ function parseItem(line: string, where: string, models: ReadonlySet<string>): Da
       !(Array.isArray(raw.turns) && raw.turns.every((t: unknown) => typeof t === 'string'))) {
     throw new DataError(`${where}: "turns" must be an array of strings`);
   }
-  return raw as unknown as DataItem;
+  return { item: raw as unknown as DataItem, nulls: { scores: nullScores, confidences: nullConfidences, costs: nullCosts } };
 }
 
 /** Mean USD per call for each card model; see the top of this file for the rule. */
@@ -241,21 +272,29 @@ export async function loadSet(dataDir: string, name: string, options: CostOption
   const modelIds = new Set(card.models.map((m) => m.id));
   const items: DataItem[] = [];
   const ids = new Set<string>();
+  const missing = { scores: {} as Record<string, number>, confidences: {} as Record<string, number>, costs: {} as Record<string, number> };
   const lines = (await readFile(itemsFile, 'utf8')).split('\n');
   lines.forEach((line, i) => {
     if (line.trim().length === 0) return;
     const where = `${itemsFile}:${i + 1}`;
-    const item = parseItem(line, where, modelIds);
+    const { item, nulls } = parseItem(line, where, modelIds);
     if (ids.has(item.id)) throw new DataError(`${where}: duplicate id "${item.id}"`);
     ids.add(item.id);
     items.push(item);
+    for (const field of ['scores', 'confidences', 'costs'] as const) {
+      for (const m of nulls[field]) missing[field][m] = (missing[field][m] ?? 0) + 1;
+    }
   });
   if (items.length === 0) throw new DataError(`${itemsFile} has no items`);
+  const warnings: string[] = [];
   if (card.items !== undefined && card.items !== items.length) {
-    throw new DataError(`${cardFile} says ${card.items} items but ${itemsFile} has ${items.length}`);
+    warnings.push(`${cardFile} says ${card.items} items but ${itemsFile} has ${items.length}; using the ${items.length} in the file`);
+  }
+  for (const m of card.models) {
+    if (missing.scores[m.id] === items.length) warnings.push(`set ${name}: model "${m.id}" has no score on any item`);
   }
   const { models, costSource } = modelCosts(card, items, options);
-  return { name, dir, card, items, models, costSource };
+  return { name, dir, card, items, models, costSource, missing, warnings };
 }
 
 export interface PromptSplit<T> {

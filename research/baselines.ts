@@ -69,9 +69,24 @@ export function upperConvexHull<P extends DeferralPoint>(points: readonly P[]): 
   return hull;
 }
 
-/** ZeroRouter: the vertices of the single models' upper convex hull (edges = random mixtures). */
-export function zeroRouterCurve(testPrompts: readonly LabelledPrompt[], models: readonly ModelSpec[]): DeferralCurve {
-  return upperConvexHull(singleModelPoints(testPrompts, models));
+/**
+ * ZeroRouter: the vertices of the single models' upper convex hull (edges = random mixtures).
+ * With `selectionPrompts` (train + validation) the hull's models are chosen there, as a deployed
+ * ZeroRouter would choose them, and their points then measured on the test prompts; without, the
+ * hull is taken on the test prompts themselves (an optimistic baseline).
+ */
+export function zeroRouterCurve(
+  testPrompts: readonly LabelledPrompt[], models: readonly ModelSpec[], selectionPrompts?: readonly LabelledPrompt[],
+): DeferralCurve {
+  if (selectionPrompts === undefined) return upperConvexHull(singleModelPoints(testPrompts, models));
+  const chosen = new Set(upperConvexHull(singleModelPoints(selectionPrompts, models)).map((p) => p.modelId));
+  return singleModelPoints(testPrompts, models).filter((p) => chosen.has(p.modelId)).sort((a, b) => a.cost - b.cost || a.quality - b.quality);
+}
+
+/** The most accurate model on `prompts` (cheapest among equally accurate). */
+export function bestSingleModel(prompts: readonly LabelledPrompt[], models: readonly ModelSpec[]): string {
+  const singles = singleModelPoints(prompts, models);
+  return singles.reduce((a, b) => (b.quality > a.quality || (b.quality === a.quality && b.cost < a.cost) ? b : a)).modelId;
 }
 
 export interface RandomCurveOptions {
@@ -188,37 +203,61 @@ function knnErrors(scores: ScoresOnValidation, ids: readonly string[], who: stri
   return { errors, globalError: sum / count };
 }
 
+export interface KnnRouterOptions {
+  /** Neighbours; default 10 (capped at the number of evidence prompts). */
+  readonly k?: number;
+  /**
+   * Pseudo-count m pulling each model's neighbourhood mean toward its global error, as UniRoute's
+   * Ψ_k = (n_k·mean_k + m·global)/(n_k + m): a model scored on few of the k neighbours (an unseen
+   * model, known through validation prompts only) stays near its global error. Default 0 (plain k-NN).
+   */
+  readonly shrinkage?: number;
+}
+
 /**
- * k-NN router: h's predicted error on x is its mean error over the k validation prompts most
- * cosine-similar to x (ties → lower validation index). Needs only validation scores, so a new
- * model is added with `addModel` like in UniRoute. If h has no score on any neighbour, its global
- * validation error is used.
+ * k-NN router: h's predicted error on x is its mean error over the k evidence prompts most
+ * cosine-similar to x (ties → lower index), skipping those h has no score on, shrunk toward h's
+ * global error by `shrinkage`. Needs only per-prompt scores, so a new model is added with
+ * `addModel` like in UniRoute. If h has no score on any neighbour (and no shrinkage), its global
+ * error is used.
  */
 export class KnnRouter implements Router {
   readonly name = 'knn';
   readonly k: number;
+  readonly shrinkage: number;
 
   private constructor(
     readonly models: readonly ModelSpec[],
     private readonly data: KnnData,
     private readonly perModel: readonly KnnModelErrors[],
     k: number,
+    shrinkage: number,
   ) {
     if (!Number.isInteger(k) || k < 1) throw new Error(`KnnRouter: k must be an integer ≥ 1, got ${k}`);
+    if (!(shrinkage >= 0 && Number.isFinite(shrinkage))) throw new Error(`KnnRouter: invalid shrinkage ${shrinkage}`);
     this.k = Math.min(k, data.validationIds.length);
+    this.shrinkage = shrinkage;
   }
 
   static fromValidation(validation: readonly LabelledPrompt[], models: readonly ModelSpec[], k = 10): KnnRouter {
-    const data = unitRows(validation);
+    return KnnRouter.fromEvidence(validation, models, { k });
+  }
+
+  /**
+   * From any prompts with scores (e.g. validation prompts plus the seen models' training
+   * prompts, the evidence UniRoute's Ψ is built from); a model missing on a prompt skips it.
+   */
+  static fromEvidence(evidence: readonly LabelledPrompt[], models: readonly ModelSpec[], options: KnnRouterOptions = {}): KnnRouter {
+    const data = unitRows(evidence);
     const perModel = models.map((m) => {
       const scores: Record<string, number> = {};
-      for (const x of validation) {
+      for (const x of evidence) {
         const s = x.scores[m.id];
         if (s !== undefined) scores[x.id] = s;
       }
       return knnErrors(scores, data.validationIds, `KnnRouter (${m.id})`);
     });
-    return new KnnRouter([...models], data, perModel, k);
+    return new KnnRouter([...models], data, perModel, options.k ?? 10, options.shrinkage ?? 0);
   }
 
   /** A router that also knows `modelId`, from its scores on the validation prompts (by id, or in order). */
@@ -226,14 +265,19 @@ export class KnnRouter implements Router {
     if (this.models.some((m) => m.id === modelId)) throw new Error(`KnnRouter.addModel: duplicate model id ${modelId}`);
     if (!(Number.isFinite(cost) && cost >= 0)) throw new Error(`KnnRouter.addModel: invalid cost ${cost}`);
     const added = knnErrors(scoresOnValidation, this.data.validationIds, `KnnRouter.addModel (${modelId})`);
-    return new KnnRouter([...this.models, { id: modelId, cost }], this.data, [...this.perModel, added], this.k);
+    return new KnnRouter([...this.models, { id: modelId, cost }], this.data, [...this.perModel, added], this.k, this.shrinkage);
   }
 
-  /** Indices of the k most similar validation prompts, most similar first. */
-  neighbours(embedding: Embedding): Int32Array {
+  /** The same evidence with another k (no copy of the data). */
+  withK(k: number): KnnRouter {
+    return new KnnRouter(this.models, this.data, this.perModel, k, this.shrinkage);
+  }
+
+  /** Indices of the k most similar evidence prompts, most similar first. */
+  neighbours(embedding: Embedding, k = this.k): Int32Array {
     const { dim, embeddings, validationIds } = this.data;
     if (embedding.length !== dim) throw new Error(`KnnRouter: embedding has dimension ${embedding.length}, expected ${dim}`);
-    const k = this.k;
+    k = Math.min(k, validationIds.length);
     const idx = new Int32Array(k).fill(-1);
     const sim = new Float64Array(k).fill(-Infinity);
     for (let i = 0; i < validationIds.length; i++) {
@@ -255,18 +299,27 @@ export class KnnRouter implements Router {
   }
 
   predictErrors(input: RoutingInput): Float64Array {
-    const nb = this.neighbours(input.embedding);
-    return Float64Array.from(this.perModel, ({ errors, globalError }) => {
+    return this.predictErrorsForKs(input, [this.k])[0]!;
+  }
+
+  /**
+   * Predicted errors at several k from one neighbour search (the k-NN prefix of the largest k),
+   * so that choosing k by cross-validation costs one search per prompt.
+   */
+  predictErrorsForKs(input: RoutingInput, ks: readonly number[]): Float64Array[] {
+    const nb = this.neighbours(input.embedding, Math.max(...ks));
+    const m = this.shrinkage;
+    return ks.map((k) => Float64Array.from(this.perModel, ({ errors, globalError }) => {
       let sum = 0;
       let count = 0;
-      for (const i of nb) {
-        const e = errors[i]!;
+      for (let r = 0; r < Math.min(k, nb.length); r++) {
+        const e = errors[nb[r]!]!;
         if (Number.isNaN(e)) continue;
         sum += e;
         count++;
       }
-      return count > 0 ? sum / count : globalError;
-    });
+      return count + m > 0 ? (sum + m * globalError) / (count + m) : globalError;
+    }));
   }
 }
 

@@ -75,6 +75,13 @@ export interface ConditionalErrorOptions {
   readonly memberPenalty?: number;
   /** Models whose error, once the confidence is known, ignores ψ (w_ψ = 0). */
   readonly confidenceOnly?: readonly string[];
+  /**
+   * Fit w_ψ too (a logistic on [1, z(c), logit(1 − ψ)], every weight pulled by `penalty` toward
+   * (0, 0, 1), i.e. toward UniRoute) instead of fixing it at 1: where the confidence already says
+   * what the clusters say, a fixed w_ψ = 1 counts the same evidence twice. Models in
+   * `confidenceOnly` keep w_ψ = 0. Default false.
+   */
+  readonly fitPsi?: boolean;
 }
 
 const sigmoid = (s: number): number => (s >= 0 ? 1 / (1 + Math.exp(-s)) : Math.exp(s) / (1 + Math.exp(s)));
@@ -127,9 +134,22 @@ export function fitConditionalErrors(
   const sd = variance > 1e-24 ? Math.sqrt(variance) : 1;
 
   // (b, w) with offset w_ψ·logit(1 − ψ), and b' with offset logit(1 − ψ), pulled toward `prior`.
-  const fit = (ids: readonly string[], psi: number, pen: number, prior: readonly [number, number, number]): ConditionalErrorCoefficients => {
+  const fitPsi = options.fitPsi ?? false;
+  const fit = (
+    ids: readonly string[], psi: number, pen: number, prior: readonly [number, number, number], psiPrior = 1,
+  ): ConditionalErrorCoefficients => {
     const usable = ids.flatMap((id) => samples[id] ?? []).filter((s) => Number.isFinite(s.psiError) && Number.isFinite(s.correct));
     const withConfidence = usable.filter((s) => Number.isFinite(s.confidence));
+    if (fitPsi && psi !== 0) {
+      const [bias, confidence, psiWeight] = fitLogisticNewton(
+        withConfidence.map((s) => [1, (t(s.confidence) - mean) / sd, logitAccuracy(s.psiError)]), withConfidence.map((s) => s.correct),
+        pen, [prior[0], prior[1], psiPrior],
+      );
+      const [biasNoConfidence] = fitLogisticNewton(
+        usable.map(() => [1]), usable.map((s) => s.correct), pen, [prior[2]], usable.map((s) => logitAccuracy(s.psiError)),
+      );
+      return { bias: bias!, confidence: confidence!, psi: psiWeight!, biasNoConfidence: biasNoConfidence! };
+    }
     const [bias, confidence] = fitLogisticNewton(
       withConfidence.map((s) => [1, (t(s.confidence) - mean) / sd]), withConfidence.map((s) => s.correct),
       pen, [prior[0], prior[1]], withConfidence.map((s) => psi * logitAccuracy(s.psiError)),
@@ -151,7 +171,7 @@ export function fitConditionalErrors(
     const pooled = fit(ids, psiOf(ids[0]!), penalty, [0, 0, 0]);
     for (const id of ids) {
       models[id] = Number.isFinite(memberPenalty)
-        ? fit([id], pooled.psi, memberPenalty, [pooled.bias, pooled.confidence, pooled.biasNoConfidence])
+        ? fit([id], pooled.psi, memberPenalty, [pooled.bias, pooled.confidence, pooled.biasNoConfidence], pooled.psi)
         : pooled;
     }
   }

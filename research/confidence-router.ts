@@ -185,12 +185,19 @@ export interface KnnOptions {
    * 1 / (cosine distance + 1e-3), so near-duplicates dominate.
    */
   readonly weighting?: 'uniform' | 'distance';
+  /**
+   * Pseudo-count m pulling the neighbourhood's mean label toward the base rate of all examples,
+   * (Σ w·y + m·base)/(Σ w + m), as UniRoute shrinks Ψ; default 0.
+   */
+  readonly shrinkage?: number;
 }
 
 /** k nearest training prompts by cosine similarity (brute force over a flat matrix). */
 export class KnnSufficiencyPredictor implements SufficiencyPredictor {
   readonly k: number;
   readonly weighting: 'uniform' | 'distance';
+  readonly shrinkage: number;
+  private readonly baseRate: number;
   private readonly data: Float32Array;
   private readonly dim: number;
   private readonly labels: Float64Array;
@@ -204,10 +211,19 @@ export class KnnSufficiencyPredictor implements SufficiencyPredictor {
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
     this.k = Math.min(k, examples.length);
     this.weighting = options.weighting ?? 'uniform';
+    this.shrinkage = options.shrinkage ?? 0;
+    if (!(this.shrinkage >= 0 && Number.isFinite(this.shrinkage))) throw new RangeError(`invalid shrinkage ${this.shrinkage}`);
+    this.baseRate = this.labels.length > 0 ? this.labels.reduce((a, b) => a + b, 0) / this.labels.length : 0.5;
   }
 
   pSuffices(embedding: Embedding): number {
-    const { dim, data, k } = this;
+    return this.pSufficesForKs(embedding, [this.k])[0]!;
+  }
+
+  /** P(suffices) at several k from one neighbour search (choosing k by cross-validation). */
+  pSufficesForKs(embedding: Embedding, ks: readonly number[]): number[] {
+    const { dim, data } = this;
+    const k = Math.min(Math.max(...ks), this.labels.length);
     if (embedding.length !== dim) throw new RangeError(`expected dimension ${dim}, got ${embedding.length}`);
     let qn = 0;
     for (let j = 0; j < dim; j++) qn += embedding[j]! * embedding[j]!;
@@ -229,14 +245,18 @@ export class KnnSufficiencyPredictor implements SufficiencyPredictor {
       topSim[pos] = s;
       topIdx[pos] = r;
     }
-    let sw = 0;
-    let swy = 0;
-    for (let i = 0; i < k; i++) {
-      const w = this.weighting === 'distance' ? 1 / (1 - topSim[i]! + 1e-3) : 1;
-      sw += w;
-      swy += w * this.labels[topIdx[i]!]!;
-    }
-    return swy / sw;
+    const m = this.shrinkage;
+    return ks.map((kk) => {
+      let sw = 0;
+      let swy = 0;
+      for (let i = 0; i < Math.min(kk, k); i++) {
+        if (topIdx[i]! < 0) continue;
+        const w = this.weighting === 'distance' ? 1 / (1 - topSim[i]! + 1e-3) : 1;
+        sw += w;
+        swy += w * this.labels[topIdx[i]!]!;
+      }
+      return (swy + m * this.baseRate) / (sw + m);
+    });
   }
 }
 
@@ -496,6 +516,7 @@ interface PoolOptions {
 export class ConfidencePredictiveRouter implements Router {
   readonly name: string;
   readonly models: readonly ModelSpec[];
+  readonly weakModelId: string;
   private readonly weak: number;
   private readonly base: Float64Array;
 
@@ -505,13 +526,19 @@ export class ConfidencePredictiveRouter implements Router {
   ) {
     this.name = options.name ?? 'confidence-predictive';
     this.models = options.models;
+    this.weakModelId = options.weakModelId;
     this.weak = modelIndex(options.models, options.weakModelId);
     this.base = constantErrors(options.models, options.meanErrors, this.weak);
   }
 
   predictErrors(input: RoutingInput): Float64Array {
+    return this.errorsGiven(this.predictor.pSuffices(input.embedding));
+  }
+
+  /** Every model's predicted error when the weak model suffices with probability `p`. */
+  protected errorsGiven(p: number): Float64Array {
     const out = this.base.slice();
-    out[this.weak] = 1 - this.predictor.pSuffices(input.embedding);
+    out[this.weak] = 1 - p;
     return out;
   }
 }
@@ -522,8 +549,17 @@ export interface ConfidenceKnnRouterOptions extends PoolOptions, KnnOptions {
 
 /** k-NN predictive router, name 'confidence-knn'. */
 export class ConfidenceKnnRouter extends ConfidencePredictiveRouter {
+  private readonly knn: KnnSufficiencyPredictor;
+
   constructor(options: ConfidenceKnnRouterOptions) {
-    super({ ...options, name: options.name ?? 'confidence-knn' }, new KnnSufficiencyPredictor(options.examples, options));
+    const knn = new KnnSufficiencyPredictor(options.examples, options);
+    super({ ...options, name: options.name ?? 'confidence-knn' }, knn);
+    this.knn = knn;
+  }
+
+  /** Predicted errors at several k from one neighbour search (choosing k by cross-validation). */
+  predictErrorsForKs(input: RoutingInput, ks: readonly number[]): Float64Array[] {
+    return this.knn.pSufficesForKs(input.embedding, ks).map((p) => this.errorsGiven(p));
   }
 }
 
@@ -660,6 +696,11 @@ export interface ConditionalHybridRouterOptions {
   readonly psi: Readonly<Record<string, Float64Array>>;
   /** Per-model P(right | ψ_h(x), local confidence), e.g. `fitConditionalErrors(...)`. */
   readonly errorModel: ConditionalErrorModel;
+  /**
+   * Models whose ψ_h(x) comes from another predictor of their error than the clusters, e.g. the
+   * local model's error among its nearest training prompts (it is a seen model).
+   */
+  readonly psiOverride?: Readonly<Record<string, (embedding: Float32Array) => number>>;
   readonly name?: string;
 }
 
@@ -691,6 +732,8 @@ export class ConditionalHybridRouter implements Router {
     const probs = this.options.clusterMap.probabilities(input.embedding);
     const confidence = input.localConfidence ?? NaN;
     return Float64Array.from(this.models, (m, h) => {
+      const override = this.options.psiOverride?.[m.id];
+      if (override) return this.options.errorModel.predictError(m.id, override(input.embedding), confidence);
       const v = this.psi[h]!;
       let e = 0;
       for (let k = 0; k < probs.length; k++) e += probs[k]! * v[k]!;

@@ -14,3 +14,4 @@ export * from './confidence-calibration';
 export * from './conditional-errors';
 export * from './confidence-router';
 export * from '../src/core/grading';
+export * from './difficulty-router';

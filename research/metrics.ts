@@ -129,9 +129,19 @@ export function deferralArea(curve: DeferralCurve, maxCost: number): number {
  * better" still orders routers correctly; report it as "not reached".
  */
 export function qnc(curve: DeferralCurve, bestSingleQuality: number, maxCost: number): number {
+  return costToReach(curve, bestSingleQuality, maxCost);
+}
+
+/**
+ * The lowest relative cost (cost / maxCost) at which the Pareto-cleaned, linearly interpolated
+ * curve reaches quality `target`; Infinity if never. With target = 0.95 × the best single model's
+ * quality this is a figure every sensible router reaches, unlike QNC (target = 1 × best), which a
+ * router whose curve stays just under the best model never reaches.
+ */
+export function costToReach(curve: DeferralCurve, target: number, maxCost: number): number {
   checkMaxCost(maxCost);
   const pts = paretoClean(curve).map((p) => ({ x: p.cost / maxCost, y: p.quality }));
-  return firstReachXY(pts, bestSingleQuality);
+  return firstReachXY(pts, target);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -162,6 +172,42 @@ export function strongShareCurve(curve: DeferralCurve, strongModelId: string): S
     if (!p.shares) throw new Error(`deferral point ${i} has no shares`);
     return { strongShare: p.shares[strongModelId] ?? 0, quality: p.quality };
   });
+}
+
+/**
+ * RouteLLM's evaluation of a two-model router: its score (higher = the strong model is needed
+ * more, e.g. err_weak − err_strong) thresholded over its full range, from "no call to the strong
+ * model" to "every call", one point per distinct score (ties move together, as one threshold
+ * moves them). A λ ≥ 0 sweep stops where the score turns negative, i.e. where the router
+ * believes the weak model is at least as good, and so leaves the rest of the range to a straight
+ * line; RouteLLM sweeps the threshold below that too. `weakScores[i]`, `strongScores[i]` are the
+ * two models' qualities on prompt i.
+ */
+export function pairScoreSweep(
+  routerScores: ArrayLike<number>, weakScores: ArrayLike<number>, strongScores: ArrayLike<number>,
+): StrongSharePoint[] {
+  const n = routerScores.length;
+  if (weakScores.length !== n || strongScores.length !== n) throw new RangeError('pairScoreSweep: lengths differ');
+  if (n === 0) throw new RangeError('pairScoreSweep: no prompts');
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(routerScores[i]!)) throw new RangeError(`pairScoreSweep: router score ${i} is NaN`);
+    if (!Number.isFinite(weakScores[i]!) || !Number.isFinite(strongScores[i]!)) throw new RangeError(`pairScoreSweep: quality ${i} is not finite`);
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => routerScores[b]! - routerScores[a]!);
+  let quality = 0;
+  for (let i = 0; i < n; i++) quality += weakScores[i]!;
+  const points: StrongSharePoint[] = [{ strongShare: 0, quality: quality / n }];
+  for (let r = 0; r < n;) {
+    const s = routerScores[order[r]!]!;
+    // One threshold moves every prompt of equal score at once.
+    while (r < n && routerScores[order[r]!]! === s) {
+      const i = order[r]!;
+      quality += strongScores[i]! - weakScores[i]!;
+      r++;
+    }
+    points.push({ strongShare: r / n, quality: quality / n });
+  }
+  return points;
 }
 
 /**

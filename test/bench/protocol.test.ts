@@ -77,4 +77,34 @@ describe('quality benchmark protocol', () => {
     expect(r['hybrid-conditional-kmeans']!.area).toBeGreaterThanOrEqual(r['confidence-only']!.area - 0.01);
     expect(r['hybrid-conditional-kmeans']!.area).toBeGreaterThanOrEqual(r['uniroute-kmeans']!.area - 0.01);
   });
+
+  it('drops and counts test prompts a model was not scored on, and flags a pair whose strong model is not the best', () => {
+    const prompts = twoTaskSet(600, 3).map((p, i) => (i % 10 === 0 ? { ...p, scores: { small: p.scores['small']!, large: 1 } } : p));
+    const result = runSeed(prompts, { name: 'gappy', models, pair: { weak: 'small', strong: 'mid' } }, { seed: 0 });
+    expect(result.gaps.testWithoutScores).toBeGreaterThan(0);
+    expect(result.sizes.test + result.gaps.testWithoutScores).toBe(180);
+    expect(result.pairFlags.some((f) => /mid is not the best \(large is/.test(f))).toBe(true);
+    const clean = runSeed(twoTaskSet(600, 3), { name: 'clean', models, pair: { weak: 'small', strong: 'large' } }, { seed: 0 });
+    expect(clean.pairFlags).toEqual([]);
+    expect(clean.gaps.testWithoutScores).toBe(0);
+    expect(typeof clean.choices['knnK']).toBe('number');
+  });
+
+  it('runs the universal-difficulty candidate when asked, and only then', () => {
+    const spec = { name: 'synthetic', models, pair: { weak: 'small', strong: 'large' } };
+    const withIrt = runSeed(twoTaskSet(600, 1), spec, { seed: 0, difficultyRouter: true });
+    expect(withIrt.routers['irt-difficulty']!.area).toBeGreaterThan(withIrt.routers['zero-router']!.area + 0.05);
+    expect(withIrt.routers['irt-difficulty']!.area).toBeLessThanOrEqual(withIrt.routers['oracle']!.area + 1e-9);
+    expect(runSeed(twoTaskSet(600, 1), spec, { seed: 0 }).routers['irt-difficulty']).toBeUndefined();
+  });
+
+  it('adds the hybrid with a k-NN predictor of the local model\'s correctness when asked', () => {
+    const local = [{ id: 'small', cost: 0 }, ...models.slice(1)];
+    const spec = { name: 'synthetic@small', models: local, pair: { weak: 'small', strong: 'large' }, localModel: 'small' };
+    const r = runSeed(twoTaskSet(800, 2), spec, { seed: 1, localKnnFeature: true }).routers;
+    // The embedding tells task A (small right) from task B: the k-NN feature alone routes well.
+    expect(r['hybrid-fitted-knn-local']!.area).toBeGreaterThan(r['zero-router']!.area + 0.05);
+    expect(r['hybrid-fitted-knn-local']!.area).toBeLessThanOrEqual(r['oracle']!.area + 1e-9);
+    expect(runSeed(twoTaskSet(800, 2), spec, { seed: 1 }).routers['hybrid-fitted-knn-local']).toBeUndefined();
+  });
 });

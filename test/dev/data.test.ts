@@ -54,6 +54,15 @@ beforeAll(() => {
   ]);
   writeSet('no-cost', { name: 'no-cost', models: [{ id: 'a' }] }, [{ id: '1', task: 't', prompt: 'p', scores: { a: 1 } }]);
   writeSet('bad-json', { name: 'bad-json', models: [{ id: 'a' }] }, '{"id": "1", oops}\n');
+  // Real data has gaps: a model not run on an item, a confidence not recorded.
+  writeSet('gaps', { name: 'gaps', models: [{ id: 'a' }, { id: 'b' }], items: 5 }, [
+    { id: '1', task: 't', prompt: 'p1', scores: { a: 1, b: null }, costs: { a: 0.001, b: 0.01 }, confidences: { a: -0.1, b: null } },
+    { id: '2', task: 't', prompt: 'p2', scores: { a: null, b: 1 }, costs: { a: null, b: 0.03 }, confidences: { a: null, b: -2 } },
+    { id: '3', task: 't', prompt: 'p3', scores: { a: 0, b: null }, costs: { a: 0.003, b: 0.02 }, confidences: { a: null } },
+  ]);
+  writeSet('bad-confidence', { name: 'bad-confidence', models: [{ id: 'a' }] }, [
+    { id: '1', task: 't', prompt: 'p', scores: { a: 1 }, costs: { a: 0 }, confidences: { a: 'high' } },
+  ]);
   mkdirSync(path.join(root, 'not-a-set'));
 });
 
@@ -61,7 +70,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('listSets / loadSet', () => {
   it('lists folders that hold card.json and items.jsonl', async () => {
-    expect(await listSets(root)).toEqual(['bad-json', 'bad-score', 'missing-model', 'no-cost', 'priced', 'recorded']);
+    expect(await listSets(root)).toEqual(['bad-confidence', 'bad-json', 'bad-score', 'gaps', 'missing-model', 'no-cost', 'priced', 'recorded']);
   });
 
   it('uses the mean recorded cost per call', async () => {
@@ -94,7 +103,7 @@ describe('listSets / loadSet', () => {
     await expect(listSets(missing)).rejects.toThrow(DataError);
     await expect(listSets(missing)).rejects.toThrow(/--data .*\.\.\/shared\/data/);
     await expect(loadSet(missing, 'recorded')).rejects.toThrow(/--data/);
-    await expect(loadSet(root, 'unknown')).rejects.toThrow(/no set "unknown".*sets there: bad-json/);
+    await expect(loadSet(root, 'unknown')).rejects.toThrow(/no set "unknown".*sets there: bad-confidence, bad-json/);
   });
 });
 
@@ -150,5 +159,27 @@ describe('splitModels', () => {
   it('keeps at least one seen model', () => {
     expect(splitModels(models, 1, 0).seen).toHaveLength(1);
     expect(splitModels(models, 1, 1).unseen).toHaveLength(0);
+  });
+
+  it('takes null scores, confidences and costs as missing values and counts them per model', async () => {
+    const set = await loadSet(root, 'gaps');
+    expect(set.items.map((it) => it.scores)).toEqual([{ a: 1 }, { b: 1 }, { a: 0 }]);
+    expect(set.items.map((it) => it.confidences)).toEqual([{ a: -0.1 }, { b: -2 }, {}]);
+    expect(set.missing).toEqual({ scores: { a: 1, b: 2 }, confidences: { a: 2, b: 1 }, costs: { a: 1 } });
+    // Mean cost over the items that recorded one.
+    expect(set.models.find((m) => m.id === 'a')!.cost).toBeCloseTo(0.002, 12);
+  });
+
+  it('warns instead of failing when the card\'s item count disagrees with the file', async () => {
+    const set = await loadSet(root, 'gaps');
+    expect(set.items).toHaveLength(3);
+    expect(set.warnings).toHaveLength(1);
+    expect(set.warnings[0]).toMatch(/says 5 items but .*items\.jsonl has 3/);
+    expect((await loadSet(root, 'recorded')).warnings).toEqual([]);
+  });
+
+  it('still rejects a confidence that is neither a number nor null, and a model left out of a line', async () => {
+    await expect(loadSet(root, 'bad-confidence')).rejects.toThrow(/items\.jsonl:1: confidences\["a"\] = "high"; expected a finite number or null/);
+    await expect(loadSet(root, 'missing-model')).rejects.toThrow(/no score for model "b" \(write null/);
   });
 });

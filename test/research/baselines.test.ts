@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  KnnRouter, OracleRouter, oracleCurve, randomRouterCurve, singleModelPoints, upperConvexHull, zeroRouterCurve,
+  bestSingleModel, KnnRouter, OracleRouter, oracleCurve, randomRouterCurve, singleModelPoints, upperConvexHull, zeroRouterCurve,
 } from '../../research/baselines';
 import { evaluateRouter } from '../../research/evaluation';
 import { createRng } from '../../src/core/random';
@@ -108,6 +108,39 @@ describe('KnnRouter', () => {
     expect(Array.from(withC.predictErrors(q))).toEqual(Array.from(scratch.predictErrors(q)));
     expect(withC.predictErrors(q)[2]).toBe(0.5);
     expect(two.models).toHaveLength(2);
+  });
+
+  it('shrinks toward each model\'s global error and skips prompts a model was not scored on', () => {
+    // B unscored on v1 (an unseen model's training prompt): its neighbourhood is v0 alone.
+    const evidence = validation.map((x) => (x.id === 'v1' ? { ...x, scores: { A: 1 } } : x));
+    const knn = KnnRouter.fromEvidence(evidence, models, { k: 2, shrinkage: 2 });
+    const q = { embedding: e(1, 0.05) };
+    // A: errors 0, 0 on v0, v1; global 2/4. (0 + 2·0.5)/(2 + 2) = 0.25.
+    // B: error 1 on v0 only; global over v0, v2, v3 = 2/3. (1 + 2·2/3)/(1 + 2) = 7/9.
+    const p = knn.predictErrors(q);
+    expect(p[0]).toBeCloseTo(0.25, 12);
+    expect(p[1]).toBeCloseTo(7 / 9, 12);
+    // One neighbour search serves every k, with the same answers as separate routers.
+    const many = knn.predictErrorsForKs(q, [1, 2, 3]);
+    for (const [i, k] of [1, 2, 3].entries()) expect(Array.from(many[i]!)).toEqual(Array.from(knn.withK(k).predictErrors(q)));
+    expect(() => KnnRouter.fromEvidence(validation, models, { shrinkage: -1 })).toThrow(/shrinkage/);
+  });
+});
+
+describe('baselines chosen on train+validation', () => {
+  const models: ModelSpec[] = [{ id: 'cheap', cost: 0 }, { id: 'mid', cost: 1 }, { id: 'dear', cost: 2 }];
+  const p = (id: string, scores: Record<string, number>): LabelledPrompt => ({ id, embedding: Float32Array.from([1]), scores });
+  // On the selection prompts mid is on the hull; on test it is not (and dear is best on selection).
+  const selection = [p('s0', { cheap: 0, mid: 1, dear: 1 }), p('s1', { cheap: 0, mid: 1, dear: 1 })];
+  const test = [p('t0', { cheap: 1, mid: 0, dear: 1 }), p('t1', { cheap: 0, mid: 0, dear: 1 })];
+
+  it('ZeroRouter takes its hull models from the selection prompts and measures them on test', () => {
+    expect(zeroRouterCurve(test, models).map((x) => x.quality)).toEqual([0.5, 1]);
+    const chosen = zeroRouterCurve(test, models, selection);
+    expect(chosen.map((x) => x.cost)).toEqual([0, 1]);
+    expect(chosen.map((x) => x.quality)).toEqual([0.5, 0]);
+    expect(bestSingleModel(selection, models)).toBe('mid');
+    expect(bestSingleModel(test, models)).toBe('dear');
   });
 });
 

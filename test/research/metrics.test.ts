@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   apgr,
+  costToReach,
   cpt,
+  pairScoreSweep,
   deferralArea,
   normalisedFrontier,
   paretoClean,
@@ -151,5 +153,52 @@ describe('RouteLLM metrics', () => {
       { strongShare: 0.3, quality: 0.8 },
     ]);
     expect(() => strongShareCurve([pt(0, 1)], 'strong')).toThrow();
+  });
+});
+
+describe('pairScoreSweep (RouteLLM full-range threshold sweep)', () => {
+  it('moves prompts to the strong model in score order, ties together, from share 0 to 1', () => {
+    // Scores 0.9 > 0.5 = 0.5 > −0.3: the tie moves as one threshold step.
+    const points = pairScoreSweep([0.5, 0.9, -0.3, 0.5], [0, 0, 1, 1], [1, 1, 0, 1]);
+    expect(points).toEqual([
+      { strongShare: 0, quality: 0.5 },
+      { strongShare: 0.25, quality: 0.75 },
+      { strongShare: 0.75, quality: 1 },
+      { strongShare: 1, quality: 0.75 },
+    ]);
+  });
+
+  it('covers the range a λ ≥ 0 sweep leaves out (negative scores), which changes APGR', () => {
+    // Weak right on 0–1, strong right on 2–4, both wrong on 5. Scores: +1 where only the strong
+    // model is right; below 0 the router believes the weak model is at least as good.
+    const weak = [1, 1, 0, 0, 0, 0];
+    const strong = [0, 0, 1, 1, 1, 0];
+    const score = [-0.2, -1, 1, 1, 1, -0.1];
+    const full = pairScoreSweep(score, weak, strong);
+    expect(full.map((p) => p.strongShare)).toEqual([0, 3 / 6, 4 / 6, 5 / 6, 1]);
+    expect(full.map((p) => p.quality * 6)).toEqual([2, 5, 5, 4, 3].map((v) => expect.closeTo(v, 12)));
+    const gap = { weakQuality: 2 / 6, strongQuality: 3 / 6 };
+    // PGR 0 → 3 over [0, ½], 3 on [½, ⅔], 3 → 2 over [⅔, ⅚], 2 → 1 over [⅚, 1].
+    expect(apgr(full, gap)).toBeCloseTo(0.75 + 3 / 6 + 2.5 / 6 + 1.5 / 6, 12);
+    // What a λ ≥ 0 sweep sees (positive scores only), joined by a straight line to strong-only.
+    const positiveOnly = full.slice(0, 2);
+    expect(apgr(positiveOnly, gap)).toBeCloseTo(0.75 + 1, 12);
+    expect(cpt(full, gap, 1)).toBeCloseTo(1 / 6, 12);
+  });
+
+  it('rejects NaN scores and mismatched lengths', () => {
+    expect(() => pairScoreSweep([NaN], [0], [1])).toThrow(/NaN/);
+    expect(() => pairScoreSweep([0, 1], [0], [1, 1])).toThrow(/lengths/);
+    expect(() => pairScoreSweep([], [], [])).toThrow(/no prompts/);
+  });
+});
+
+describe('costToReach', () => {
+  it('interpolates to the first cost at which the cleaned curve reaches the target, Infinity if never', () => {
+    const curve: DeferralCurve = [pt(0, 0.5), pt(0.5, 0.7), pt(1, 0.8)];
+    expect(costToReach(curve, 0.6, 1)).toBeCloseTo(0.25, 12);
+    expect(costToReach(curve, 0.95 * 0.8, 2)).toBeCloseTo((0.5 + 0.5 * (0.76 - 0.7) / 0.1) / 2, 12);
+    expect(costToReach(curve, 0.81, 1)).toBe(Infinity);
+    expect(qnc(curve, 0.8, 1)).toBe(costToReach(curve, 0.8, 1));
   });
 });
