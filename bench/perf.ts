@@ -34,9 +34,7 @@ import type { MatmulResult, WebGpuRates } from './perf/browser/probe';
 import { bundleSizes, type FileSize } from './perf/bundle';
 import { CANDIDATES, EMBEDDER_CASES, LOCAL_MODEL, type EmbedderCase } from './perf/configs';
 import { runDecisionBench, type DecisionBenchResult } from './perf/decision';
-import {
-  bertFlops, readJson, tinyTokenCounter, useFlops, useTokenCounter, useWorkFromModelJson, type BertConfig, type UseWork,
-} from './perf/flops';
+import { bertFlops, readJson, tinyTokenCounter, useFlops, useTokenCounter, useWorkFromModelJson, type BertConfig, type UseWork } from './perf/flops';
 import { kb, mb, num, pp, table } from './perf/format';
 import { benchPrompts } from './perf/prompts';
 import { distribution, type Distribution } from './perf/stats';
@@ -137,7 +135,11 @@ const site = await startStaticServer({
 });
 
 /** What the server sent: a page load that finds everything cached sends (almost) nothing. */
-interface Served { requests: number; bytes: number; largest: string[] }
+interface Served {
+  requests: number;
+  bytes: number;
+  largest: string[];
+}
 const servedLog: { path: string; bytes: number }[] = [];
 site.server.on('request', (req, res) => {
   // Count the body bytes as they are written (the server sets its headers in writeHead, where
@@ -155,7 +157,11 @@ function servedSince(mark: number): Served {
   return {
     requests: part.length,
     bytes: part.reduce((a, r) => a + r.bytes, 0),
-    largest: [...part].sort((a, b) => b.bytes - a.bytes).filter((r) => r.bytes >= 100_000).slice(0, 6).map((r) => `${r.path} (${kb(r.bytes)})`),
+    largest: [...part]
+      .sort((a, b) => b.bytes - a.bytes)
+      .filter((r) => r.bytes >= 100_000)
+      .slice(0, 6)
+      .map((r) => `${r.path} (${kb(r.bytes)})`),
   };
 }
 
@@ -179,16 +185,22 @@ async function closeWorker(p: Page): Promise<void> {
 
 /** Deletes the routing profiles (IndexedDB 'edgeroute'); waits until no connection holds it. */
 async function deleteProfiles(p: Page): Promise<void> {
-  await p.evaluate(() => new Promise<void>((ok, fail) => {
-    const request = indexedDB.deleteDatabase('edgeroute');
-    request.onsuccess = () => ok();
-    request.onerror = () => fail(new Error(`deleting IndexedDB 'edgeroute' failed: ${String(request.error)}`));
-  }));
+  await p.evaluate(
+    () =>
+      new Promise<void>((ok, fail) => {
+        const request = indexedDB.deleteDatabase('edgeroute');
+        request.onsuccess = () => ok();
+        request.onerror = () => fail(new Error(`deleting IndexedDB 'edgeroute' failed: ${String(request.error)}`));
+      }),
+  );
 }
 
 /** 'first load': the first page load with this embedder in the run (its files may be cached by an earlier case). */
 type Phase = 'first load' | 'cold' | 'warm';
-interface StartupRun extends StartupResult { readonly phase: Phase; readonly served: Served }
+interface StartupRun extends StartupResult {
+  readonly phase: Phase;
+  readonly served: Served;
+}
 
 async function startup(p: Page, c: EmbedderCase, phase: Phase): Promise<StartupRun> {
   const mark = servedLog.length;
@@ -198,22 +210,31 @@ async function startup(p: Page, c: EmbedderCase, phase: Phase): Promise<StartupR
   return { ...result, phase, served: servedSince(mark) };
 }
 
-interface RouteRow { roundTrip: number; embed: number; cluster: number; decide: number; chosen: string }
+interface RouteRow {
+  roundTrip: number;
+  embed: number;
+  cluster: number;
+  decide: number;
+  chosen: string;
+}
 
 async function routeAll(p: Page): Promise<{ lambda: number; rows: RouteRow[] }> {
-  return p.evaluate(async ({ texts, warmup, candidates }) => {
-    const api = window.__perfWorker!.api;
-    // A realistic λ: the one that sends 30% of the validation prompts to the cloud.
-    const { lambda } = await api.calibrateLambda({ kind: 'cloudShare', share: 0.3 }, candidates);
-    for (const t of texts.slice(0, warmup)) await api.route(t, lambda, candidates); // first calls compile shaders / JIT
-    const rows = [];
-    for (const t of texts) {
-      const t0 = performance.now();
-      const r = await api.route(t, lambda, candidates);
-      rows.push({ roundTrip: performance.now() - t0, embed: r.embedMillis, cluster: r.clusterMillis, decide: r.decideMillis, chosen: r.chosenModel });
-    }
-    return { lambda, rows };
-  }, { texts: prompts.map((x) => x.text), warmup: WARMUP_ROUTES, candidates: CANDIDATES });
+  return p.evaluate(
+    async ({ texts, warmup, candidates }) => {
+      const api = window.__perfWorker!.api;
+      // A realistic λ: the one that sends 30% of the validation prompts to the cloud.
+      const { lambda } = await api.calibrateLambda({ kind: 'cloudShare', share: 0.3 }, candidates);
+      for (const t of texts.slice(0, warmup)) await api.route(t, lambda, candidates); // first calls compile shaders / JIT
+      const rows = [];
+      for (const t of texts) {
+        const t0 = performance.now();
+        const r = await api.route(t, lambda, candidates);
+        rows.push({ roundTrip: performance.now() - t0, embed: r.embedMillis, cluster: r.clusterMillis, decide: r.decideMillis, chosen: r.chosenModel });
+      }
+      return { lambda, rows };
+    },
+    { texts: prompts.map((x) => x.text), warmup: WARMUP_ROUTES, candidates: CANDIDATES },
+  );
 }
 
 // ---- device probes and the baseline worker ----
@@ -222,7 +243,9 @@ log('probe page: environment, baseline worker, decision, matmul rates');
 await page.goto(`${site.url}/perf/pages/probe.html`);
 await page.waitForFunction(() => window.__perfProbe !== undefined);
 const browserEnv = await page.evaluate(() => ({
-  userAgent: navigator.userAgent, hardwareConcurrency: navigator.hardwareConcurrency, crossOriginIsolated: self.crossOriginIsolated,
+  userAgent: navigator.userAgent,
+  hardwareConcurrency: navigator.hardwareConcurrency,
+  crossOriginIsolated: self.crossOriginIsolated,
 }));
 const gpuProbe: GpuProbe = await page.evaluate(async () => {
   const worker = await window.EdgeRoute.startEdgeWorker();
@@ -255,7 +278,9 @@ for (const c of cases) {
     done.push(await startup(page, c, 'first load'));
     await closeWorker(page);
     if (c.wanted === 'webgpu' && !values['webgpu-cold']) {
-      notes.push(`${c.key}: cold start not run (SwiftShader takes minutes to embed the 400 validation prompts); pass --webgpu-cold to measure it. Its first load used the profile the WASM case cached (same embedder id).`);
+      notes.push(
+        `${c.key}: cold start not run (SwiftShader takes minutes to embed the 400 validation prompts); pass --webgpu-cold to measure it. Its first load used the profile the WASM case cached (same embedder id).`,
+      );
     } else {
       await deleteProfiles(page);
       log(`${c.key}: cold start (files cached, profile computed)`);
@@ -285,41 +310,58 @@ rmSync(probeDir, { recursive: true, force: true });
 // ---------------------------------------------------------------------------------------------
 
 const col = (rows: RouteRow[], key: 'roundTrip' | 'embed' | 'cluster' | 'decide'): Distribution => distribution(rows.map((r) => r[key]));
-const routing = Object.fromEntries(runs.filter((r) => r.rows).map((r) => {
-  const rows = r.rows!;
-  return [r.case.key, {
-    embedder: r.embedder,
-    lambda: r.lambda,
-    cloudShare: rows.filter((x) => x.chosen !== LOCAL_MODEL).length / rows.length,
-    millis: {
-      embed: col(rows, 'embed'), cluster: col(rows, 'cluster'), decide: col(rows, 'decide'),
-      inWorker: distribution(rows.map((x) => x.embed + x.cluster + x.decide)), roundTrip: col(rows, 'roundTrip'),
-    },
-  }];
-}));
+const routing = Object.fromEntries(
+  runs
+    .filter((r) => r.rows)
+    .map((r) => {
+      const rows = r.rows!;
+      return [
+        r.case.key,
+        {
+          embedder: r.embedder,
+          lambda: r.lambda,
+          cloudShare: rows.filter((x) => x.chosen !== LOCAL_MODEL).length / rows.length,
+          millis: {
+            embed: col(rows, 'embed'),
+            cluster: col(rows, 'cluster'),
+            decide: col(rows, 'decide'),
+            inWorker: distribution(rows.map((x) => x.embed + x.cluster + x.decide)),
+            roundTrip: col(rows, 'roundTrip'),
+          },
+        },
+      ];
+    }),
+);
 
 const bestWebGpu = webgpuRates.results.reduce<MatmulResult | undefined>((best, r) => (!best || r.bestGflops > best.bestGflops ? r : best), undefined);
 function rateFor(run: EmbedderRun): { gflops: number; source: string } {
   if (run.embedder?.backend === 'webgpu' && bestWebGpu) return { gflops: bestWebGpu.bestGflops, source: `WebGPU ${bestWebGpu.kernel}` };
   return { gflops: wasmRate.bestGflops, source: `${wasmRate.kernel}, ${wasmRate.simd ? 'SIMD' : 'no SIMD'}, ${wasmRate.threads ? 'threads' : '1 thread'}` };
 }
-const limits = Object.fromEntries(runs.filter((r) => r.rows).map((r) => {
-  const tokens = tokensOf(r.case);
-  const flops = tokens.map((t) => flopsOf(r.case, t));
-  const rate = rateFor(r);
-  const limitMs = flops.map((f) => f / (rate.gflops * 1e6));
-  const measured = r.rows!.map((x) => x.embed);
-  return [r.case.key, {
-    backend: r.embedder?.backend,
-    tokens: distribution(tokens),
-    mflops: distribution(flops.map((f) => f / 1e6)),
-    rateGflops: rate.gflops,
-    rateSource: rate.source,
-    limitMillis: distribution(limitMs),
-    measuredMillis: distribution(measured),
-    measuredOverLimit: distribution(measured.map((m, i) => m / limitMs[i]!)),
-  }];
-}));
+const limits = Object.fromEntries(
+  runs
+    .filter((r) => r.rows)
+    .map((r) => {
+      const tokens = tokensOf(r.case);
+      const flops = tokens.map((t) => flopsOf(r.case, t));
+      const rate = rateFor(r);
+      const limitMs = flops.map((f) => f / (rate.gflops * 1e6));
+      const measured = r.rows!.map((x) => x.embed);
+      return [
+        r.case.key,
+        {
+          backend: r.embedder?.backend,
+          tokens: distribution(tokens),
+          mflops: distribution(flops.map((f) => f / 1e6)),
+          rateGflops: rate.gflops,
+          rateSource: rate.source,
+          limitMillis: distribution(limitMs),
+          measuredMillis: distribution(measured),
+          measuredOverLimit: distribution(measured.map((m, i) => m / limitMs[i]!)),
+        },
+      ];
+    }),
+);
 
 const hc = browserEnv.hardwareConcurrency;
 notes.push(
@@ -359,7 +401,13 @@ const report = {
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
     cpu: { model: os.cpus()[0]?.model ?? '?', cores: os.cpus().length },
     loadAverage: { start: loadAtStart, end: os.loadavg() },
-    chromium: { version: chromiumVersion, userAgent: browserEnv.userAgent, flags: BENCH_ARGS, hardwareConcurrency: hc, crossOriginIsolated: browserEnv.crossOriginIsolated },
+    chromium: {
+      version: chromiumVersion,
+      userAgent: browserEnv.userAgent,
+      flags: BENCH_ARGS,
+      hardwareConcurrency: hc,
+      crossOriginIsolated: browserEnv.crossOriginIsolated,
+    },
     webgpu: gpuProbe,
     gpuMachine: false,
     gitCommit,
@@ -394,42 +442,124 @@ const report = {
 
 const caseName = (r: EmbedderRun): string => `${r.case.label} [${r.case.key}]`;
 const out: string[] = [];
-out.push(`\n## edgeroute performance — ${chromiumVersion}, WebGPU adapter: ${[gpuProbe.adapter?.vendor, gpuProbe.adapter?.architecture, gpuProbe.adapter?.description].filter(Boolean).join(' / ') || gpuProbe.reason || '?'}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}); no GPU machine this run`);
+out.push(
+  `\n## edgeroute performance — ${chromiumVersion}, WebGPU adapter: ${[gpuProbe.adapter?.vendor, gpuProbe.adapter?.architecture, gpuProbe.adapter?.description].filter(Boolean).join(' / ') || gpuProbe.reason || '?'}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}); no GPU machine this run`,
+);
 
 out.push(`\n### 1. Routing overhead per prompt, ms (p50 / p95 over ${prompts.length} prompts; models loaded)`);
-out.push(table(['embedder', 'backend', 'embed', 'cluster', 'decide', 'in worker', 'page round trip', 'cloud share'], runs.map((r) => {
-  const s = routing[r.case.key];
-  if (!s) return [caseName(r), 'failed', '–', '–', '–', '–', '–', '–'];
-  return [caseName(r), `${s.embedder?.backend ?? '?'}${s.embedder?.fallbackReason ? ' (fallback)' : ''}`, pp(s.millis.embed), pp(s.millis.cluster), pp(s.millis.decide), pp(s.millis.inWorker), pp(s.millis.roundTrip), `${(100 * s.cloudShare).toFixed(0)}%`];
-})));
+out.push(
+  table(
+    ['embedder', 'backend', 'embed', 'cluster', 'decide', 'in worker', 'page round trip', 'cloud share'],
+    runs.map((r) => {
+      const s = routing[r.case.key];
+      if (!s) return [caseName(r), 'failed', '–', '–', '–', '–', '–', '–'];
+      return [
+        caseName(r),
+        `${s.embedder?.backend ?? '?'}${s.embedder?.fallbackReason ? ' (fallback)' : ''}`,
+        pp(s.millis.embed),
+        pp(s.millis.cluster),
+        pp(s.millis.decide),
+        pp(s.millis.inWorker),
+        pp(s.millis.roundTrip),
+        `${(100 * s.cloudShare).toFixed(0)}%`,
+      ];
+    }),
+  ),
+);
 
-out.push(`\n### 2. The decision alone (${nodeDecision.clusters} clusters, ${nodeDecision.models} models, ${nodeDecision.dim}-d), µs per route: p50 / p95 of the per-call mean of ${nodeDecision.queries / nodeDecision.maps[0]!.blockCalls} blocks of ${nodeDecision.maps[0]!.blockCalls} calls`);
-out.push(table(['where', 'cluster map', 'cluster assignment', 'Σ P·Ψ + argmin', 'total', 'single-call total p95', 'routes / s'], [
-  ...nodeDecision.maps.map((m) => [`Node ${process.version}`, m.map, pp(m.blockMicros.cluster), pp(m.blockMicros.decide), pp(m.blockMicros.total), num(m.perCallMicros.total.p95), num(m.routesPerSecond)]),
-  ...browserDecision.maps.map((m) => ['Chromium page', m.map, pp(m.blockMicros.cluster), pp(m.blockMicros.decide), pp(m.blockMicros.total), num(m.perCallMicros.total.p95), num(m.routesPerSecond)]),
-]));
+out.push(
+  `\n### 2. The decision alone (${nodeDecision.clusters} clusters, ${nodeDecision.models} models, ${nodeDecision.dim}-d), µs per route: p50 / p95 of the per-call mean of ${nodeDecision.queries / nodeDecision.maps[0]!.blockCalls} blocks of ${nodeDecision.maps[0]!.blockCalls} calls`,
+);
+out.push(
+  table(
+    ['where', 'cluster map', 'cluster assignment', 'Σ P·Ψ + argmin', 'total', 'single-call total p95', 'routes / s'],
+    [
+      ...nodeDecision.maps.map((m) => [
+        `Node ${process.version}`,
+        m.map,
+        pp(m.blockMicros.cluster),
+        pp(m.blockMicros.decide),
+        pp(m.blockMicros.total),
+        num(m.perCallMicros.total.p95),
+        num(m.routesPerSecond),
+      ]),
+      ...browserDecision.maps.map((m) => [
+        'Chromium page',
+        m.map,
+        pp(m.blockMicros.cluster),
+        pp(m.blockMicros.decide),
+        pp(m.blockMicros.total),
+        num(m.perCallMicros.total.p95),
+        num(m.routesPerSecond),
+      ]),
+    ],
+  ),
+);
 
 out.push('\n### 3. Start to the first routed answer, ms since navigation start');
-out.push(table(['embedder', 'phase', 'first route', 'worker up', 'embedder loaded', 'profile (source)', 'served by server'], runs.flatMap((r) => r.startup.map((s) => [
-  caseName(r), s.phase, num(s.marks.firstRouteAnswered), num(s.marks.workerReady), num(s.marks.embedderLoaded),
-  `${num(s.marks.profileReady - s.marks.embedderLoaded)} (${s.profile.source}${s.profile.counters.validationPromptsEmbedded ? `, ${s.profile.counters.validationPromptsEmbedded} prompts embedded` : ''})`,
-  `${s.served.requests} req, ${kb(s.served.bytes)}`,
-]))));
+out.push(
+  table(
+    ['embedder', 'phase', 'first route', 'worker up', 'embedder loaded', 'profile (source)', 'served by server'],
+    runs.flatMap((r) =>
+      r.startup.map((s) => [
+        caseName(r),
+        s.phase,
+        num(s.marks.firstRouteAnswered),
+        num(s.marks.workerReady),
+        num(s.marks.embedderLoaded),
+        `${num(s.marks.profileReady - s.marks.embedderLoaded)} (${s.profile.source}${s.profile.counters.validationPromptsEmbedded ? `, ${s.profile.counters.validationPromptsEmbedded} prompts embedded` : ''})`,
+        `${s.served.requests} req, ${kb(s.served.bytes)}`,
+      ]),
+    ),
+  ),
+);
 
 out.push(`\n### 4. Worker memory (${runs.find((r) => r.memory)?.memory?.method ?? baselineMemory.method})`);
-out.push(table(['embedder', 'worker', 'page', 'whole page (all realms)', 'worker usedJSHeapSize'], [
-  ['none (worker started, nothing loaded)', mb(baselineMemory.workerBytes), mb(baselineMemory.pageBytes), mb(baselineMemory.totalBytes), mb(baselineMemory.workerUsedJSHeapSize)],
-  ...runs.map((r) => [caseName(r), mb(r.memory?.workerBytes), mb(r.memory?.pageBytes), mb(r.memory?.totalBytes), mb(r.memory?.workerUsedJSHeapSize)]),
-]));
+out.push(
+  table(
+    ['embedder', 'worker', 'page', 'whole page (all realms)', 'worker usedJSHeapSize'],
+    [
+      [
+        'none (worker started, nothing loaded)',
+        mb(baselineMemory.workerBytes),
+        mb(baselineMemory.pageBytes),
+        mb(baselineMemory.totalBytes),
+        mb(baselineMemory.workerUsedJSHeapSize),
+      ],
+      ...runs.map((r) => [caseName(r), mb(r.memory?.workerBytes), mb(r.memory?.pageBytes), mb(r.memory?.totalBytes), mb(r.memory?.workerUsedJSHeapSize)]),
+    ],
+  ),
+);
 
 out.push('\n### 5. Built files (dist/), gzip level 9');
-out.push(table(['file', 'role', 'bytes', 'gzip'], bundle.map((f: FileSize) => [f.file, f.role, kb(f.bytes), kb(f.gzipBytes)])));
+out.push(
+  table(
+    ['file', 'role', 'bytes', 'gzip'],
+    bundle.map((f: FileSize) => [f.file, f.role, kb(f.bytes), kb(f.gzipBytes)]),
+  ),
+);
 
 out.push('\n### 6. Physical limit of the embedding step (one prompt, batch of one)');
-out.push(table(['embedder', 'backend', 'tokens p50', 'MFLOP p50', 'device rate (GFLOP/s)', 'limit p50 ms', 'measured embed p50 ms', 'measured / limit (p50)'], runs.filter((r) => limits[r.case.key]).map((r) => {
-  const l = limits[r.case.key]!;
-  return [caseName(r), l.backend ?? '?', num(l.tokens.p50), num(l.mflops.p50), `${num(l.rateGflops)} (${l.rateSource})`, num(l.limitMillis.p50), num(l.measuredMillis.p50), `${num(l.measuredOverLimit.p50)}×`];
-})));
+out.push(
+  table(
+    ['embedder', 'backend', 'tokens p50', 'MFLOP p50', 'device rate (GFLOP/s)', 'limit p50 ms', 'measured embed p50 ms', 'measured / limit (p50)'],
+    runs
+      .filter((r) => limits[r.case.key])
+      .map((r) => {
+        const l = limits[r.case.key]!;
+        return [
+          caseName(r),
+          l.backend ?? '?',
+          num(l.tokens.p50),
+          num(l.mflops.p50),
+          `${num(l.rateGflops)} (${l.rateSource})`,
+          num(l.limitMillis.p50),
+          num(l.measuredMillis.p50),
+          `${num(l.measuredOverLimit.p50)}×`,
+        ];
+      }),
+  ),
+);
 out.push('\nmatmul rates measured here (best / median GFLOP/s):');
 for (const r of [...webgpuRates.results, wasmRate, jsRate]) {
   out.push(`- ${r.kernel}, ${r.size}³: ${num(r.bestGflops)} / ${num(r.medianGflops)} (${r.runs} runs, max |error| ${r.maxAbsError.toExponential(1)})`);

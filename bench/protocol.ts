@@ -150,7 +150,9 @@ const DEFAULTS = {
 
 function subsample<T>(items: readonly T[], max: number, seed: number): T[] {
   if (items.length <= max) return [...items];
-  return createRng(seed ^ 0xa11ce).shuffle([...items]).slice(0, max);
+  return createRng(seed ^ 0xa11ce)
+    .shuffle([...items])
+    .slice(0, max);
 }
 
 function maxCostOf(models: readonly ModelSpec[]): number {
@@ -177,13 +179,14 @@ type Fold = readonly [fit: LabelledPrompt[], held: LabelledPrompt[]];
  * Repeated 2-fold halvings of the validation split: the folds of every cross-validated choice.
  * A held half is judged on its prompts that every model was scored on (`complete`), as test is.
  */
-function validationFolds(
-  validation: readonly LabelledPrompt[], seed: number, repeats: number, complete: (x: LabelledPrompt) => boolean,
-): Fold[] {
+function validationFolds(validation: readonly LabelledPrompt[], seed: number, repeats: number, complete: (x: LabelledPrompt) => boolean): Fold[] {
   const folds: Fold[] = [];
   for (let r = 0; r < repeats; r++) {
     const { train: a, validation: b } = splitPrompts(validation, (seed ^ 0xc1) + 7919 * r, [0.5, 0.5, 0]);
-    for (const [fit, held] of [[a, b], [b, a]] as const) {
+    for (const [fit, held] of [
+      [a, b],
+      [b, a],
+    ] as const) {
       const judged = held.filter(complete);
       if (fit.length > 0 && judged.length > 0) folds.push([fit, judged]);
     }
@@ -217,19 +220,25 @@ export function oneStandardErrorChoice(areas: readonly (readonly number[])[]): n
  * half. Test prompts are never looked at. Smallest K first for the one-standard-error rule.
  */
 function chooseClusters(
-  train: readonly LabelledPrompt[], folds: readonly Fold[], models: readonly ModelSpec[],
-  seen: readonly ModelSpec[], candidates: readonly number[], seed: number,
+  train: readonly LabelledPrompt[],
+  folds: readonly Fold[],
+  models: readonly ModelSpec[],
+  seen: readonly ModelSpec[],
+  candidates: readonly number[],
+  seed: number,
 ): { k: number; centroids: Float32Array[]; scores: Record<string, number> } {
   const maxCost = maxCostOf(models);
   // A cluster should hold ~10 training prompts on average, else its centroid is noise.
   const usable = [...new Set(candidates.filter((k) => k === 1 || k * 10 <= train.length))].sort((a, b) => a - b);
   const tried = (usable.length > 0 ? usable : [1]).map((k) => {
-    const { centroids } = kmeans(train.map((x) => x.embedding), { k, seed });
+    const { centroids } = kmeans(
+      train.map((x) => x.embedding),
+      { k, seed },
+    );
     const map = hardClusterMap(centroids);
-    const areas = folds.map(([fit, held]) => deferralArea(
-      evaluateRouter(new UniRouteRouter(buildProfile({ validation: featureEvidence(train, fit, seen), models, clusterMap: map })), held),
-      maxCost,
-    ));
+    const areas = folds.map(([fit, held]) =>
+      deferralArea(evaluateRouter(new UniRouteRouter(buildProfile({ validation: featureEvidence(train, fit, seen), models, clusterMap: map })), held), maxCost),
+    );
     return { k, centroids, areas, mean: areas.reduce((a, b) => a + b, 0) / Math.max(1, areas.length) };
   });
   const chosen = tried[oneStandardErrorChoice(tried.map((t) => t.areas))]!;
@@ -253,7 +262,13 @@ function chooseK(folds: readonly Fold[], candidates: readonly number[], build: (
     const router = build(fit);
     const perPrompt = held.map((x) => router.predictErrorsForKs({ embedding: x.embedding }, ks));
     ks.forEach((_, j) => {
-      const curve = evaluatePredictions(perPrompt.map((p) => p[j]!), held, router.models, undefined, { maxPoints: Infinity });
+      const curve = evaluatePredictions(
+        perPrompt.map((p) => p[j]!),
+        held,
+        router.models,
+        undefined,
+        { maxPoints: Infinity },
+      );
       areas[j]!.push(deferralArea(curve, maxCost));
     });
   }
@@ -336,39 +351,63 @@ export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, op
   // evidence (an unseen model's training scores are not known).
   const weak = spec.localModel ?? spec.pair?.weak ?? [...models].sort((a, b) => a.cost - b.cost)[0]!.id;
   const strongest = spec.pair?.strong ?? bestOn(evidence, models);
-  const examplesOf = (prompts: readonly LabelledPrompt[]): SufficiencyExample[] => subsample(prompts, o.maxPredictiveTraining, seed)
-    .filter((x) => x.scores[weak] !== undefined && x.scores[strongest] !== undefined)
-    .map((x) => ({ embedding: x.embedding, suffices: x.scores[weak]! >= x.scores[strongest]! ? 1 : 0 }));
+  const examplesOf = (prompts: readonly LabelledPrompt[]): SufficiencyExample[] =>
+    subsample(prompts, o.maxPredictiveTraining, seed)
+      .filter((x) => x.scores[weak] !== undefined && x.scores[strongest] !== undefined)
+      .map((x) => ({ embedding: x.embedding, suffices: x.scores[weak]! >= x.scores[strongest]! ? 1 : 0 }));
   const examples = examplesOf(evidence.filter((x) => x.scores[weak] !== undefined && x.scores[strongest] !== undefined));
   // Trained once per seed, shared by the full-pool and the two-model routers.
   const mlp = MlpSufficiencyPredictor.train(examples, { seed });
 
   // Both k-NN routers get UniRoute's evidence and shrinkage, and k by the same folds as K.
-  const knnK = chooseK(folds, o.knnCandidates,
-    (fit) => KnnRouter.fromEvidence(featureEvidence(train, fit, seen), models, { k: 1, shrinkage: DEFAULT_SHRINKAGE }), maxCost);
-  const confidenceKnnK = examples.length === 0 ? 1 : chooseK(folds, o.knnCandidates, (fit) => {
-    const fitEvidence = featureEvidence(train, fit, seen);
-    const fitExamples = examplesOf(fitEvidence.filter((x) => x.scores[weak] !== undefined && x.scores[strongest] !== undefined));
-    return new ConfidenceKnnRouter({
-      models, weakModelId: weak, meanErrors: validationMeanErrors(fitEvidence, models),
-      examples: fitExamples.length > 0 ? fitExamples : examples, k: 1, shrinkage: DEFAULT_SHRINKAGE,
-    });
-  }, maxCost);
+  const knnK = chooseK(
+    folds,
+    o.knnCandidates,
+    (fit) => KnnRouter.fromEvidence(featureEvidence(train, fit, seen), models, { k: 1, shrinkage: DEFAULT_SHRINKAGE }),
+    maxCost,
+  );
+  const confidenceKnnK =
+    examples.length === 0
+      ? 1
+      : chooseK(
+          folds,
+          o.knnCandidates,
+          (fit) => {
+            const fitEvidence = featureEvidence(train, fit, seen);
+            const fitExamples = examplesOf(fitEvidence.filter((x) => x.scores[weak] !== undefined && x.scores[strongest] !== undefined));
+            return new ConfidenceKnnRouter({
+              models,
+              weakModelId: weak,
+              meanErrors: validationMeanErrors(fitEvidence, models),
+              examples: fitExamples.length > 0 ? fitExamples : examples,
+              k: 1,
+              shrinkage: DEFAULT_SHRINKAGE,
+            });
+          },
+          maxCost,
+        );
   const choices: Record<string, string | number> = { knnK, confidenceKnnK };
 
   const factories: Record<string, RouterFactory> = {
     knn: (pool) => KnnRouter.fromEvidence(evidence, pool, { k: knnK, shrinkage: DEFAULT_SHRINKAGE }),
     'uniroute-kmeans': (pool) => new UniRouteRouter(buildProfile({ validation: evidence, models: pool, clusterMap: kmeansMap }), 'uniroute-kmeans'),
     'uniroute-learned-map': (pool) => new UniRouteRouter(buildProfile({ validation: evidence, models: pool, clusterMap: learned }), 'uniroute-learned-map'),
-    'confidence-knn': (pool) => new ConfidenceKnnRouter({
-      models: pool, weakModelId: weak, meanErrors: validationMeanErrors(evidence, pool), examples, k: confidenceKnnK, shrinkage: DEFAULT_SHRINKAGE,
-    }),
+    'confidence-knn': (pool) =>
+      new ConfidenceKnnRouter({
+        models: pool,
+        weakModelId: weak,
+        meanErrors: validationMeanErrors(evidence, pool),
+        examples,
+        k: confidenceKnnK,
+        shrinkage: DEFAULT_SHRINKAGE,
+      }),
     'confidence-mlp': (pool) => new ConfidenceMlpRouter({ models: pool, weakModelId: weak, meanErrors: validationMeanErrors(evidence, pool), predictor: mlp }),
     oracle: (pool) => new OracleRouter(test, pool),
   };
   if (o.difficultyRouter) {
     const irt = DifficultyRouter.fit({ evidence, models, seen, clusterMap: kmeansMap });
-    factories['irt-difficulty'] = (pool) => (pool.length === models.length ? irt : DifficultyRouter.fit({ evidence, models: pool, seen: seen.filter((m) => pool.includes(m)), clusterMap: kmeansMap }));
+    factories['irt-difficulty'] = (pool) =>
+      pool.length === models.length ? irt : DifficultyRouter.fit({ evidence, models: pool, seen: seen.filter((m) => pool.includes(m)), clusterMap: kmeansMap });
   }
   let fitWithoutConfidence = 0;
   if (spec.localModel) {
@@ -385,16 +424,22 @@ export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, op
       const fitEvidence = featureEvidence(train, validationPart, seen);
       const known = (x: LabelledPrompt): boolean => hasConfidence(x) && x.scores[local] !== undefined;
       const calibration = [...train.filter(known), ...validationPart.filter(known)];
-      const platt = fitPlatt(calibration.map((x) => x.confidences![local]!), calibration.map((x) => x.scores[local]!));
+      const platt = fitPlatt(
+        calibration.map((x) => x.confidences![local]!),
+        calibration.map((x) => x.scores[local]!),
+      );
       const profile = buildProfile({ validation: fitEvidence, models, clusterMap: kmeansMap });
       const psi = Object.fromEntries(models.map((m, h) => [m.id, profile.featureVectors[h]!]));
       const samples = conditionalSamples(fitEvidence, models, kmeansMap, local);
       const errorModel = fitConditionalErrors(samples, { scale, groups: [cloud], fitPsi: true });
       const meanErrors = validationMeanErrors(fitEvidence, models);
       return {
-        'confidence-only': (pool: readonly ModelSpec[]): Router => new ConfidenceCascadeRouter({ models: pool, localModelId: local, calibrator: platt, meanErrors }),
-        'uniroute-kmeans': (pool: readonly ModelSpec[]): Router => new UniRouteRouter(buildProfile({ validation: fitEvidence, models: pool, clusterMap: kmeansMap }), 'uniroute-kmeans'),
-        'hybrid-fitted-kmeans': (pool: readonly ModelSpec[]): Router => new ConditionalHybridRouter({ name: 'hybrid-fitted-kmeans', models: pool, clusterMap: kmeansMap, psi, errorModel }),
+        'confidence-only': (pool: readonly ModelSpec[]): Router =>
+          new ConfidenceCascadeRouter({ models: pool, localModelId: local, calibrator: platt, meanErrors }),
+        'uniroute-kmeans': (pool: readonly ModelSpec[]): Router =>
+          new UniRouteRouter(buildProfile({ validation: fitEvidence, models: pool, clusterMap: kmeansMap }), 'uniroute-kmeans'),
+        'hybrid-fitted-kmeans': (pool: readonly ModelSpec[]): Router =>
+          new ConditionalHybridRouter({ name: 'hybrid-fitted-kmeans', models: pool, clusterMap: kmeansMap, psi, errorModel }),
       };
     };
     const full = fitCascade(validation);
@@ -422,7 +467,8 @@ export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, op
       // correctness from the embedding. Out of fold for the fitting samples (5 folds by index,
       // as outOfFoldClusterErrors), from all evidence for test prompts.
       const localScored = evidence.filter((x) => x.scores[local] !== undefined);
-      const knnOf = (prompts: readonly LabelledPrompt[]) => KnnRouter.fromEvidence(prompts, [models.find((m) => m.id === local)!], { k: knnK, shrinkage: DEFAULT_SHRINKAGE });
+      const knnOf = (prompts: readonly LabelledPrompt[]) =>
+        KnnRouter.fromEvidence(prompts, [models.find((m) => m.id === local)!], { k: knnK, shrinkage: DEFAULT_SHRINKAGE });
       const oof = new Map<LabelledPrompt, number>();
       for (let f = 0; f < 5; f++) {
         const rest = localScored.filter((_, i) => i % 5 !== f);
@@ -440,9 +486,15 @@ export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, op
       const profile = buildProfile({ validation: evidence, models, clusterMap: kmeansMap });
       const psi = Object.fromEntries(models.map((m, h) => [m.id, profile.featureVectors[h]!]));
       const psiOverride = { [local]: (embedding: Float32Array): number => fullKnn.predictErrors({ embedding })[0]! };
-      factories['hybrid-fitted-knn-local'] = (pool) => new ConditionalHybridRouter({
-        name: 'hybrid-fitted-knn-local', models: pool, clusterMap: kmeansMap, psi, errorModel, psiOverride,
-      });
+      factories['hybrid-fitted-knn-local'] = (pool) =>
+        new ConditionalHybridRouter({
+          name: 'hybrid-fitted-knn-local',
+          models: pool,
+          clusterMap: kmeansMap,
+          psi,
+          errorModel,
+          psiOverride,
+        });
     }
 
     // Conditional hybrid with w_ψ fixed at 1 (conditional-errors.ts), kept for comparison: the
@@ -451,11 +503,16 @@ export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, op
     const samplesOf = (map: ClusterMap) => conditionalSamples(evidence, models, map, local);
     const kmeansSamples = samplesOf(kmeansMap);
     const priorTest = clusterPriorHelps(kmeansSamples[local]!, { scale });
-    for (const [name, map] of [['hybrid-conditional-kmeans', kmeansMap], ['hybrid-conditional-learned-map', learned]] as const) {
+    for (const [name, map] of [
+      ['hybrid-conditional-kmeans', kmeansMap],
+      ['hybrid-conditional-learned-map', learned],
+    ] as const) {
       const profile = buildProfile({ validation: evidence, models, clusterMap: map });
       const psi = Object.fromEntries(models.map((m, h) => [m.id, profile.featureVectors[h]!]));
       const errorModel = fitConditionalErrors(map === kmeansMap ? kmeansSamples : samplesOf(map), {
-        scale, groups: [cloud], confidenceOnly: priorTest.helps ? [] : [local],
+        scale,
+        groups: [cloud],
+        confidenceOnly: priorTest.helps ? [] : [local],
       });
       factories[name] = (pool) => new ConditionalHybridRouter({ name, models: pool, clusterMap: map, psi, errorModel });
     }
@@ -477,10 +534,16 @@ export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, op
 
   // The baselines pick their models where a deployed one would: on train+validation, not on test.
   const randomStrong = bestSingleModel(selection, models);
-  record('random', randomRouterCurve(test, models, { seed, strongId: randomStrong }),
-    pair && pairPool ? strongShareCurve(randomRouterCurve(test, pairPool, { seed, cheapId: pair.weak, strongId: pair.strong }), pair.strong) : undefined);
-  record('zero-router', zeroRouterCurve(test, models, selection),
-    pair && pairPool ? strongShareCurve(zeroRouterCurve(test, pairPool, selection), pair.strong) : undefined);
+  record(
+    'random',
+    randomRouterCurve(test, models, { seed, strongId: randomStrong }),
+    pair && pairPool ? strongShareCurve(randomRouterCurve(test, pairPool, { seed, cheapId: pair.weak, strongId: pair.strong }), pair.strong) : undefined,
+  );
+  record(
+    'zero-router',
+    zeroRouterCurve(test, models, selection),
+    pair && pairPool ? strongShareCurve(zeroRouterCurve(test, pairPool, selection), pair.strong) : undefined,
+  );
   // Every operating point is kept: thinning by index (the evaluator's default of 256) drops the
   // few points of a sparse stretch of λ, e.g. the whole stretch where a confidence router sends its
   // non-local prompts to one mid-priced model, and so under-states the area of routers whose
@@ -501,7 +564,11 @@ export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, op
       const pairPredictions = samePool ? predictions : predictAll(pairRouter, test);
       const w = pairRouter.models.findIndex((m) => m.id === pair.weak);
       const st = pairRouter.models.findIndex((m) => m.id === pair.strong);
-      pairPoints = pairScoreSweep(pairPredictions.map((e) => e[w]! - e[st]!), weakScores, strongScores);
+      pairPoints = pairScoreSweep(
+        pairPredictions.map((e) => e[w]! - e[st]!),
+        weakScores,
+        strongScores,
+      );
     }
     record(name, curve, pairPoints);
   }
@@ -531,17 +598,30 @@ export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, op
  * UniRoute's prediction from Ψ built on the other folds and the local model's confidence there.
  */
 function conditionalSamples(
-  evidence: readonly LabelledPrompt[], models: readonly ModelSpec[], map: ClusterMap, local: string,
+  evidence: readonly LabelledPrompt[],
+  models: readonly ModelSpec[],
+  map: ClusterMap,
+  local: string,
 ): Record<string, ConditionalErrorSample[]> {
   const probs = evidence.map((x) => map.probabilities(x.embedding));
-  return Object.fromEntries(models.map((m) => {
-    const errors = evidence.map((x) => (x.scores[m.id] === undefined ? NaN : 1 - x.scores[m.id]!));
-    const oof = outOfFoldClusterErrors(probs, errors, DEFAULT_SHRINKAGE);
-    const samples = evidence.flatMap((x, i) => (Number.isFinite(errors[i]) ? [{
-      psiError: oof[i]!, confidence: x.confidences?.[local] ?? NaN, correct: x.scores[m.id]!,
-    }] : []));
-    return [m.id, samples];
-  }));
+  return Object.fromEntries(
+    models.map((m) => {
+      const errors = evidence.map((x) => (x.scores[m.id] === undefined ? NaN : 1 - x.scores[m.id]!));
+      const oof = outOfFoldClusterErrors(probs, errors, DEFAULT_SHRINKAGE);
+      const samples = evidence.flatMap((x, i) =>
+        Number.isFinite(errors[i])
+          ? [
+              {
+                psiError: oof[i]!,
+                confidence: x.confidences?.[local] ?? NaN,
+                correct: x.scores[m.id]!,
+              },
+            ]
+          : [],
+      );
+      return [m.id, samples];
+    }),
+  );
 }
 
 /** The most accurate model on the prompts where it was scored (mean error; pricier wins ties). */

@@ -36,7 +36,12 @@ async function main(): Promise<void> {
 
   const seeds = Number(values.seeds);
   if (!Number.isInteger(seeds) || seeds < 1) throw new Error(`--seeds must be a positive integer, got ${values.seeds}`);
-  const names = values.sets ? values.sets.split(',').map((s) => s.trim()).filter(Boolean) : await listSets(values.data);
+  const names = values.sets
+    ? values.sets
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : await listSets(values.data);
 
   const started = performance.now();
   const backend = await setupNodeBackend();
@@ -94,7 +99,15 @@ async function main(): Promise<void> {
     const set = await loadSet(values.data, name);
     for (const w of set.warnings) console.warn(`warning: ${w}`);
     const gaps = (['scores', 'confidences', 'costs'] as const)
-      .map((f) => [f, Object.entries(set.missing[f]).map(([m, n]) => `${m} ${n}`).join(', ')] as const)
+      .map(
+        (f) =>
+          [
+            f,
+            Object.entries(set.missing[f])
+              .map(([m, n]) => `${m} ${n}`)
+              .join(', '),
+          ] as const,
+      )
       .filter(([, list]) => list.length > 0);
     if (gaps.length > 0) console.log(`${name}: null (missing) values per model: ${gaps.map(([f, list]) => `${f}: ${list}`).join('; ')}`);
     const t0 = performance.now();
@@ -109,7 +122,8 @@ async function main(): Promise<void> {
     }));
     for (const block of blocksOf(set, prompts)) {
       const results: SeedResult[] = [];
-      for (let seed = 0; seed < seeds; seed++) results.push(runSeed(block.prompts, block.spec, { seed, difficultyRouter: values.irt, localKnnFeature: values['local-knn'] }));
+      for (let seed = 0; seed < seeds; seed++)
+        results.push(runSeed(block.prompts, block.spec, { seed, difficultyRouter: values.irt, localKnnFeature: values['local-knn'] }));
       const summary = summariseSet(results, {
         prompts: block.prompts.length,
         models: block.spec.models.map((m) => m.id),
@@ -129,8 +143,8 @@ async function main(): Promise<void> {
     createdAt: new Date().toISOString(),
     notes: [
       'Protocol: per seed a 60/10/30 train/validation/test split of prompts; K chosen by 2-fold cross-validation inside the validation split; all numbers on test.',
-      'K, the k of knn and confidence-knn, and the pick of hybrid-cv (confidence-only / uniroute-kmeans / hybrid-fitted-kmeans) are chosen by the same repeated 2-fold cross-validation inside the validation split (one-standard-error rule); knn and confidence-knn use the same evidence as UniRoute (validation prompts plus the seen models\' training prompts) and the same shrinkage toward each model\'s global error.',
-      'area: area under the Pareto-cleaned deferral curve, cost divided by the priciest model in the pool; cost95: lowest relative cost reaching 95 % of the best single model\'s test quality; qnc: lowest relative cost reaching the best single model, averaged over the seeds where it was reached (qncReached says on how many).',
+      "K, the k of knn and confidence-knn, and the pick of hybrid-cv (confidence-only / uniroute-kmeans / hybrid-fitted-kmeans) are chosen by the same repeated 2-fold cross-validation inside the validation split (one-standard-error rule); knn and confidence-knn use the same evidence as UniRoute (validation prompts plus the seen models' training prompts) and the same shrinkage toward each model's global error.",
+      "area: area under the Pareto-cleaned deferral curve, cost divided by the priciest model in the pool; cost95: lowest relative cost reaching 95 % of the best single model's test quality; qnc: lowest relative cost reaching the best single model, averaged over the seeds where it was reached (qncReached says on how many).",
       'apgr, cpt50, cpt80: RouteLLM metrics on the weak/strong pair (cascade blocks: local model → gpt-4o), as fractions of calls to the strong model; each router is rebuilt on the pair and its score err_weak − err_strong thresholded over its full range. pairFlags says where they mean little (strong not the best, or weak ≈ strong).',
       'random and zero-router pick their models (the strong model; the hull) on train+validation, then are measured on test.',
       'deltas: paired differences over seeds (same split for both routers) with 95 % t-intervals; "better part" is whichever of confidence-only and uniroute-kmeans has the higher mean.',
@@ -143,7 +157,10 @@ async function main(): Promise<void> {
   await mkdir(values.out, { recursive: true });
   const jsonPath = path.join(values.out, 'quality.json');
   const svgPath = path.join(values.out, 'quality-deferral-curves.svg');
-  await writeFile(jsonPath, JSON.stringify(report, (_, v: unknown) => (v === Infinity ? 'Infinity' : v === -Infinity ? '-Infinity' : v), 2));
+  await writeFile(
+    jsonPath,
+    JSON.stringify(report, (_, v: unknown) => (v === Infinity ? 'Infinity' : v === -Infinity ? '-Infinity' : v), 2),
+  );
   await writeFile(svgPath, deferralCurvesSvg(firstSeeds));
   await embedder.dispose?.();
   console.log(`\nwall ${((performance.now() - started) / 1000).toFixed(1)} s (embedding ${embedSeconds.toFixed(1)} s)`);

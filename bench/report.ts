@@ -75,8 +75,10 @@ export function stat(values: readonly number[]): Stat {
 }
 
 /** Two-sided 97.5 % quantiles of Student's t for 1…30 degrees of freedom (then the normal's). */
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
-  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069,
+  2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
 
 /** Mean of a − b over seeds with its 95 % t-interval; a single seed gives an interval of ±Infinity. */
 export function pairedInterval(a: readonly number[], b: readonly number[]): { mean: number; low: number; high: number; seeds: number } {
@@ -86,7 +88,7 @@ export function pairedInterval(a: readonly number[], b: readonly number[]): { me
   const mean = d.reduce((x, y) => x + y, 0) / n;
   if (n < 2) return { mean, low: -Infinity, high: Infinity, seeds: n };
   const sd = Math.sqrt(d.reduce((x, y) => x + (y - mean) ** 2, 0) / (n - 1));
-  const half = (T975[n - 2] ?? 1.96) * sd / Math.sqrt(n);
+  const half = ((T975[n - 2] ?? 1.96) * sd) / Math.sqrt(n);
   return { mean, low: mean - half, high: mean + half, seeds: n };
 }
 
@@ -136,8 +138,7 @@ export function summariseSet(
   const routers: Record<string, RouterSummary> = {};
   for (const name of Object.keys(results[0]!.routers)) {
     const all = results.map((r) => r.routers[name]!);
-    const optional = (key: 'apgr' | 'cpt50' | 'cpt80'): Stat | undefined =>
-      all[0]![key] === undefined ? undefined : stat(all.map((r) => r[key]!));
+    const optional = (key: 'apgr' | 'cpt50' | 'cpt80'): Stat | undefined => (all[0]![key] === undefined ? undefined : stat(all.map((r) => r[key]!)));
     const reached = all.map((r) => r.qnc).filter((v) => Number.isFinite(v));
     routers[name] = {
       area: stat(all.map((r) => r.area)),
@@ -191,8 +192,10 @@ export function formatDeltas(set: SetSummary): string {
   if (set.deltas.length === 0) return '';
   const rows = set.deltas.map((d) => [`${d.a} − ${d.b}`, d.metric, interval(d), d.low > 0 ? 'a wins' : d.high < 0 ? 'b wins' : 'within noise']);
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return [`paired Δ over ${set.deltas[0]!.seeds} seeds, mean [95 % t-interval]:`,
-    ...rows.map((r) => `  ${r[0]!.padEnd(widths[0]!)}  ${r[1]!.padEnd(widths[1]!)}  ${r[2]!.padEnd(widths[2]!)}  ${r[3]}`)].join('\n');
+  return [
+    `paired Δ over ${set.deltas[0]!.seeds} seeds, mean [95 % t-interval]:`,
+    ...rows.map((r) => `  ${r[0]!.padEnd(widths[0]!)}  ${r[1]!.padEnd(widths[1]!)}  ${r[2]!.padEnd(widths[2]!)}  ${r[3]}`),
+  ].join('\n');
 }
 
 /** One text table per set, routers sorted by area. */
@@ -224,14 +227,18 @@ export function formatSetTable(name: string, set: SetSummary): string {
     `chosen by CV: knn k ${chosen('knnK')}; confidence-knn k ${chosen('confidenceKnnK')}${set.localModel ? `; hybrid-cv picks ${set.choices.map((c) => c['hybrid-cv']).join(', ')}` : ''}`,
     ...(set.pairFlags.length > 0 ? [`APGR/CPT flagged: ${set.pairFlags.join('; ')}`] : []),
     ...(gaps.testWithoutScores + gaps.testWithoutConfidence + gaps.fitWithoutConfidence > 0
-      ? [`data gaps (summed over seeds): ${gaps.testWithoutScores} test prompts dropped (a model unscored); ${gaps.testWithoutConfidence} test prompts without local confidence (confidence routers fall back); ${gaps.fitWithoutConfidence} train/validation prompts without it (left out of the confidence fits)`]
+      ? [
+          `data gaps (summed over seeds): ${gaps.testWithoutScores} test prompts dropped (a model unscored); ${gaps.testWithoutConfidence} test prompts without local confidence (confidence routers fall back); ${gaps.fitWithoutConfidence} train/validation prompts without it (left out of the confidence fits)`,
+        ]
       : []),
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
     `single models (test quality @ cost per 1k prompts): ${singles}`,
     formatDeltas(set),
-  ].filter((l) => l.length > 0).join('\n');
+  ]
+    .filter((l) => l.length > 0)
+    .join('\n');
 }
 
 const COLORS: Record<string, string> = {
@@ -268,10 +275,7 @@ export function deferralCurvesSvg(sets: readonly { name: string; seed: SeedResul
     const oy = Math.floor(i / cols) * panelH;
     const w = panelW - pad.left - pad.right;
     const h = panelH - pad.top - pad.bottom;
-    const qualities = [
-      ...Object.values(seed.routers).flatMap((r) => r.curve.map((p) => p.quality)),
-      ...seed.singleModels.map((s) => s.quality),
-    ];
+    const qualities = [...Object.values(seed.routers).flatMap((r) => r.curve.map((p) => p.quality)), ...seed.singleModels.map((s) => s.quality)];
     const yMin = Math.max(0, Math.floor(Math.min(...qualities) * 20) / 20);
     const yMax = Math.min(1, Math.ceil(Math.max(...qualities) * 20) / 20);
     const x = (c: number): number => ox + pad.left + Math.min(1, Math.max(0, c)) * w;
@@ -291,10 +295,14 @@ export function deferralCurvesSvg(sets: readonly { name: string; seed: SeedResul
       const last = pts[pts.length - 1]!;
       const path = [...pts, { cost: 1, quality: last.quality }].map((p, j) => `${j ? 'L' : 'M'}${x(p.cost).toFixed(1)},${y(p.quality).toFixed(1)}`).join(' ');
       const dash = router === 'random' || router === 'zero-router' ? ' stroke-dasharray="4 3"' : '';
-      parts.push(`<path d="${path}" fill="none" stroke="${COLORS[router] ?? '#000'}" stroke-width="1.6"${dash}><title>${escapeXml(router)} area ${r.area.toFixed(3)}</title></path>`);
+      parts.push(
+        `<path d="${path}" fill="none" stroke="${COLORS[router] ?? '#000'}" stroke-width="1.6"${dash}><title>${escapeXml(router)} area ${r.area.toFixed(3)}</title></path>`,
+      );
     }
     for (const s of seed.singleModels) {
-      parts.push(`<circle cx="${x(s.cost / seed.maxCost).toFixed(1)}" cy="${y(s.quality).toFixed(1)}" r="3" fill="#000"><title>${escapeXml(s.modelId)}</title></circle>`);
+      parts.push(
+        `<circle cx="${x(s.cost / seed.maxCost).toFixed(1)}" cy="${y(s.quality).toFixed(1)}" r="3" fill="#000"><title>${escapeXml(s.modelId)}</title></circle>`,
+      );
     }
     parts.push('</g>');
   });
@@ -302,7 +310,9 @@ export function deferralCurvesSvg(sets: readonly { name: string; seed: SeedResul
   names.forEach((n, i) => {
     const lx = 10 + (i % 6) * 175;
     const ly = rows * panelH + 14 + Math.floor(i / 6) * 16;
-    parts.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 18}" y2="${ly - 4}" stroke="${COLORS[n]}" stroke-width="2"/><text x="${lx + 22}" y="${ly}" font-size="11">${n}</text>`);
+    parts.push(
+      `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 18}" y2="${ly - 4}" stroke="${COLORS[n]}" stroke-width="2"/><text x="${lx + 22}" y="${ly}" font-size="11">${n}</text>`,
+    );
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif"><rect width="100%" height="100%" fill="#fff"/>${parts.join('')}</svg>\n`;
 }

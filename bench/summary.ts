@@ -15,7 +15,8 @@ if (files.length === 0) {
 }
 const reports = await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, 'utf8')) as QualityReport));
 // A block in several reports is taken from the first one named (e.g. a longer rerun of some sets).
-const blocks = reports.flatMap((r) => Object.entries(r.sets).map(([name, set]) => ({ name, set, seeds: r.seeds })))
+const blocks = reports
+  .flatMap((r) => Object.entries(r.sets).map(([name, set]) => ({ name, set, seeds: r.seeds })))
   .filter((b, i, all) => all.findIndex((o) => o.name === b.name) === i);
 
 const num = (v: number | string): number => (v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : Number(v));
@@ -35,7 +36,9 @@ console.log('| block | seeds | UniRoute k-means − k-NN | UniRoute learned map 
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const { name, set, seeds } of blocks) {
   const d = set.deltas;
-  console.log(`| ${name} | ${seeds} | ${cell(find(d, 'uniroute-kmeans', 'knn', 'area'))} | ${cell(find(d, 'uniroute-learned-map', 'knn', 'area'))} | ${cell(find(d, 'uniroute-kmeans', 'zero-router', 'area'))} | ${cell(find(d, 'knn', 'zero-router', 'area'))} |`);
+  console.log(
+    `| ${name} | ${seeds} | ${cell(find(d, 'uniroute-kmeans', 'knn', 'area'))} | ${cell(find(d, 'uniroute-learned-map', 'knn', 'area'))} | ${cell(find(d, 'uniroute-kmeans', 'zero-router', 'area'))} | ${cell(find(d, 'knn', 'zero-router', 'area'))} |`,
+  );
 }
 const cascade = blocks.filter((b) => b.set.localModel);
 if (cascade.length > 0) {
@@ -46,9 +49,12 @@ if (cascade.length > 0) {
     for (const { name, set } of cascade) {
       const d = set.deltas;
       const better = find(d, 'hybrid-cv', 'better part', metric)?.b.replace(/^better part \((.*)\)$/, '$1') ?? '';
-      const picks = set.choices.map((c) => String(c['hybrid-cv'])
-        .replace('confidence-only', 'C').replace('uniroute-kmeans', 'U').replace('hybrid-fitted-kmeans', 'H')).join('');
-      console.log(`| ${name} | ${better} | ${cell(find(d, 'hybrid-cv', 'better part', metric))} (${picks}) | ${cell(find(d, 'hybrid-fitted-kmeans', 'better part', metric))} | ${cell(find(d, 'hybrid-conditional-kmeans', 'better part', metric))} |`);
+      const picks = set.choices
+        .map((c) => String(c['hybrid-cv']).replace('confidence-only', 'C').replace('uniroute-kmeans', 'U').replace('hybrid-fitted-kmeans', 'H'))
+        .join('');
+      console.log(
+        `| ${name} | ${better} | ${cell(find(d, 'hybrid-cv', 'better part', metric))} (${picks}) | ${cell(find(d, 'hybrid-fitted-kmeans', 'better part', metric))} | ${cell(find(d, 'hybrid-conditional-kmeans', 'better part', metric))} |`,
+      );
     }
   }
   console.log('\npicks per seed: C = confidence-only, U = UniRoute k-means, H = hybrid-fitted-kmeans.');
@@ -59,17 +65,21 @@ if (irt.length > 0) {
   console.log('| block | seeds | area | APGR |');
   console.log('| --- | --- | --- | --- |');
   for (const { name, set, seeds } of irt) {
-    console.log(`| ${name} | ${seeds} | ${cell(find(set.deltas, 'irt-difficulty', 'uniroute-kmeans', 'area'))} | ${cell(find(set.deltas, 'irt-difficulty', 'uniroute-kmeans', 'apgr'))} |`);
+    console.log(
+      `| ${name} | ${seeds} | ${cell(find(set.deltas, 'irt-difficulty', 'uniroute-kmeans', 'area'))} | ${cell(find(set.deltas, 'irt-difficulty', 'uniroute-kmeans', 'apgr'))} |`,
+    );
   }
 }
 const localKnn = blocks.filter((b) => find(b.set.deltas, 'hybrid-fitted-knn-local', 'hybrid-fitted-kmeans', 'area'));
 if (localKnn.length > 0) {
-  console.log('\nThe k-NN predictor of the local model\'s correctness as a hybrid feature (--local-knn), paired Δ:\n');
+  console.log("\nThe k-NN predictor of the local model's correctness as a hybrid feature (--local-knn), paired Δ:\n");
   console.log('| block | seeds | area vs hybrid-fitted-kmeans | APGR vs hybrid-fitted-kmeans | area vs better part | APGR vs better part |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const { name, set, seeds } of localKnn) {
     const d = set.deltas;
-    console.log(`| ${name} | ${seeds} | ${cell(find(d, 'hybrid-fitted-knn-local', 'hybrid-fitted-kmeans', 'area'))} | ${cell(find(d, 'hybrid-fitted-knn-local', 'hybrid-fitted-kmeans', 'apgr'))} | ${cell(find(d, 'hybrid-fitted-knn-local', 'better part', 'area'))} | ${cell(find(d, 'hybrid-fitted-knn-local', 'better part', 'apgr'))} |`);
+    console.log(
+      `| ${name} | ${seeds} | ${cell(find(d, 'hybrid-fitted-knn-local', 'hybrid-fitted-kmeans', 'area'))} | ${cell(find(d, 'hybrid-fitted-knn-local', 'hybrid-fitted-kmeans', 'apgr'))} | ${cell(find(d, 'hybrid-fitted-knn-local', 'better part', 'area'))} | ${cell(find(d, 'hybrid-fitted-knn-local', 'better part', 'apgr'))} |`,
+    );
   }
 }
 const flagged = blocks.filter((b) => b.set.pairFlags.length > 0);

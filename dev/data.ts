@@ -97,9 +97,9 @@ export interface CostOptions {
 
 function missingDirMessage(dataDir: string): string {
   return (
-    `data folder ${path.resolve(dataDir)} not found. Pass --data <folder> (a folder of sets, ` +
-    `each with card.json and items.jsonl), or place the shared sets at ${DEFAULT_DATA_DIR} ` +
-    'relative to the project root.'
+    `data folder ${path.resolve(dataDir)} not found. Pass --data <folder> (a folder of sets, `
+    + `each with card.json and items.jsonl), or place the shared sets at ${DEFAULT_DATA_DIR} `
+    + 'relative to the project root.'
   );
 }
 
@@ -111,16 +111,14 @@ export async function listSets(dataDir: string): Promise<string[]> {
   for (const e of entries) {
     if (!e.isDirectory() && !e.isSymbolicLink()) continue;
     const dir = path.join(dataDir, e.name);
-    if ((await stat(dir)).isDirectory() &&
-        existsSync(path.join(dir, 'card.json')) && existsSync(path.join(dir, 'items.jsonl'))) {
+    if ((await stat(dir)).isDirectory() && existsSync(path.join(dir, 'card.json')) && existsSync(path.join(dir, 'items.jsonl'))) {
       names.push(e.name);
     }
   }
   return names.sort();
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -162,8 +160,13 @@ function parseCard(text: string, file: string): SetCard {
  * from the map and its model returned, so the caller can count the gaps.
  */
 function checkNumberMap(
-  v: unknown, field: string, where: string, models: ReadonlySet<string>,
-  check: (x: number) => boolean, what: string, nullable = false,
+  v: unknown,
+  field: string,
+  where: string,
+  models: ReadonlySet<string>,
+  check: (x: number) => boolean,
+  what: string,
+  nullable = false,
 ): string[] {
   if (v === undefined) return [];
   if (!isObject(v)) throw new DataError(`${where}: "${field}" must be an object of model id → number`);
@@ -213,8 +216,7 @@ function parseItem(line: string, where: string, models: ReadonlySet<string>): Pa
       throw new DataError(`${where}: "responses" must be an object of model id → string`);
     }
   }
-  if (raw.turns !== undefined &&
-      !(Array.isArray(raw.turns) && raw.turns.every((t: unknown) => typeof t === 'string'))) {
+  if (raw.turns !== undefined && !(Array.isArray(raw.turns) && raw.turns.every((t: unknown) => typeof t === 'string'))) {
     throw new DataError(`${where}: "turns" must be an array of strings`);
   }
   return { item: raw as unknown as DataItem, nulls: { scores: nullScores, confidences: nullConfidences, costs: nullCosts } };
@@ -222,7 +224,9 @@ function parseItem(line: string, where: string, models: ReadonlySet<string>): Pa
 
 /** Mean USD per call for each card model; see the top of this file for the rule. */
 export function modelCosts(
-  card: SetCard, items: readonly DataItem[], options: CostOptions = {},
+  card: SetCard,
+  items: readonly DataItem[],
+  options: CostOptions = {},
 ): { models: ModelSpec[]; costSource: Record<string, CostSource> } {
   const charsPerToken = options.charsPerToken ?? CHARS_PER_TOKEN;
   const defaultOut = options.defaultOutputTokens ?? DEFAULT_OUTPUT_TOKENS;
@@ -238,8 +242,7 @@ export function modelCosts(
     }
     if (m.usd_per_mtok_in === undefined || m.usd_per_mtok_out === undefined) {
       throw new DataError(
-        `set ${card.name}: model "${m.id}" has neither per-call costs in items.jsonl nor ` +
-          'usd_per_mtok_in/out in card.json, so it has no cost',
+        `set ${card.name}: model "${m.id}" has neither per-call costs in items.jsonl nor ` + 'usd_per_mtok_in/out in card.json, so it has no cost',
       );
     }
     let total = 0;
@@ -322,8 +325,7 @@ export function splitPrompts<T>(
   fractions: readonly [number, number, number] = [0.6, 0.1, 0.3],
   options: SplitOptions<T> = {},
 ): PromptSplit<T> {
-  if (fractions.length !== 3 || fractions.some((f) => !(f >= 0)) ||
-      Math.abs(fractions[0] + fractions[1] + fractions[2] - 1) > 1e-9) {
+  if (fractions.length !== 3 || fractions.some((f) => !(f >= 0)) || Math.abs(fractions[0] + fractions[1] + fractions[2] - 1) > 1e-9) {
     throw new RangeError(`fractions must be three numbers ≥ 0 summing to 1, got [${fractions.join(', ')}]`);
   }
   const groupKey = options.groupKey;
@@ -357,9 +359,7 @@ export function splitPrompts<T>(
  * Seeded split of a model pool into models seen in training and unseen ones (UniRoute's
  * new-model setting). round(n·seenFraction) seen, at least 1; both lists keep input order.
  */
-export function splitModels<T>(
-  models: readonly T[], seed: number, seenFraction: number,
-): { seen: T[]; unseen: T[] } {
+export function splitModels<T>(models: readonly T[], seed: number, seenFraction: number): { seen: T[]; unseen: T[] } {
   if (!(seenFraction >= 0 && seenFraction <= 1)) {
     throw new RangeError(`seenFraction must be in [0, 1], got ${seenFraction}`);
   }

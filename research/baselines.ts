@@ -76,11 +76,15 @@ export function upperConvexHull<P extends DeferralPoint>(points: readonly P[]): 
  * hull is taken on the test prompts themselves (an optimistic baseline).
  */
 export function zeroRouterCurve(
-  testPrompts: readonly LabelledPrompt[], models: readonly ModelSpec[], selectionPrompts?: readonly LabelledPrompt[],
+  testPrompts: readonly LabelledPrompt[],
+  models: readonly ModelSpec[],
+  selectionPrompts?: readonly LabelledPrompt[],
 ): DeferralCurve {
   if (selectionPrompts === undefined) return upperConvexHull(singleModelPoints(testPrompts, models));
   const chosen = new Set(upperConvexHull(singleModelPoints(selectionPrompts, models)).map((p) => p.modelId));
-  return singleModelPoints(testPrompts, models).filter((p) => chosen.has(p.modelId)).sort((a, b) => a.cost - b.cost || a.quality - b.quality);
+  return singleModelPoints(testPrompts, models)
+    .filter((p) => chosen.has(p.modelId))
+    .sort((a, b) => a.cost - b.cost || a.quality - b.quality);
 }
 
 /** The most accurate model on `prompts` (cheapest among equally accurate). */
@@ -104,9 +108,7 @@ export interface RandomCurveOptions {
  * probability p goes to the strong model iff u_x < p. Sharing u_x across p keeps the curve
  * monotone; its expectation is the straight line between the two models' points.
  */
-export function randomRouterCurve(
-  testPrompts: readonly LabelledPrompt[], models: readonly ModelSpec[], options: RandomCurveOptions = {},
-): DeferralCurve {
+export function randomRouterCurve(testPrompts: readonly LabelledPrompt[], models: readonly ModelSpec[], options: RandomCurveOptions = {}): DeferralCurve {
   const steps = options.steps ?? 11;
   if (!Number.isInteger(steps) || steps < 2) throw new Error(`randomRouterCurve: steps must be an integer ≥ 2`);
   const singles = singleModelPoints(testPrompts, models);
@@ -117,12 +119,9 @@ export function randomRouterCurve(
   };
   const pick = (better: (a: SingleModelPoint, b: SingleModelPoint) => boolean): number =>
     singles.reduce((best, p, i) => (better(p, singles[best]!) ? i : best), 0);
-  const cheap = options.cheapId !== undefined
-    ? find(options.cheapId)
-    : pick((a, b) => a.cost < b.cost || (a.cost === b.cost && a.quality > b.quality));
-  const strong = options.strongId !== undefined
-    ? find(options.strongId)
-    : pick((a, b) => a.quality > b.quality || (a.quality === b.quality && a.cost < b.cost));
+  const cheap = options.cheapId !== undefined ? find(options.cheapId) : pick((a, b) => a.cost < b.cost || (a.cost === b.cost && a.quality > b.quality));
+  const strong =
+    options.strongId !== undefined ? find(options.strongId) : pick((a, b) => a.quality > b.quality || (a.quality === b.quality && a.cost < b.cost));
 
   const rng = createRng(options.seed ?? 0);
   const u = testPrompts.map(() => rng.next());
@@ -309,17 +308,19 @@ export class KnnRouter implements Router {
   predictErrorsForKs(input: RoutingInput, ks: readonly number[]): Float64Array[] {
     const nb = this.neighbours(input.embedding, Math.max(...ks));
     const m = this.shrinkage;
-    return ks.map((k) => Float64Array.from(this.perModel, ({ errors, globalError }) => {
-      let sum = 0;
-      let count = 0;
-      for (let r = 0; r < Math.min(k, nb.length); r++) {
-        const e = errors[nb[r]!]!;
-        if (Number.isNaN(e)) continue;
-        sum += e;
-        count++;
-      }
-      return count + m > 0 ? (sum + m * globalError) / (count + m) : globalError;
-    }));
+    return ks.map((k) =>
+      Float64Array.from(this.perModel, ({ errors, globalError }) => {
+        let sum = 0;
+        let count = 0;
+        for (let r = 0; r < Math.min(k, nb.length); r++) {
+          const e = errors[nb[r]!]!;
+          if (Number.isNaN(e)) continue;
+          sum += e;
+          count++;
+        }
+        return count + m > 0 ? (sum + m * globalError) / (count + m) : globalError;
+      }),
+    );
   }
 }
 
@@ -337,9 +338,15 @@ export class OracleRouter implements Router {
   readonly name = 'oracle';
   private readonly truth = new Map<Embedding, Float64Array>();
 
-  constructor(testPrompts: readonly LabelledPrompt[], readonly models: readonly ModelSpec[]) {
+  constructor(
+    testPrompts: readonly LabelledPrompt[],
+    readonly models: readonly ModelSpec[],
+  ) {
     for (const x of testPrompts) {
-      this.truth.set(x.embedding, Float64Array.from(models, (m) => 1 - scoreOf(x, m, 'OracleRouter')));
+      this.truth.set(
+        x.embedding,
+        Float64Array.from(models, (m) => 1 - scoreOf(x, m, 'OracleRouter')),
+      );
     }
   }
 
@@ -352,7 +359,10 @@ export class OracleRouter implements Router {
 
 /** The oracle's deferral curve: the λ sweep run on the true errors. */
 export function oracleCurve(
-  testPrompts: readonly LabelledPrompt[], models: readonly ModelSpec[], lambdas?: readonly number[], options: SweepOptions = {},
+  testPrompts: readonly LabelledPrompt[],
+  models: readonly ModelSpec[],
+  lambdas?: readonly number[],
+  options: SweepOptions = {},
 ): DeferralCurve {
   return evaluateRouter(new OracleRouter(testPrompts, models), testPrompts, lambdas, options);
 }

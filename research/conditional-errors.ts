@@ -128,34 +128,47 @@ export function fitConditionalErrors(
   const memberPenalty = options.memberPenalty ?? 30;
   const confidenceOnly = new Set(options.confidenceOnly ?? []);
   const t = (c: number): number => scaleConfidence(c, scale);
-  const scaled = Object.values(samples).flatMap((list) => list.map((s) => t(s.confidence))).filter(Number.isFinite);
+  const scaled = Object.values(samples)
+    .flatMap((list) => list.map((s) => t(s.confidence)))
+    .filter(Number.isFinite);
   const mean = scaled.length > 0 ? scaled.reduce((a, b) => a + b, 0) / scaled.length : 0;
   const variance = scaled.length > 0 ? scaled.reduce((a, b) => a + (b - mean) ** 2, 0) / scaled.length : 1;
   const sd = variance > 1e-24 ? Math.sqrt(variance) : 1;
 
   // (b, w) with offset w_ψ·logit(1 − ψ), and b' with offset logit(1 − ψ), pulled toward `prior`.
   const fitPsi = options.fitPsi ?? false;
-  const fit = (
-    ids: readonly string[], psi: number, pen: number, prior: readonly [number, number, number], psiPrior = 1,
-  ): ConditionalErrorCoefficients => {
+  const fit = (ids: readonly string[], psi: number, pen: number, prior: readonly [number, number, number], psiPrior = 1): ConditionalErrorCoefficients => {
     const usable = ids.flatMap((id) => samples[id] ?? []).filter((s) => Number.isFinite(s.psiError) && Number.isFinite(s.correct));
     const withConfidence = usable.filter((s) => Number.isFinite(s.confidence));
     if (fitPsi && psi !== 0) {
       const [bias, confidence, psiWeight] = fitLogisticNewton(
-        withConfidence.map((s) => [1, (t(s.confidence) - mean) / sd, logitAccuracy(s.psiError)]), withConfidence.map((s) => s.correct),
-        pen, [prior[0], prior[1], psiPrior],
+        withConfidence.map((s) => [1, (t(s.confidence) - mean) / sd, logitAccuracy(s.psiError)]),
+        withConfidence.map((s) => s.correct),
+        pen,
+        [prior[0], prior[1], psiPrior],
       );
       const [biasNoConfidence] = fitLogisticNewton(
-        usable.map(() => [1]), usable.map((s) => s.correct), pen, [prior[2]], usable.map((s) => logitAccuracy(s.psiError)),
+        usable.map(() => [1]),
+        usable.map((s) => s.correct),
+        pen,
+        [prior[2]],
+        usable.map((s) => logitAccuracy(s.psiError)),
       );
       return { bias: bias!, confidence: confidence!, psi: psiWeight!, biasNoConfidence: biasNoConfidence! };
     }
     const [bias, confidence] = fitLogisticNewton(
-      withConfidence.map((s) => [1, (t(s.confidence) - mean) / sd]), withConfidence.map((s) => s.correct),
-      pen, [prior[0], prior[1]], withConfidence.map((s) => psi * logitAccuracy(s.psiError)),
+      withConfidence.map((s) => [1, (t(s.confidence) - mean) / sd]),
+      withConfidence.map((s) => s.correct),
+      pen,
+      [prior[0], prior[1]],
+      withConfidence.map((s) => psi * logitAccuracy(s.psiError)),
     );
     const [biasNoConfidence] = fitLogisticNewton(
-      usable.map(() => [1]), usable.map((s) => s.correct), pen, [prior[2]], usable.map((s) => logitAccuracy(s.psiError)),
+      usable.map(() => [1]),
+      usable.map((s) => s.correct),
+      pen,
+      [prior[2]],
+      usable.map((s) => logitAccuracy(s.psiError)),
     );
     return { bias: bias!, confidence: confidence!, psi, biasNoConfidence: biasNoConfidence! };
   };
@@ -199,7 +212,8 @@ export interface ClusterPriorTest {
  * prior looks better than it is.
  */
 export function clusterPriorHelps(
-  samples: readonly ConditionalErrorSample[], options: { readonly scale?: ConfidenceScale; readonly folds?: number; readonly penalty?: number } = {},
+  samples: readonly ConditionalErrorSample[],
+  options: { readonly scale?: ConfidenceScale; readonly folds?: number; readonly penalty?: number } = {},
 ): ClusterPriorTest {
   const scale = options.scale ?? 'raw';
   const folds = options.folds ?? 5;
@@ -217,8 +231,18 @@ export function clusterPriorHelps(
     const held = usable.map((_, i) => i).filter((i) => i % folds === f);
     if (fit.length === 0 || held.length === 0) continue;
     const y = fit.map((i) => usable[i]!.correct);
-    const without = fitLogisticNewton(fit.map((i) => rows[i]!), y, penalty);
-    const withPsi = fitLogisticNewton(fit.map((i) => rows[i]!), y, penalty, [0, 0], fit.map((i) => offsets[i]!));
+    const without = fitLogisticNewton(
+      fit.map((i) => rows[i]!),
+      y,
+      penalty,
+    );
+    const withPsi = fitLogisticNewton(
+      fit.map((i) => rows[i]!),
+      y,
+      penalty,
+      [0, 0],
+      fit.map((i) => offsets[i]!),
+    );
     for (const i of held) {
       const r = rows[i]!;
       const s0 = without[0]! + without[1]! * r[1]!;
@@ -243,9 +267,7 @@ export function clusterPriorHelps(
  * out); `shrinkage` = the pseudo-count m of Ψ_k = (Σ p·e + m·global)/(Σ p + m), as in
  * buildProfile; prompt i is in fold i mod `folds`.
  */
-export function outOfFoldClusterErrors(
-  probabilities: readonly Float64Array[], errors: ArrayLike<number>, shrinkage: number, folds = 5,
-): Float64Array {
+export function outOfFoldClusterErrors(probabilities: readonly Float64Array[], errors: ArrayLike<number>, shrinkage: number, folds = 5): Float64Array {
   if (probabilities.length !== errors.length) throw new RangeError('probabilities and errors differ in length');
   if (!(Number.isInteger(folds) && folds >= 2)) throw new RangeError(`folds must be an integer ≥ 2, got ${folds}`);
   const K = probabilities[0]?.length ?? 0;

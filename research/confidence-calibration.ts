@@ -152,11 +152,7 @@ function finitePairs(
  * Platt scaling: fits σ(a·c + b) to labels in [0, 1] (1 = correct) by penalised maximum
  * likelihood. Non-finite confidences are ignored. With no usable data, returns P = 0.5.
  */
-export function fitPlatt(
-  confidences: ArrayLike<number>,
-  correct: ArrayLike<number>,
-  options: PlattOptions = {},
-): PlattCalibrator {
+export function fitPlatt(confidences: ArrayLike<number>, correct: ArrayLike<number>, options: PlattOptions = {}): PlattCalibrator {
   const { c, y, w } = finitePairs(confidences, correct, options.weights);
   if (c.length === 0) return new PlattCalibrator(0, 0);
   const { mean, sd } = standardiser(c, w);
@@ -485,13 +481,24 @@ export function fitClusterPriorCalibrator(
   const withConf = usable.map((s, i) => ({ c: s.confidence, q: q[i]!, y: y[i]! })).filter((r) => Number.isFinite(r.c));
   const { mean, sd } = standardiser(Float64Array.from(withConf, (r) => r.c));
   const [wConfidence, wPrior, bias] = fitLogisticNewton(
-    withConf.map((r) => [(r.c - mean) / sd, r.q, 1]), withConf.map((r) => r.y), l2,
+    withConf.map((r) => [(r.c - mean) / sd, r.q, 1]),
+    withConf.map((r) => r.y),
+    l2,
   );
-  const [wPriorOnly, biasPriorOnly] = fitLogisticNewton(q.map((v) => [v, 1]), y, l2);
+  const [wPriorOnly, biasPriorOnly] = fitLogisticNewton(
+    q.map((v) => [v, 1]),
+    y,
+    l2,
+  );
   return new ClusterPriorCalibrator({
-    clusterAccuracy: accuracy, mean, sd,
-    wConfidence: wConfidence!, wPrior: wPrior!, bias: bias!,
-    wPriorOnly: wPriorOnly!, biasPriorOnly: biasPriorOnly!,
+    clusterAccuracy: accuracy,
+    mean,
+    sd,
+    wConfidence: wConfidence!,
+    wPrior: wPrior!,
+    bias: bias!,
+    wPriorOnly: wPriorOnly!,
+    biasPriorOnly: biasPriorOnly!,
   });
 }
 
@@ -502,7 +509,11 @@ export function fitClusterPriorCalibrator(
  * Without rows the prior is returned.
  */
 export function fitLogisticNewton(
-  rows: readonly (readonly number[])[], y: readonly number[], l2: number, prior?: readonly number[], offset?: readonly number[],
+  rows: readonly (readonly number[])[],
+  y: readonly number[],
+  l2: number,
+  prior?: readonly number[],
+  offset?: readonly number[],
 ): number[] {
   const d = prior?.length ?? rows[0]?.length ?? 0;
   const centre = prior ?? new Array<number>(d).fill(0);

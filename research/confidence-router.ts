@@ -32,10 +32,7 @@ export type SufficiencyLabelSource =
   | { readonly kind: 'semantic-entropy'; readonly threshold: number };
 
 /** The 0/1 label "weak suffices" for one prompt. Throws when the needed observation is missing. */
-export function weakSufficesLabel(
-  observation: { readonly weakScore?: number; readonly semanticEntropy?: number },
-  source: SufficiencyLabelSource,
-): 0 | 1 {
+export function weakSufficesLabel(observation: { readonly weakScore?: number; readonly semanticEntropy?: number }, source: SufficiencyLabelSource): 0 | 1 {
   if (source.kind === 'correctness') {
     if (observation.weakScore === undefined) throw new Error('weakScore is required for correctness labels');
     return observation.weakScore >= (source.threshold ?? 0.5) ? 1 : 0;
@@ -76,10 +73,7 @@ export function sufficiencyExamples(
 }
 
 /** model id → 1 − mean score over the prompts that have a score for it (NaN if none). */
-export function validationMeanErrors(
-  prompts: readonly LabelledPrompt[],
-  models: readonly ModelSpec[],
-): Record<string, number> {
+export function validationMeanErrors(prompts: readonly LabelledPrompt[], models: readonly ModelSpec[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const m of models) {
     let s = 0;
@@ -106,11 +100,7 @@ function modelIndex(models: readonly ModelSpec[], id: string): number {
 }
 
 /** Mean errors in model order; the entry at `skip` is left 0 (filled per prompt). */
-function constantErrors(
-  models: readonly ModelSpec[],
-  meanErrors: Readonly<Record<string, number>>,
-  skip: number,
-): Float64Array {
+function constantErrors(models: readonly ModelSpec[], meanErrors: Readonly<Record<string, number>>, skip: number): Float64Array {
   const out = new Float64Array(models.length);
   models.forEach((m, i) => {
     if (i === skip) return;
@@ -343,7 +333,7 @@ function mlpLogit(p: MlpParams, x: Float32Array, off: number, h: Float32Array): 
   let s = p.b2;
   for (let u = 0; u < hidden; u++) {
     const a = b1[u]! + dotAt(w1, u * dim, x, off, dim);
-    const v = relu ? (a > 0 ? a : 0) : Math.tanh(a);
+    const v = relu ? Math.max(a, 0) : Math.tanh(a);
     h[u] = v;
     s += w2[u]! * v;
   }
@@ -564,16 +554,12 @@ export class ConfidenceKnnRouter extends ConfidencePredictiveRouter {
 }
 
 export type ConfidenceMlpRouterOptions = PoolOptions &
-  (
-    | { readonly examples: readonly SufficiencyExample[]; readonly training?: MlpTrainingOptions }
-    | { readonly predictor: MlpSufficiencyPredictor }
-  );
+  ({ readonly examples: readonly SufficiencyExample[]; readonly training?: MlpTrainingOptions } | { readonly predictor: MlpSufficiencyPredictor });
 
 /** MLP predictive router, name 'confidence-mlp'; trains in the constructor when given examples. */
 export class ConfidenceMlpRouter extends ConfidencePredictiveRouter {
   constructor(options: ConfidenceMlpRouterOptions) {
-    const predictor =
-      'predictor' in options ? options.predictor : MlpSufficiencyPredictor.train(options.examples, options.training);
+    const predictor = 'predictor' in options ? options.predictor : MlpSufficiencyPredictor.train(options.examples, options.training);
     super({ ...options, name: options.name ?? 'confidence-mlp' }, predictor);
   }
 }

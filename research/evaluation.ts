@@ -3,8 +3,15 @@
  */
 import type { DeferralCurve, DeferralPoint, LabelledPrompt, ModelSpec, Router } from '../src/core/types';
 import {
-  checkModels, decisionPath, distinctBreakpoints, operatingPieces, predictAll, promptCost, promptQuality,
-  representatives, route,
+  checkModels,
+  decisionPath,
+  distinctBreakpoints,
+  operatingPieces,
+  predictAll,
+  promptCost,
+  promptQuality,
+  representatives,
+  route,
 } from '../src/core/uniroute';
 export interface SweepOptions {
   /** Keep at most this many λ values (evenly spaced by index, first and last kept). Default: all. */
@@ -28,9 +35,7 @@ function thin<T>(items: readonly T[], maxPoints: number | undefined): T[] {
  * One λ inside each interval on which no decision changes (0 first; the last is past every
  * breakpoint, where each prompt goes to its cheapest model), ascending.
  */
-export function sweepLambdas(
-  predictedErrors: readonly ArrayLike<number>[], models: readonly ModelSpec[], options: SweepOptions = {},
-): number[] {
+export function sweepLambdas(predictedErrors: readonly ArrayLike<number>[], models: readonly ModelSpec[], options: SweepOptions = {}): number[] {
   checkModels(models, 'sweepLambdas');
   const { events } = decisionPath(predictedErrors, models);
   return thin(representatives(distinctBreakpoints(events)), options.maxPoints);
@@ -67,8 +72,11 @@ function checkQuality(q: number, who: string): void {
  * `maxPoints`, default 256).
  */
 export function evaluatePredictions(
-  predictedErrors: readonly ArrayLike<number>[], testPrompts: readonly LabelledPrompt[], models: readonly ModelSpec[],
-  lambdas?: readonly number[], options: SweepOptions = {},
+  predictedErrors: readonly ArrayLike<number>[],
+  testPrompts: readonly LabelledPrompt[],
+  models: readonly ModelSpec[],
+  lambdas?: readonly number[],
+  options: SweepOptions = {},
 ): DeferralCurve {
   const N = testPrompts.length;
   let points: DeferralPoint[];
@@ -100,8 +108,6 @@ export function evaluatePredictions(
 }
 
 /** The router's deferral curve on test prompts: predictErrors once per prompt, then a cheap λ sweep. */
-export function evaluateRouter(
-  router: Router, testPrompts: readonly LabelledPrompt[], lambdas?: readonly number[], options: SweepOptions = {},
-): DeferralCurve {
+export function evaluateRouter(router: Router, testPrompts: readonly LabelledPrompt[], lambdas?: readonly number[], options: SweepOptions = {}): DeferralCurve {
   return evaluatePredictions(predictAll(router, testPrompts), testPrompts, router.models, lambdas, options);
 }

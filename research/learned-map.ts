@@ -4,9 +4,7 @@
  */
 import type { Vector } from '../src/core/linalg';
 import type { LabelledPrompt, ModelSpec } from '../src/core/types';
-import {
-  DEFAULT_SHRINKAGE, LearnedClusterMap, checkDim, checkModels, checkScore, softmaxRowInto, unitCopy,
-} from '../src/core/uniroute';
+import { DEFAULT_SHRINKAGE, LearnedClusterMap, checkDim, checkModels, checkScore, softmaxRowInto, unitCopy } from '../src/core/uniroute';
 // ---------------------------------------------------------------------------------------------
 // Learned cluster map (the paper's second instantiation)
 // ---------------------------------------------------------------------------------------------
@@ -93,7 +91,10 @@ const PROB_EPS = 1e-6;
  * given, writes ∂loss/∂θ (K×d) and ∂loss/∂b (K) into it; the gradient flows through Ψ too.
  */
 function learnedMapLoss(
-  t: FlatTraining, theta: Float64Array, bias: Float64Array, shrinkage: number,
+  t: FlatTraining,
+  theta: Float64Array,
+  bias: Float64Array,
+  shrinkage: number,
   grad?: { theta: Float64Array; bias: Float64Array },
 ): number {
   const { N, H, dim, phi, errors, mask, globalErrors } = t;
@@ -191,7 +192,9 @@ function learnedMapLoss(
 
 /** Mean log-loss of `map` and its gradient in θ and b (no L2 term); for diagnostics and tests. */
 export function learnedMapGradient(
-  map: LearnedClusterMap, prompts: readonly LabelledPrompt[], models: readonly ModelSpec[],
+  map: LearnedClusterMap,
+  prompts: readonly LabelledPrompt[],
+  models: readonly ModelSpec[],
   shrinkage: number = DEFAULT_SHRINKAGE,
 ): { loss: number; theta: Float64Array; bias: Float64Array } {
   const grad = { theta: new Float64Array(map.theta.length), bias: new Float64Array(map.bias.length) };
@@ -201,7 +204,9 @@ export function learnedMapGradient(
 
 /** Mean log-loss of `map` on labelled prompts for the given models (Ψ recomputed on those prompts). */
 export function learnedMapLogLoss(
-  map: LearnedClusterMap, prompts: readonly LabelledPrompt[], models: readonly ModelSpec[],
+  map: LearnedClusterMap,
+  prompts: readonly LabelledPrompt[],
+  models: readonly ModelSpec[],
   shrinkage: number = DEFAULT_SHRINKAGE,
 ): number {
   return learnedMapLoss(flattenTraining(prompts, models, map.dim), map.theta, map.bias, shrinkage);
@@ -257,9 +262,7 @@ export function fitLearnedClusterMap(input: LearnedMapInput): LearnedMapFit {
   };
 }
 
-function adamStep(
-  w: Float64Array, g: Float64Array, m: Float64Array, v: Float64Array, t: number, lr: number, b1: number, b2: number,
-): void {
+function adamStep(w: Float64Array, g: Float64Array, m: Float64Array, v: Float64Array, t: number, lr: number, b1: number, b2: number): void {
   const c1 = 1 - Math.pow(b1, t);
   const c2 = 1 - Math.pow(b2, t);
   for (let i = 0; i < w.length; i++) {
@@ -268,4 +271,3 @@ function adamStep(
     w[i] = w[i]! - (lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + 1e-8);
   }
 }
-

@@ -49,9 +49,7 @@ export function paretoClean(curve: DeferralCurve): DeferralPoint[] {
 
 /** Same cleaning on plain (x, y) points. */
 function paretoCleanXY(points: readonly XY[]): XY[] {
-  const sorted = points
-    .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y))
-    .sort((a, b) => a.x - b.x || b.y - a.y);
+  const sorted = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).sort((a, b) => a.x - b.x || b.y - a.y);
   const out: XY[] = [];
   let best = -Infinity;
   for (const p of sorted) {
@@ -183,9 +181,7 @@ export function strongShareCurve(curve: DeferralCurve, strongModelId: string): S
  * line; RouteLLM sweeps the threshold below that too. `weakScores[i]`, `strongScores[i]` are the
  * two models' qualities on prompt i.
  */
-export function pairScoreSweep(
-  routerScores: ArrayLike<number>, weakScores: ArrayLike<number>, strongScores: ArrayLike<number>,
-): StrongSharePoint[] {
+export function pairScoreSweep(routerScores: ArrayLike<number>, weakScores: ArrayLike<number>, strongScores: ArrayLike<number>): StrongSharePoint[] {
   const n = routerScores.length;
   if (weakScores.length !== n || strongScores.length !== n) throw new RangeError('pairScoreSweep: lengths differ');
   if (n === 0) throw new RangeError('pairScoreSweep: no prompts');
@@ -197,7 +193,7 @@ export function pairScoreSweep(
   let quality = 0;
   for (let i = 0; i < n; i++) quality += weakScores[i]!;
   const points: StrongSharePoint[] = [{ strongShare: 0, quality: quality / n }];
-  for (let r = 0; r < n;) {
+  for (let r = 0; r < n; ) {
     const s = routerScores[order[r]!]!;
     // One threshold moves every prompt of equal score at once.
     while (r < n && routerScores[order[r]!]! === s) {
@@ -229,9 +225,7 @@ function pgrPoints(curve: readonly StrongSharePoint[], q: WeakStrongQualities): 
   const raw: XY[] = [
     { x: 0, y: 0 },
     { x: 1, y: 1 },
-    ...curve
-      .filter((p) => p.strongShare >= 0 && p.strongShare <= 1)
-      .map((p) => ({ x: p.strongShare, y: pgr(p.quality, q.weakQuality, q.strongQuality) })),
+    ...curve.filter((p) => p.strongShare >= 0 && p.strongShare <= 1).map((p) => ({ x: p.strongShare, y: pgr(p.quality, q.weakQuality, q.strongQuality) })),
   ].filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
   raw.sort((a, b) => a.x - b.x || b.y - a.y);
   const out: XY[] = [];
@@ -260,20 +254,13 @@ export function apgr(curve: readonly StrongSharePoint[], q: WeakStrongQualities)
  * [0, 1], not a percent. Reached at the latest at share 1 (strong-only) for targets ≤ 1;
  * Infinity for targets above every point.
  */
-export function cpt(
-  curve: readonly StrongSharePoint[],
-  q: WeakStrongQualities,
-  targetPgr: number,
-): number {
+export function cpt(curve: readonly StrongSharePoint[], q: WeakStrongQualities, targetPgr: number): number {
   if (q.strongQuality === q.weakQuality) return NaN;
   return firstReachXY(pgrPoints(curve, q), targetPgr);
 }
 
 /** Exposed for tests and plots: the Pareto-cleaned (x, y) points, x = cost / maxCost. */
-export function normalisedFrontier(
-  curve: DeferralCurve,
-  maxCost: number,
-): { readonly cost: number; readonly quality: number }[] {
+export function normalisedFrontier(curve: DeferralCurve, maxCost: number): { readonly cost: number; readonly quality: number }[] {
   checkMaxCost(maxCost);
   return paretoCleanXY(curve.map((p) => ({ x: p.cost / maxCost, y: p.quality }))).map((p) => ({
     cost: p.x,

@@ -86,7 +86,10 @@ export function runRoutingLab(prompts: readonly LabelledPrompt[], models: readon
   checkInput(prompts, models);
   const seed = options.seed ?? 1;
   const { fit, test } = splitFitTest(prompts, options.fitShare ?? 0.7, seed);
-  const { centroids } = kmeans(fit.map((x) => x.embedding), { k: Math.min(options.k ?? 8, fit.length), seed });
+  const { centroids } = kmeans(
+    fit.map((x) => x.embedding),
+    { k: Math.min(options.k ?? 8, fit.length), seed },
+  );
   const kmeansMap = hardClusterMap(centroids);
   const learnedMap = fitLearnedClusterMap({ centroids, training: fit, trainingModels: models }).map;
   const lambdaRouters: Record<LambdaRouterName, Router> = {
@@ -98,7 +101,9 @@ export function runRoutingLab(prompts: readonly LabelledPrompt[], models: readon
   const singles = singleModelPoints(test, models);
   const bestSingle = Math.max(...singles.map((s) => s.quality));
   const summarise = (curve: DeferralCurve): LabRouterResult => ({
-    curve, area: deferralArea(curve, maxCost), qnc: qnc(curve, bestSingle, maxCost),
+    curve,
+    area: deferralArea(curve, maxCost),
+    qnc: qnc(curve, bestSingle, maxCost),
   });
 
   const routers: Record<string, LabRouterResult> = {
@@ -114,8 +119,16 @@ export function runRoutingLab(prompts: readonly LabelledPrompt[], models: readon
   const oracle = new OracleRouter(test, models);
   routers.oracle = summarise(evaluatePredictions(predictAll(oracle, test), test, models));
   return {
-    models, k: centroids.length, sizes: { fit: fit.length, test: test.length }, maxCost, singles, routers,
-    predictions, fit, test, millis: performance.now() - started,
+    models,
+    k: centroids.length,
+    sizes: { fit: fit.length, test: test.length },
+    maxCost,
+    singles,
+    routers,
+    predictions,
+    fit,
+    test,
+    millis: performance.now() - started,
   };
 }
 
@@ -142,7 +155,12 @@ export interface TargetPoint {
  */
 export function pointForTarget(lab: RoutingLab, router: LambdaRouterName, target: CalibrationTarget): TargetPoint {
   const calibration = calibrateLambdaFromPredictions(lab.predictions[router].fit, lab.fit, lab.models, target);
-  return { lambda: calibration.lambda, feasible: calibration.feasible, achievedOnFit: calibration.achieved, test: operatingPoint(lab, router, calibration.lambda) };
+  return {
+    lambda: calibration.lambda,
+    feasible: calibration.feasible,
+    achievedOnFit: calibration.achieved,
+    test: operatingPoint(lab, router, calibration.lambda),
+  };
 }
 
 /**

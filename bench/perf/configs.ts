@@ -18,15 +18,21 @@ export interface EmbedderCase {
  */
 export const EMBEDDER_CASES: readonly EmbedderCase[] = [
   {
-    key: 'tiny-wasm', label: 'edgeroute-tiny-embed (transformers.js)', wanted: 'wasm',
+    key: 'tiny-wasm',
+    label: 'edgeroute-tiny-embed (transformers.js)',
+    wanted: 'wasm',
     config: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'wasm' },
   },
   {
-    key: 'tiny-webgpu', label: 'edgeroute-tiny-embed (transformers.js)', wanted: 'webgpu',
+    key: 'tiny-webgpu',
+    label: 'edgeroute-tiny-embed (transformers.js)',
+    wanted: 'webgpu',
     config: { kind: 'transformers', model: 'edgeroute-tiny-embed', localModelPath: '/models/', device: 'webgpu' },
   },
   {
-    key: 'use-wasm', label: 'USE lite (TF.js)', wanted: 'wasm',
+    key: 'use-wasm',
+    label: 'USE lite (TF.js)',
+    wanted: 'wasm',
     config: { kind: 'use', modelUrl: '/use-lite/model.json', vocabUrl: '/use-lite/vocab.json' },
   },
 ];

@@ -8,8 +8,19 @@
  * code bundled (bench/perf/browser/probe.ts).
  */
 import {
-  buildProfile, createRng, decide, expectedErrors, fitLearnedClusterMap, hardClusterMap, kmeans,
-  type ClusterMap, type Embedding, type LabelledPrompt, type ModelSpec, type Rng, type UniRouteProfile,
+  buildProfile,
+  createRng,
+  decide,
+  expectedErrors,
+  fitLearnedClusterMap,
+  hardClusterMap,
+  kmeans,
+  type ClusterMap,
+  type Embedding,
+  type LabelledPrompt,
+  type ModelSpec,
+  type Rng,
+  type UniRouteProfile,
 } from '../../research/index';
 import { distribution, timerResolutionMillis, type Distribution } from './stats';
 
@@ -85,7 +96,12 @@ export const BLOCK_CALLS = 16;
  * (exact in Node; in a browser a step shorter than the clock's resolution reads 0 or one tick),
  * and in blocks of BLOCK_CALLS calls per step (the mean per call of each block).
  */
-function timeCalls(map: ClusterMap, profile: UniRouteProfile, queries: readonly Embedding[], lambda: number): { single: StepTimes; blocks: StepTimes; sink: number } {
+function timeCalls(
+  map: ClusterMap,
+  profile: UniRouteProfile,
+  queries: readonly Embedding[],
+  lambda: number,
+): { single: StepTimes; blocks: StepTimes; sink: number } {
   const { featureVectors, models } = profile;
   let sink = 0;
   for (let i = 0; i < 500; i++) sink += decide(expectedErrors(map.probabilities(queries[i % queries.length]!), featureVectors), models, lambda).modelIndex;
@@ -120,7 +136,13 @@ function timeCalls(map: ClusterMap, profile: UniRouteProfile, queries: readonly 
  * Routes per second of the whole decision in a loop without per-call clock reads; the best of
  * three windows, since other jobs on a shared machine only ever slow a window down.
  */
-function throughput(map: ClusterMap, profile: UniRouteProfile, queries: readonly Embedding[], lambda: number, millis: number): { calls: number; perSecond: number; sink: number } {
+function throughput(
+  map: ClusterMap,
+  profile: UniRouteProfile,
+  queries: readonly Embedding[],
+  lambda: number,
+  millis: number,
+): { calls: number; perSecond: number; sink: number } {
   const { featureVectors, models } = profile;
   let sink = 0;
   let calls = 0;
@@ -169,7 +191,10 @@ export function runDecisionBench(options: DecisionBenchOptions = {}): DecisionBe
   const lambda = 200;
 
   const t0 = performance.now();
-  const km = kmeans(validation.map((x) => x.embedding), { k: K, seed: 0 });
+  const km = kmeans(
+    validation.map((x) => x.embedding),
+    { k: K, seed: 0 },
+  );
   const t1 = performance.now();
   const hard = buildProfile({ validation, models, clusterMap: hardClusterMap(km.centroids) });
   const t2 = performance.now();
@@ -179,18 +204,30 @@ export function runDecisionBench(options: DecisionBenchOptions = {}): DecisionBe
 
   let sink = 0;
   const maps: MapBench[] = [];
-  for (const [name, profile] of [['kmeans (hard)', hard], ['learned map (soft)', soft]] as const) {
+  for (const [name, profile] of [
+    ['kmeans (hard)', hard],
+    ['learned map (soft)', soft],
+  ] as const) {
     const timed = timeCalls(profile.clusterMap, profile, queries, lambda);
     const loop = throughput(profile.clusterMap, profile, queries, lambda, options.throughputMillis ?? 900);
     sink += timed.sink + loop.sink;
     maps.push({
-      map: name, perCallMicros: timed.single, blockMicros: timed.blocks, blockCalls: BLOCK_CALLS,
-      routesPerSecond: loop.perSecond, throughputCalls: loop.calls,
+      map: name,
+      perCallMicros: timed.single,
+      blockMicros: timed.blocks,
+      blockCalls: BLOCK_CALLS,
+      routesPerSecond: loop.perSecond,
+      throughputCalls: loop.calls,
     });
   }
   if (!Number.isFinite(sink)) throw new Error('decision benchmark: impossible sink value'); // keeps the work observable
   return {
-    clusters: km.centroids.length, models: H, dim: d, validationPrompts: validation.length, queries: nQueries, learnedEpochs: epochs,
+    clusters: km.centroids.length,
+    models: H,
+    dim: d,
+    validationPrompts: validation.length,
+    queries: nQueries,
+    learnedEpochs: epochs,
     setupMillis: { kmeans: t1 - t0, profile: t2 - t1, learnedFit: t3 - t2 },
     timerResolutionMicros: timerResolutionMillis() * 1000,
     maps,

@@ -28,8 +28,14 @@ export function bertFlops(config: BertConfig, tokens: number): number {
   return config.num_hidden_layers * (8 * L * H * H + 4 * L * L * H + 4 * L * H * I);
 }
 
-interface WeightEntry { readonly name: string; readonly shape: readonly number[]; readonly dtype: string }
-interface ModelJson { readonly weightsManifest: readonly { readonly weights: readonly WeightEntry[] }[] }
+interface WeightEntry {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly dtype: string;
+}
+interface ModelJson {
+  readonly weightsManifest: readonly { readonly weights: readonly WeightEntry[] }[];
+}
 
 /** USE lite's work, inferred from the weight shapes of its TF.js graph (model.json). */
 export interface UseWork {
@@ -62,11 +68,15 @@ export function useWorkFromModelJson(json: ModelJson): UseWork {
     matrices.push(`${w.name.replace(/^module(_apply_default)?\/Encoder_en\//, '')} ${a}×${b}`);
   }
   return {
-    perTokenMacs, attentionWidths, perSentenceMacs, matrices,
-    how: `model.json weight shapes: ${matrices.length} float matrices; those inside the transformer are applied to every token ` +
-      `(${(perTokenMacs / 1e6).toFixed(2)} M multiply-adds a token), attention adds 2·L²·d per layer ` +
-      `(d = ${attentionWidths.join(', ')} from the fused QKV kernels), the tanh layer runs once per sentence; ` +
-      `the token table (${table}) is a lookup`,
+    perTokenMacs,
+    attentionWidths,
+    perSentenceMacs,
+    matrices,
+    how:
+      `model.json weight shapes: ${matrices.length} float matrices; those inside the transformer are applied to every token `
+      + `(${(perTokenMacs / 1e6).toFixed(2)} M multiply-adds a token), attention adds 2·L²·d per layer `
+      + `(d = ${attentionWidths.join(', ')} from the fused QKV kernels), the tanh layer runs once per sentence; `
+      + `the token table (${table}) is a lookup`,
   };
 }
 

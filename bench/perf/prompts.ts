@@ -16,8 +16,12 @@ export interface BenchPrompt {
   readonly embedded: string;
 }
 
-interface Items { items: { prompt?: string; question?: string }[] }
-interface PromptSet { prompts: { prompt: string }[] }
+interface Items {
+  items: { prompt?: string; question?: string }[];
+}
+interface PromptSet {
+  prompts: { prompt: string }[];
+}
 
 /** `count` items spread evenly over `xs` (first and last included). */
 function spread<T>(xs: readonly T[], count: number): T[] {
@@ -31,10 +35,14 @@ export function benchPrompts(root: string): BenchPrompt[] {
   const gsm8k = itemTexts(json<Items>('test/fixtures/gsm8k-heldout.json'));
   const law = itemTexts(json<Items>('test/fixtures/law-questions.json'));
   const tiny = json<PromptSet>('test/fixtures/tiny-validation.json').prompts.map((p) => p.prompt);
-  const replay = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8').trim().split('\n')
+  const replay = readFileSync(resolve(root, 'test/fixtures/replay-sample.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
     .map((l) => JSON.parse(l) as { set?: string; prompt?: string })
-    .filter((x) => x.set === 'cascade-mmlu' && x.prompt).map((x) => x.prompt!);
-  const validation = json<PromptSet>('public/profiles/default-validation.json').prompts.map((p) => p.prompt)
+    .filter((x) => x.set === 'cascade-mmlu' && x.prompt)
+    .map((x) => x.prompt!);
+  const validation = json<PromptSet>('public/profiles/default-validation.json')
+    .prompts.map((p) => p.prompt)
     .sort((a, b) => a.length - b.length);
 
   const out: { source: string; text: string }[] = [

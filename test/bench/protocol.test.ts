@@ -45,7 +45,11 @@ describe('quality benchmark protocol', () => {
     expect(splitPrompts(items, 3)).toEqual(a);
     expect(new Set([...a.train, ...a.validation, ...a.test]).size).toBe(1000);
     expect(splitPrompts(items, 4).train).not.toEqual(a.train);
-    const m = splitModels(Array.from({ length: 11 }, (_, i) => ({ id: `m${i}`, cost: i })), 1, 0.6);
+    const m = splitModels(
+      Array.from({ length: 11 }, (_, i) => ({ id: `m${i}`, cost: i })),
+      1,
+      0.6,
+    );
     expect([m.seen.length, m.unseen.length]).toEqual([7, 4]);
   });
 
@@ -98,7 +102,7 @@ describe('quality benchmark protocol', () => {
     expect(runSeed(twoTaskSet(600, 1), spec, { seed: 0 }).routers['irt-difficulty']).toBeUndefined();
   });
 
-  it('adds the hybrid with a k-NN predictor of the local model\'s correctness when asked', () => {
+  it("adds the hybrid with a k-NN predictor of the local model's correctness when asked", () => {
     const local = [{ id: 'small', cost: 0 }, ...models.slice(1)];
     const spec = { name: 'synthetic@small', models: local, pair: { weak: 'small', strong: 'large' }, localModel: 'small' };
     const r = runSeed(twoTaskSet(800, 2), spec, { seed: 1, localKnnFeature: true }).routers;

@@ -18,9 +18,21 @@ describe('paired deltas', () => {
 describe('one-standard-error rule', () => {
   it('picks the simplest candidate within one standard error of the best, else the best', () => {
     // Candidate 0 trails the best (2) by 0.01 on every fold: se 0, not within → not chosen.
-    expect(oneStandardErrorChoice([[0.5, 0.6, 0.7], [0.4, 0.5, 0.6], [0.51, 0.61, 0.71]])).toBe(2);
+    expect(
+      oneStandardErrorChoice([
+        [0.5, 0.6, 0.7],
+        [0.4, 0.5, 0.6],
+        [0.51, 0.61, 0.71],
+      ]),
+    ).toBe(2);
     // Candidate 0 trails by −0.01, +0.01, −0.01 ... mean −1/300, se > |mean|: chosen.
-    expect(oneStandardErrorChoice([[0.5, 0.62, 0.7], [0.4, 0.5, 0.6], [0.51, 0.61, 0.71]])).toBe(0);
+    expect(
+      oneStandardErrorChoice([
+        [0.5, 0.62, 0.7],
+        [0.4, 0.5, 0.6],
+        [0.51, 0.61, 0.71],
+      ]),
+    ).toBe(0);
   });
 });
 

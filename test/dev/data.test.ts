@@ -2,15 +2,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CHARS_PER_TOKEN,
-  DataError,
-  DEFAULT_OUTPUT_TOKENS,
-  listSets,
-  loadSet,
-  splitModels,
-  splitPrompts,
-} from '../../dev/data';
+import { CHARS_PER_TOKEN, DataError, DEFAULT_OUTPUT_TOKENS, listSets, loadSet, splitModels, splitPrompts } from '../../dev/data';
 
 let root: string;
 
@@ -18,10 +10,7 @@ function writeSet(name: string, card: unknown, items: unknown[] | string): void 
   const dir = path.join(root, name);
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'card.json'), JSON.stringify(card));
-  writeFileSync(
-    path.join(dir, 'items.jsonl'),
-    typeof items === 'string' ? items : items.map((i) => JSON.stringify(i)).join('\n') + '\n',
-  );
+  writeFileSync(path.join(dir, 'items.jsonl'), typeof items === 'string' ? items : items.map((i) => JSON.stringify(i)).join('\n') + '\n');
 }
 
 beforeAll(() => {
@@ -170,7 +159,7 @@ describe('splitModels', () => {
     expect(set.models.find((m) => m.id === 'a')!.cost).toBeCloseTo(0.002, 12);
   });
 
-  it('warns instead of failing when the card\'s item count disagrees with the file', async () => {
+  it("warns instead of failing when the card's item count disagrees with the file", async () => {
     const set = await loadSet(root, 'gaps');
     expect(set.items).toHaveLength(3);
     expect(set.warnings).toHaveLength(1);

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  bestSingleModel, KnnRouter, OracleRouter, oracleCurve, randomRouterCurve, singleModelPoints, upperConvexHull, zeroRouterCurve,
+  bestSingleModel,
+  KnnRouter,
+  OracleRouter,
+  oracleCurve,
+  randomRouterCurve,
+  singleModelPoints,
+  upperConvexHull,
+  zeroRouterCurve,
 } from '../../research/baselines';
 import { evaluateRouter } from '../../research/evaluation';
 import { createRng } from '../../src/core/random';
@@ -26,7 +33,12 @@ describe('singleModelPoints / zeroRouterCurve', () => {
   it('measures each model alone', () => {
     const pts = singleModelPoints(prompts, models);
     expect(pts.map((p) => [p.modelId, p.cost, p.quality])).toEqual([
-      ['a', 0, 0.5], ['b', 1, 0.6], ['f', 1, 0.75], ['c', 2, 0.9], ['e', 2, 0.7], ['d', 3, 0.85],
+      ['a', 0, 0.5],
+      ['b', 1, 0.6],
+      ['f', 1, 0.75],
+      ['c', 2, 0.9],
+      ['e', 2, 0.7],
+      ['d', 3, 0.85],
     ]);
     expect(Number.isNaN(pts[0]!.lambda)).toBe(true);
     expect(pts[2]!.shares).toMatchObject({ f: 1, a: 0 });
@@ -48,16 +60,23 @@ describe('singleModelPoints / zeroRouterCurve', () => {
       { lambda: NaN, cost: 3, quality: 0.5 }, // dominated
       { lambda: NaN, cost: 0, quality: 0.1 }, // same cost, worse
     ];
-    expect(upperConvexHull(pts).map((p) => [p.cost, p.quality])).toEqual([[0, 0.2], [2, 0.6]]);
+    expect(upperConvexHull(pts).map((p) => [p.cost, p.quality])).toEqual([
+      [0, 0.2],
+      [2, 0.6],
+    ]);
   });
 });
 
 describe('randomRouterCurve', () => {
   it('runs from the cheap model to the strong one, near the straight line between them', () => {
     const rng = createRng(8);
-    const models: ModelSpec[] = [{ id: 'cheap', cost: 0 }, { id: 'strong', cost: 0.01 }];
+    const models: ModelSpec[] = [
+      { id: 'cheap', cost: 0 },
+      { id: 'strong', cost: 0.01 },
+    ];
     const prompts: LabelledPrompt[] = Array.from({ length: 4000 }, (_, i) => ({
-      id: `r${i}`, embedding: unit(0),
+      id: `r${i}`,
+      embedding: unit(0),
       scores: { cheap: rng.next() < 0.4 ? 1 : 0, strong: rng.next() < 0.8 ? 1 : 0 },
     }));
     const [cheap, strong] = singleModelPoints(prompts, models);
@@ -77,7 +96,10 @@ describe('randomRouterCurve', () => {
 });
 
 describe('KnnRouter', () => {
-  const models: ModelSpec[] = [{ id: 'A', cost: 1 }, { id: 'B', cost: 0 }];
+  const models: ModelSpec[] = [
+    { id: 'A', cost: 1 },
+    { id: 'B', cost: 0 },
+  ];
   const e = (x: number, y: number) => Float32Array.from([x, y]);
   const validation: LabelledPrompt[] = [
     { id: 'v0', embedding: e(1, 0), scores: { A: 1, B: 0 } },
@@ -110,7 +132,7 @@ describe('KnnRouter', () => {
     expect(two.models).toHaveLength(2);
   });
 
-  it('shrinks toward each model\'s global error and skips prompts a model was not scored on', () => {
+  it("shrinks toward each model's global error and skips prompts a model was not scored on", () => {
     // B unscored on v1 (an unseen model's training prompt): its neighbourhood is v0 alone.
     const evidence = validation.map((x) => (x.id === 'v1' ? { ...x, scores: { A: 1 } } : x));
     const knn = KnnRouter.fromEvidence(evidence, models, { k: 2, shrinkage: 2 });
@@ -128,7 +150,11 @@ describe('KnnRouter', () => {
 });
 
 describe('baselines chosen on train+validation', () => {
-  const models: ModelSpec[] = [{ id: 'cheap', cost: 0 }, { id: 'mid', cost: 1 }, { id: 'dear', cost: 2 }];
+  const models: ModelSpec[] = [
+    { id: 'cheap', cost: 0 },
+    { id: 'mid', cost: 1 },
+    { id: 'dear', cost: 2 },
+  ];
   const p = (id: string, scores: Record<string, number>): LabelledPrompt => ({ id, embedding: Float32Array.from([1]), scores });
   // On the selection prompts mid is on the hull; on test it is not (and dear is best on selection).
   const selection = [p('s0', { cheap: 0, mid: 1, dear: 1 }), p('s1', { cheap: 0, mid: 1, dear: 1 })];
@@ -145,7 +171,10 @@ describe('baselines chosen on train+validation', () => {
 });
 
 describe('oracle', () => {
-  const models: ModelSpec[] = [{ id: 'cheap', cost: 0 }, { id: 'strong', cost: 1 }];
+  const models: ModelSpec[] = [
+    { id: 'cheap', cost: 0 },
+    { id: 'strong', cost: 1 },
+  ];
   const prompts: LabelledPrompt[] = [
     { id: 'o0', embedding: unit(0), scores: { cheap: 1, strong: 1 } },
     { id: 'o1', embedding: unit(1), scores: { cheap: 0, strong: 1 } },
@@ -161,7 +190,10 @@ describe('oracle', () => {
 
   it('its curve dominates every single model and it refuses unknown prompts', () => {
     const full = oracleCurve(prompts, models);
-    expect(full.map((p) => [p.cost, p.quality])).toEqual([[0, 1 / 3], [1 / 3, 2 / 3]]);
+    expect(full.map((p) => [p.cost, p.quality])).toEqual([
+      [0, 1 / 3],
+      [1 / 3, 2 / 3],
+    ]);
     const oracle = new OracleRouter(prompts, models);
     expect(() => oracle.predictErrors({ embedding: unit(0) })).toThrow(/unknown prompt/);
     expect(evaluateRouter(oracle, prompts, [0])).toEqual(oracleCurve(prompts, models, [0]));

@@ -41,10 +41,19 @@ describe('cluster prior + confidence calibration (hybrid)', () => {
     const calibrator = fitClusterPriorCalibrator(fit, [0.85, 0.25]);
     expect(calibrator.params.wConfidence).toBeGreaterThan(0.3);
     expect(calibrator.params.wPrior).toBeGreaterThan(0.3);
-    const platt = fitPlatt(fit.map((s) => s.confidence), fit.map((s) => s.correct));
+    const platt = fitPlatt(
+      fit.map((s) => s.confidence),
+      fit.map((s) => s.correct),
+    );
     const y = test.map((s) => s.correct);
-    const hybrid = logLoss(test.map((s) => calibrator.predict(s.clusterProbs, s.confidence)), y);
-    const confidenceOnly = logLoss(test.map((s) => platt.predict(s.confidence)), y);
+    const hybrid = logLoss(
+      test.map((s) => calibrator.predict(s.clusterProbs, s.confidence)),
+      y,
+    );
+    const confidenceOnly = logLoss(
+      test.map((s) => platt.predict(s.confidence)),
+      y,
+    );
     expect(hybrid).toBeLessThan(confidenceOnly - 0.05);
   });
 

@@ -59,7 +59,7 @@ describe('out-of-fold cluster errors', () => {
     const probs = prompts.map((x) => map.probabilities(x.embedding));
     const errors = prompts.map((x) => (x.scores['m'] === undefined ? NaN : 1 - x.scores['m']!));
     const oof = outOfFoldClusterErrors(probs, errors, 5, 4);
-    prompts.forEach((x, i) => {
+    prompts.forEach((_x, i) => {
       if (Number.isNaN(errors[i]!)) {
         expect(oof[i]).toBeNaN();
         return;
@@ -152,7 +152,7 @@ describe('cluster prior test', () => {
       const rate = informative ? (k === 0 ? 0.9 : 0.2) : 0.55;
       const correct = rng.next() < rate ? 1 : 0;
       // ψ as a map fitted elsewhere would give: the cluster's error rate (uninformative: a coin).
-      const psiError = informative ? 1 - (k === 0 ? 0.9 : 0.2) : (rng.next() < 0.5 ? 0.3 : 0.6);
+      const psiError = informative ? 1 - (k === 0 ? 0.9 : 0.2) : rng.next() < 0.5 ? 0.3 : 0.6;
       return { psiError, confidence: Math.log(sigmoid((correct ? 0.5 : -0.5) + rng.normal())), correct };
     });
   }
@@ -168,7 +168,10 @@ describe('cluster prior test', () => {
 describe('conditional hybrid router', () => {
   it('predicts every model from Ψ and the local confidence', () => {
     const map = hardClusterMap([Float32Array.from([1, 0]), Float32Array.from([0, 1])]);
-    const models = [{ id: 'local', cost: 0 }, { id: 'cloud', cost: 1 }];
+    const models = [
+      { id: 'local', cost: 0 },
+      { id: 'cloud', cost: 1 },
+    ];
     const { local, cloud } = difficultySamples(3000, 7);
     const errorModel = fitConditionalErrors({ local, cloud }, { scale: 'log-probability', confidenceOnly: ['local'] });
     const psi = { local: Float64Array.from([0.5, 0.5]), cloud: Float64Array.from([0.1, 0.4]) };

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  fitClusterConfidenceCalibrator,
-  fitIsotonic,
-  fitPlatt,
-  PlattCalibrator,
-  ClusterConfidenceCalibrator,
-} from '../../research/confidence-calibration';
+import { fitClusterConfidenceCalibrator, fitIsotonic, fitPlatt, PlattCalibrator, ClusterConfidenceCalibrator } from '../../research/confidence-calibration';
 import { createRng } from '../../src/core/random';
 
 const sigma = (s: number) => 1 / (1 + Math.exp(-s));

@@ -95,9 +95,7 @@ describe('predictive routers (Zhang et al.)', () => {
 
   it('k-NN learns a separable topic problem (held-out accuracy > 0.9)', () => {
     expect(accuracy(new KnnSufficiencyPredictor(topicTrain, { k: 10 }), topicTest)).toBeGreaterThan(0.9);
-    expect(accuracy(new KnnSufficiencyPredictor(topicTrain, { k: 10, weighting: 'distance' }), topicTest)).toBeGreaterThan(
-      0.9,
-    );
+    expect(accuracy(new KnnSufficiencyPredictor(topicTrain, { k: 10, weighting: 'distance' }), topicTest)).toBeGreaterThan(0.9);
     // a constant predictor would score ≈ 0.5 here: the threshold is not trivially met
     expect(accuracy({ pSuffices: () => 1 }, topicTest)).toBeLessThan(0.6);
   });

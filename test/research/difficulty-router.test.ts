@@ -24,14 +24,22 @@ describe('DifficultyRouter', () => {
       return { id: `p${i}`, embedding: e, scores };
     });
   }
-  const models = [{ id: 'weak', cost: 0 }, { id: 'strong', cost: 1 }, { id: 'new', cost: 0.5 }];
+  const models = [
+    { id: 'weak', cost: 0 },
+    { id: 'strong', cost: 1 },
+    { id: 'new', cost: 0.5 },
+  ];
 
   it('learns one difficulty shared by all models, the unseen one included', () => {
     const evidence = prompts(1000, 1);
     const router = DifficultyRouter.fit({
-      evidence, models, seen: models.slice(0, 2), clusterMap: hardClusterMap([Float32Array.from({ length: 8 }, (_, j) => (j === 2 ? 1 : 0))]),
+      evidence,
+      models,
+      seen: models.slice(0, 2),
+      clusterMap: hardClusterMap([Float32Array.from({ length: 8 }, (_, j) => (j === 2 ? 1 : 0))]),
     });
-    const at = (t: number) => router.predictErrors({ embedding: Float32Array.from({ length: 8 }, (_, j) => (j === 0 ? t : j === 1 ? 1 - t : j === 2 ? 1 : 0)) });
+    const at = (t: number) =>
+      router.predictErrors({ embedding: Float32Array.from({ length: 8 }, (_, j) => (j === 0 ? t : j === 1 ? 1 - t : j === 2 ? 1 : 0)) });
     const easy = at(0.95);
     const hard = at(0.05);
     const middle = at(0.55);

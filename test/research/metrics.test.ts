@@ -1,16 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  apgr,
-  costToReach,
-  cpt,
-  pairScoreSweep,
-  deferralArea,
-  normalisedFrontier,
-  paretoClean,
-  pgr,
-  qnc,
-  strongShareCurve,
-} from '../../research/metrics';
+import { apgr, costToReach, cpt, pairScoreSweep, deferralArea, normalisedFrontier, paretoClean, pgr, qnc, strongShareCurve } from '../../research/metrics';
 import type { DeferralCurve } from '../../src/core/types';
 
 const pt = (cost: number, quality: number) => ({ lambda: NaN, cost, quality });
@@ -88,7 +77,13 @@ describe('qnc', () => {
     // target 0.8 lies in (0.5, 0.7)–(1, 0.9): 0.5 + 0.5·(0.8−0.7)/(0.9−0.7) = 0.75
     expect(qnc(curve, 0.8, 1)).toBeCloseTo(0.75, 12);
     // normalisation: same curve with costs doubled and maxCost 2
-    expect(qnc(curve.map((p) => pt(2 * p.cost, p.quality)), 0.8, 2)).toBeCloseTo(0.75, 12);
+    expect(
+      qnc(
+        curve.map((p) => pt(2 * p.cost, p.quality)),
+        0.8,
+        2,
+      ),
+    ).toBeCloseTo(0.75, 12);
   });
   it('hits a point exactly, or the first point', () => {
     expect(qnc(curve, 0.7, 1)).toBeCloseTo(0.5, 12);
@@ -197,7 +192,7 @@ describe('costToReach', () => {
   it('interpolates to the first cost at which the cleaned curve reaches the target, Infinity if never', () => {
     const curve: DeferralCurve = [pt(0, 0.5), pt(0.5, 0.7), pt(1, 0.8)];
     expect(costToReach(curve, 0.6, 1)).toBeCloseTo(0.25, 12);
-    expect(costToReach(curve, 0.95 * 0.8, 2)).toBeCloseTo((0.5 + 0.5 * (0.76 - 0.7) / 0.1) / 2, 12);
+    expect(costToReach(curve, 0.95 * 0.8, 2)).toBeCloseTo((0.5 + (0.5 * (0.76 - 0.7)) / 0.1) / 2, 12);
     expect(costToReach(curve, 0.81, 1)).toBe(Infinity);
     expect(qnc(curve, 0.8, 1)).toBe(costToReach(curve, 0.8, 1));
   });

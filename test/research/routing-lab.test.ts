@@ -5,7 +5,11 @@ import { twoClusterPrompts } from '../core/uniroute-fixtures';
 
 // Two clusters; A is right on the first, B on the second, and a free local model C is right on
 // nothing: the routers must learn to split A/B by cluster, which no fixed mix can do.
-const MODELS: ModelSpec[] = [{ id: 'A', cost: 0.002 }, { id: 'B', cost: 0.001 }, { id: 'C', cost: 0 }];
+const MODELS: ModelSpec[] = [
+  { id: 'A', cost: 0.002 },
+  { id: 'B', cost: 0.001 },
+  { id: 'C', cost: 0 },
+];
 const prompts = twoClusterPrompts(60, 60, 3).map((x) => ({ ...x, scores: { ...x.scores, C: 0 } }));
 
 describe('routing lab', () => {

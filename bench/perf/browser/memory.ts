@@ -41,7 +41,7 @@ const bytesOf = (entries: readonly BreakdownEntry[]): number => entries.reduce((
 export async function measureMemory(worker: EdgeWorker | undefined): Promise<MemoryReading> {
   const perf = performance as MemoryPerformance;
   const inside = await worker?.api.memory();
-  const fallback = perf.memory ? 'performance.memory' as const : 'none' as const;
+  const fallback = perf.memory ? ('performance.memory' as const) : ('none' as const);
   const base = {
     crossOriginIsolated: self.crossOriginIsolated,
     ...(inside?.usedJSHeapSize !== undefined ? { workerUsedJSHeapSize: inside.usedJSHeapSize } : {}),

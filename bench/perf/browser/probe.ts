@@ -86,8 +86,14 @@ function summarise(kernel: string, size: number, times: number[], maxAbsError: n
   const median = sorted[Math.floor(sorted.length / 2)]!;
   const flop = 2 * size ** 3;
   return {
-    kernel, size, runs: times.length, bestMillis: best, medianMillis: median,
-    bestGflops: flop / (best * 1e6), medianGflops: flop / (median * 1e6), maxAbsError,
+    kernel,
+    size,
+    runs: times.length,
+    bestMillis: best,
+    medianMillis: median,
+    bestGflops: flop / (best * 1e6),
+    medianGflops: flop / (median * 1e6),
+    maxAbsError,
   };
 }
 
@@ -172,7 +178,10 @@ async function webgpuMatmul(size: number, budgetMillis: number): Promise<WebGpuR
       ['WGSL naive (1 output / invocation)', NAIVE, size / 16],
       ['WGSL tiled (64×64 tile, 4×4 / invocation)', TILED, size / 64],
     ] as const) {
-      const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+      const pipeline = await device.createComputePipelineAsync({
+        layout: 'auto',
+        compute: { module: device.createShaderModule({ code }), entryPoint: 'main' },
+      });
       const bindGroup = device.createBindGroup({
         layout: pipeline.getBindGroupLayout(0),
         entries: [bufA, bufB, bufC, uniform].map((buffer, binding) => ({ binding, resource: { buffer } })),
