@@ -330,8 +330,15 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
 /**
  * Passes each chunk of a one-choice stream on and assembles the completion the confidence is
  * measured on: the same text, log-probabilities, finish reason and usage as chat() gives.
+ * The chunks travel on the callback proxy's own port, the result on the worker's: it resolves
+ * only once the page has taken every chunk, or the last ones would arrive after the result
+ * and be lost (found under load: streams ending without their finish chunk).
  */
-async function streamedCompletion(stream: AsyncIterable<ChatCompletionChunk>, onChunk: (chunk: ChatCompletionChunk) => void): Promise<ChatCompletion> {
+async function streamedCompletion(
+  stream: AsyncIterable<ChatCompletionChunk>,
+  onChunk: (chunk: ChatCompletionChunk) => void | Promise<void>,
+): Promise<ChatCompletion> {
+  const delivered: (void | Promise<void>)[] = [];
   let head: ChatCompletionChunk | undefined;
   let content = '';
   const logprobs: TokenLogprob[] = [];
@@ -340,7 +347,7 @@ async function streamedCompletion(stream: AsyncIterable<ChatCompletionChunk>, on
   let usage: ChatCompletion['usage'];
   for await (const chunk of stream) {
     head ??= chunk;
-    onChunk(chunk);
+    delivered.push(onChunk(chunk));
     for (const choice of chunk.choices) {
       content += choice.delta.content ?? '';
       if (choice.logprobs?.content) {
@@ -351,6 +358,8 @@ async function streamedCompletion(stream: AsyncIterable<ChatCompletionChunk>, on
     }
     if (chunk.usage) usage = chunk.usage;
   }
+  // A page that went away rejects these; the result below is then never read either.
+  await Promise.allSettled(delivered);
   return {
     id: head?.id ?? '',
     object: 'chat.completion',

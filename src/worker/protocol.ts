@@ -204,7 +204,7 @@ export interface EdgeWorkerApi {
    * page) and an engine that streams, each chunk is also sent as it is generated; the result
    * is the same completion, assembled from them. An older worker ignores `onChunk`.
    */
-  generate(request: LocalChatRequest, options?: GenerateOptions, onChunk?: (chunk: ChatCompletionChunk) => void): Promise<GenerateResult>;
+  generate(request: LocalChatRequest, options?: GenerateOptions, onChunk?: (chunk: ChatCompletionChunk) => void | Promise<void>): Promise<GenerateResult>;
   /**
    * Loads the cached profile or computes it. `onProgress` counts validation prompts: done/total
    * after each embedded batch (the long part of a first visit), then total/total when ready;

@@ -62,7 +62,9 @@ describe('generate with onChunk', () => {
     const api = createWorkerApi(state);
     await api.configure({ embedder: { kind: 'use', modelUrl: '/m/model.json', vocabUrl: '/m/vocab.json' }, local: { kind: 'prompt-api' } });
     const chunks: ChatCompletionChunk[] = [];
-    const result = await api.generate({ messages: [{ role: 'user', content: 'What is 40 + 2?' }], max_tokens: 2 }, {}, (c) => chunks.push(c));
+    const result = await api.generate({ messages: [{ role: 'user', content: 'What is 40 + 2?' }], max_tokens: 2 }, {}, (c) => {
+      chunks.push(c);
+    });
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? null)).toEqual(['', '4', '2', null, null]);
     expect(engine.streamed[0]).toMatchObject({ stream: true, logprobs: true, top_logprobs: 1, max_tokens: 2 });
     expect(engine.chats).toBe(0);
@@ -75,5 +77,40 @@ describe('generate with onChunk', () => {
     await api.generate({ messages: [{ role: 'user', content: 'hi' }] });
     expect(engine.chats).toBeGreaterThan(0);
     expect(engine.streamed).toHaveLength(1);
+  });
+
+  it('resolves only once the page has taken every chunk (they travel on another port than the result)', async () => {
+    const engine = streamingEngine();
+    const state = createWorkerHostState({
+      gpu: noGpu,
+      context: { scriptUrl: 'https://site.test/assets/edgeroute.worker.js' },
+      openStore: () => {
+        throw new Error('no storage in this test');
+      },
+      createEmbedder: async () => {
+        const embedder = createFakeEmbedder();
+        return { embedder, status: { id: embedder.id, dimension: embedder.dimension, backend: 'cpu', loadMillis: 0 } };
+      },
+      createLocalEngine: async () => engine,
+    });
+    const api = createWorkerApi(state);
+    await api.configure({ embedder: { kind: 'use', modelUrl: '/m/model.json', vocabUrl: '/m/vocab.json' }, local: { kind: 'prompt-api' } });
+    // As a comlink proxy behaves: each call answers later, the last ones latest.
+    const taken: number[] = [];
+    let n = 0;
+    const slowPage = (): Promise<void> => {
+      const i = n++;
+      return new Promise((resolve) =>
+        setTimeout(
+          () => {
+            taken.push(i);
+            resolve();
+          },
+          5 * (6 - i),
+        ),
+      );
+    };
+    await api.generate({ messages: [{ role: 'user', content: 'What is 40 + 2?' }], max_tokens: 2 }, {}, slowPage);
+    expect(taken.sort()).toEqual([0, 1, 2, 3, 4]);
   });
 });
