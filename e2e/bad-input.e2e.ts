@@ -110,7 +110,8 @@ test.describe('bad input is a typed error or a documented safe behaviour, and th
         ['no messages', { messages: [] }],
         ['messages not an array', { messages: 'hello' }],
         ['unknown role', { messages: [{ role: 'robot', content: 'hi' }] }],
-        ['content parts', { messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] }],
+        // Text parts are OpenAI's and accepted; an image part is not something edgeroute takes.
+        ['image content part', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] }] }],
         [
           'system message last-but-one',
           {
