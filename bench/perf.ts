@@ -31,7 +31,7 @@ import { startStaticServer } from '../dev/static-server';
 import type { MemoryReading } from './perf/browser/memory';
 import type { StartupResult } from './perf/browser/startup';
 import type { MatmulResult, WebGpuRates } from './perf/browser/probe';
-import { bundleSizes, type FileSize } from './perf/bundle';
+import { bundleSizes, staticImportClosure, type FileSize } from '../dev/bundle-sizes';
 import { CANDIDATES, EMBEDDER_CASES, LOCAL_MODEL, type EmbedderCase } from './perf/configs';
 import { runDecisionBench, type DecisionBenchResult } from './perf/decision';
 import { bertFlops, readJson, tinyTokenCounter, useFlops, useTokenCounter, useWorkFromModelJson, type BertConfig, type UseWork } from './perf/flops';
@@ -83,6 +83,7 @@ if (values['no-build']) {
   if (built.status !== 0) throw new Error(`npm run build failed (exit ${built.status}):\n${built.stdout}\n${built.stderr}`);
 }
 const bundle = bundleSizes(dist);
+const entryClosure = staticImportClosure(dist, 'index.js');
 
 log('the decision alone in Node');
 const nodeDecision = runDecisionBench();
@@ -427,6 +428,7 @@ const report = {
   startup: Object.fromEntries(runs.map((r) => [r.case.key, r.startup])),
   memory: { baselineWorkerNoEmbedder: baselineMemory, byEmbedder: Object.fromEntries(runs.map((r) => [r.case.key, r.memory])) },
   bundle,
+  entryClosure,
   physicalLimit: {
     deviceRates: { webgpu: webgpuRates, wasm: wasmRate, js: jsRate },
     models: { tinyBert: tinyConfig, useLite: useWork },
@@ -537,6 +539,10 @@ out.push(
     ['file', 'role', 'bytes', 'gzip'],
     bundle.map((f: FileSize) => [f.file, f.role, kb(f.bytes), kb(f.gzipBytes)]),
   ),
+);
+out.push(
+  `\nImporting 'edgeroute' loads ${entryClosure.files.map((f) => f.file).join(' + ')}: ${kb(entryClosure.gzipBytes)} gzip; `
+    + `later, on demand: ${entryClosure.lazy.join(', ') || 'nothing'}.`,
 );
 
 out.push('\n### 6. Physical limit of the embedding step (one prompt, batch of one)');

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import type { Page } from '@playwright/test';
 import { createLogger, createServer, type Logger } from 'vite';
 import { startStaticServer, type StaticServer } from '../dev/static-server';
+import { staticImportClosure } from '../dev/bundle-sizes';
 import { expect, recordedPrompts, test } from './fixtures';
 import { cleanEnv, installTarball, packInto, root, run, viteVersion, type PackageJson } from './scratch-app';
 
@@ -73,6 +74,16 @@ function recordFetches(page: Page): string[] {
   return fetched;
 }
 
+test('importing edgeroute loads at most 15 KiB gzip; the cloud transport and the OpenAI fetch adapter load on demand', () => {
+  const closure = staticImportClosure(resolve(root, 'dist'), 'index.js');
+  console.log(
+    `import 'edgeroute': ${closure.files.map((f) => `${f.file} ${f.gzipBytes} B`).join(' + ')} = ${closure.gzipBytes} B gzip; lazy: ${closure.lazy.join(', ')}`,
+  );
+  expect(closure.files.map((f) => f.file)).toContain('index.js');
+  expect(closure.gzipBytes).toBeLessThanOrEqual(15 * 1024);
+  expect(closure.lazy).toEqual([expect.stringMatching(/^openai-fetch-handler-[\w-]+\.js$/), expect.stringMatching(/^transport-[\w-]+\.js$/)]);
+});
+
 test.describe
   .serial('the npm tarball in a Vite app', () => {
     let scratch = '';
@@ -125,8 +136,12 @@ test.describe
       expect(workerFile, `no worker among ${built.join(', ')}`).toBeDefined();
       // worker.format 'es' in the app's vite.config.js keeps the engines as lazy chunks.
       expect(built.filter((f) => /^assets\/(transformers\.web|webllm-engine|use-embedder)-[\w-]+\.js$/.test(f))).toHaveLength(3);
-      const entryFile = built.find((f) => /^assets\/index-[\w-]+\.js$/.test(f))!;
-      expect(readFileSync(join(app, 'dist', entryFile), 'utf8')).toContain(workerFile!.slice('assets/'.length));
+      // The page chunk that starts it (edgeroute's supervisor chunk, which the app's entry imports
+      // statically) names it; the worker's own lazy chunks name it too, as their importer.
+      const naming = built.filter(
+        (f) => /^assets\/[\w-]+\.js$/.test(f) && readFileSync(join(app, 'dist', f), 'utf8').includes(workerFile!.slice('assets/'.length)),
+      );
+      expect(naming).toContainEqual(expect.stringMatching(/^assets\/supervisor-[\w-]+\.js$/));
       // …but not the WASM runtimes it fetches at run time: those come from the app's copy.
       for (const f of [
         'ort/ort-wasm-simd-threaded.asyncify.mjs',

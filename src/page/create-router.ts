@@ -8,8 +8,8 @@
  * runs on a fresh worker set up the same way.
  */
 import { proxy } from 'comlink';
-import { CloudClient, validateCloudModelConfig, type CloudModelConfig } from './cloud-client';
-import { EdgeRouteError } from '../common/errors';
+import { validateCloudModelConfig, type CloudModelConfig } from './cloud/config';
+import { EdgeRouteError, messageOf } from '../common/errors';
 import { startEdgeWorker, type EdgeWorker, type EdgeWorkerOptions } from './worker-client';
 import type {
   EmbedderConfig,
@@ -203,6 +203,16 @@ export async function createRouter(config: RouterConfig): Promise<Router> {
   if (!config || typeof config !== 'object') throw new EdgeRouteError('invalid-config', 'createRouter needs a configuration object.');
   if (!Array.isArray(config.cloud))
     throw new EdgeRouteError('invalid-config', 'config.cloud must be an array of cloud models (it may be empty with mode "local-only").');
+  // The cloud transport (retries, streaming, provider errors) is the largest part of the page
+  // code; it loads while the profile and the worker do, not with the entry module.
+  const cloudTransport = import('./cloud/transport').catch((error: unknown) => {
+    throw new EdgeRouteError(
+      'invalid-config',
+      `edgeroute could not load its cloud client module (${messageOf(error)}); serve every file of edgeroute's build, not only the entry.`,
+      { cause: error },
+    );
+  });
+  cloudTransport.catch(() => undefined); // awaited below; not unhandled if setup fails first
   const base = assetsBase(config);
   const set = await loadProfile(config.profile ?? shippedAsset(base, 'profiles/default-validation.json', 'profile'));
   checkRouterConfig(config, set);
@@ -252,6 +262,7 @@ export async function createRouter(config: RouterConfig): Promise<Router> {
       : {}),
   });
   try {
+    const { CloudClient } = await cloudTransport;
     const costs = new Map(set.models.map((m) => [m.id, m.cost]));
     const router = new EdgeRouter({
       worker: supervisor,
