@@ -44,23 +44,29 @@ function streamingEngine(): LocalEngine & { streamed: LocalChatRequest[]; chats:
   return engine;
 }
 
+/** A worker API over the streaming engine, configured with a local model. */
+async function streamingApi() {
+  const engine = streamingEngine();
+  const state = createWorkerHostState({
+    gpu: noGpu,
+    context: { scriptUrl: 'https://site.test/assets/edgeroute.worker.js' },
+    openStore: () => {
+      throw new Error('no storage in this test');
+    },
+    createEmbedder: async () => {
+      const embedder = createFakeEmbedder();
+      return { embedder, status: { id: embedder.id, dimension: embedder.dimension, backend: 'cpu', loadMillis: 0 } };
+    },
+    createLocalEngine: async () => engine,
+  });
+  const api = createWorkerApi(state);
+  await api.configure({ embedder: { kind: 'use', modelUrl: '/m/model.json', vocabUrl: '/m/vocab.json' }, local: { kind: 'prompt-api' } });
+  return { engine, api };
+}
+
 describe('generate with onChunk', () => {
   it('streams the chunks and assembles the completion the confidence is measured on', async () => {
-    const engine = streamingEngine();
-    const state = createWorkerHostState({
-      gpu: noGpu,
-      context: { scriptUrl: 'https://site.test/assets/edgeroute.worker.js' },
-      openStore: () => {
-        throw new Error('no storage in this test');
-      },
-      createEmbedder: async () => {
-        const embedder = createFakeEmbedder();
-        return { embedder, status: { id: embedder.id, dimension: embedder.dimension, backend: 'cpu', loadMillis: 0 } };
-      },
-      createLocalEngine: async () => engine,
-    });
-    const api = createWorkerApi(state);
-    await api.configure({ embedder: { kind: 'use', modelUrl: '/m/model.json', vocabUrl: '/m/vocab.json' }, local: { kind: 'prompt-api' } });
+    const { engine, api } = await streamingApi();
     const chunks: ChatCompletionChunk[] = [];
     const result = await api.generate({ messages: [{ role: 'user', content: 'What is 40 + 2?' }], max_tokens: 2 }, {}, (c) => {
       chunks.push(c);
@@ -80,21 +86,7 @@ describe('generate with onChunk', () => {
   });
 
   it('resolves only once the page has taken every chunk (they travel on another port than the result)', async () => {
-    const engine = streamingEngine();
-    const state = createWorkerHostState({
-      gpu: noGpu,
-      context: { scriptUrl: 'https://site.test/assets/edgeroute.worker.js' },
-      openStore: () => {
-        throw new Error('no storage in this test');
-      },
-      createEmbedder: async () => {
-        const embedder = createFakeEmbedder();
-        return { embedder, status: { id: embedder.id, dimension: embedder.dimension, backend: 'cpu', loadMillis: 0 } };
-      },
-      createLocalEngine: async () => engine,
-    });
-    const api = createWorkerApi(state);
-    await api.configure({ embedder: { kind: 'use', modelUrl: '/m/model.json', vocabUrl: '/m/vocab.json' }, local: { kind: 'prompt-api' } });
+    const { api } = await streamingApi();
     // As a comlink proxy behaves: each call answers later, the last ones latest.
     const taken: number[] = [];
     let n = 0;
