@@ -520,9 +520,10 @@ export class EdgeRouter {
 
   /**
    * Streaming: a cloud answer is passed on chunk by chunk as the provider sends it; a local
-   * answer is only known to be kept once it is complete (its confidence needs every token), so
-   * it arrives as one chunk. The last chunk carries the routing report; a usage chunk (empty
-   * choices) ends the stream only when stream_options.include_usage asked for it.
+   * answer streams token by token where nothing can replace it (route, local-only, offline),
+   * and in hybrid and cascade arrives as one chunk, since it is known to be kept only once it is
+   * complete (its confidence needs every token). The last chunk carries the routing report; a
+   * usage chunk (empty choices) ends the stream only when stream_options.include_usage asked.
    */
   private async createStream(request: ChatCompletionRequest, options: CreateOptions): Promise<AsyncIterable<RoutedChunk>> {
     validateChatRequest(request);
