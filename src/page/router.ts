@@ -361,20 +361,7 @@ export class EdgeRouter {
     forced: Forced | undefined,
   ): Promise<RouteResult> {
     if (forced?.model === undefined) return this.decide(request, lambda, signal);
-    const prompt = lastUserText(request);
-    return {
-      clusterProbabilities: [],
-      predictedErrors: {},
-      chosenModel: forced.model,
-      lambda,
-      embedMillis: 0,
-      clusterMillis: 0,
-      decideMillis: 0,
-      promptChars: prompt.length,
-      embeddedChars: 0,
-      truncated: false,
-      notes: [],
-    };
+    return undecidedRoute(forced.model, lambda, lastUserText(request).length);
   }
 
   /** The one place a routing report is built, for whole answers and streams alike. */
@@ -771,19 +758,7 @@ export class EdgeRouter {
       if (signal?.aborted) throw asAborted(error);
       const code = errorCode(error);
       if (this.mode === 'local-only' || code === 'invalid-input' || code === 'invalid-config' || code === 'aborted') throw error;
-      const none: RouteResult = {
-        clusterProbabilities: [],
-        predictedErrors: {},
-        chosenModel: '',
-        lambda,
-        embedMillis: 0,
-        clusterMillis: 0,
-        decideMillis: 0,
-        promptChars: prompt.length,
-        embeddedChars: 0,
-        truncated: false,
-        notes: [],
-      };
+      const none = undecidedRoute('', lambda, prompt.length);
       const cloud = this.bestCloud(none, lambda);
       return { ...none, chosenModel: cloud, notes: [`Routing failed (${describeError(error)}); ${cloud} was chosen without a routing decision.`] };
     }
@@ -802,6 +777,23 @@ export class EdgeRouter {
     const first = cloud[0]?.id ?? '';
     return lambda > 0 ? cloud.reduce((best, m) => (m.cost < this.costOf(best) ? m.id : best), first) : first;
   }
+}
+
+/** A route taken without UniRoute's decision (a forced model, or routing that failed): no clusters, no timings. */
+function undecidedRoute(chosenModel: string, lambda: number, promptChars: number): RouteResult {
+  return {
+    clusterProbabilities: [],
+    predictedErrors: {},
+    chosenModel,
+    lambda,
+    embedMillis: 0,
+    clusterMillis: 0,
+    decideMillis: 0,
+    promptChars,
+    embeddedChars: 0,
+    truncated: false,
+    notes: [],
+  };
 }
 
 /**
