@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS_NO_WEBGPU, requireChromium } from '../e2e/browser';
 import { startStaticServer } from '../dev/static-server';
+import { DEFAULT_SETTINGS } from '../demo/settings';
 
 const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -21,21 +22,8 @@ const { values } = parseArgs({
 });
 const site = await startStaticServer({ mounts: [{ prefix: '/some/sub/path/', dir: resolve(root, values.site) }] });
 const url = `${site.url}/some/sub/path/${values.query ? `?${values.query}` : ''}`;
-const settings = (cloudBaseUrl: string): string =>
-  JSON.stringify({
-    cloudBaseUrl,
-    cloudModels: [
-      { id: 'gpt-4o', model: 'gpt-4o', usdPerMTokIn: 2.5, usdPerMTokOut: 10 },
-      { id: 'gpt-4o-mini', model: 'gpt-4o-mini', usdPerMTokIn: 0.15, usdPerMTokOut: 0.6 },
-    ],
-    local: { kind: 'transformers', model: 'edgeroute-tiny-gsm8k-lm', profileId: 'llama3.2-1b' },
-    embedder: { kind: 'use' },
-    allowRemoteModels: false,
-    device: 'wasm',
-    mode: 'hybrid',
-    cloudShare: 0.4,
-    maxTokens: 256,
-  });
+// The demo's own defaults, on WASM (SwiftShader's WebGPU would measure the fallback adapter).
+const settings = (cloudBaseUrl: string): string => JSON.stringify({ ...DEFAULT_SETTINGS, cloudBaseUrl, device: 'wasm' });
 const browser = await chromium.launch({ executablePath: requireChromium(), args: CHROMIUM_ARGS_NO_WEBGPU });
 try {
   for (let run = 1; run <= Number(values.runs); run++) {
