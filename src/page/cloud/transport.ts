@@ -194,15 +194,7 @@ function toCompletion(body: unknown, fallbackCreated: number): ChatCompletion {
       logprobs: logprobsOf(ch['logprobs']),
     };
   });
-  const usage = usageOf(body['usage']);
-  return {
-    id: typeof body['id'] === 'string' ? body['id'] : '',
-    object: 'chat.completion',
-    created: typeof body['created'] === 'number' ? body['created'] : fallbackCreated,
-    model: typeof body['model'] === 'string' ? body['model'] : '',
-    choices: mapped,
-    ...(usage ? { usage } : {}),
-  };
+  return { ...envelope(body, fallbackCreated), object: 'chat.completion', choices: mapped };
 }
 
 function toChunk(body: unknown, fallbackCreated: number): ChatCompletionChunk {
@@ -232,13 +224,16 @@ function toChunk(body: unknown, fallbackCreated: number): ChatCompletionChunk {
       ...('logprobs' in ch ? { logprobs: logprobsOf(ch['logprobs']) } : {}),
     };
   });
+  return { ...envelope(body, fallbackCreated), object: 'chat.completion.chunk', choices: mapped };
+}
+
+/** The fields a completion and a chunk share (id, created, model, usage), with safe defaults. */
+function envelope(body: Record<string, unknown>, fallbackCreated: number): { id: string; created: number; model: string; usage?: CompletionUsage } {
   const usage = usageOf(body['usage']);
   return {
     id: typeof body['id'] === 'string' ? body['id'] : '',
-    object: 'chat.completion.chunk',
     created: typeof body['created'] === 'number' ? body['created'] : fallbackCreated,
     model: typeof body['model'] === 'string' ? body['model'] : '',
-    choices: mapped,
     ...(usage ? { usage } : {}),
   };
 }
