@@ -10,46 +10,11 @@ import type { ChatCompletionChunk, ChatCompletionRequest } from '../../src/commo
 import { CloudError } from '../../src/page/cloud-client';
 import { createOpenAIFetch } from '../../src/page/openai-fetch';
 import { EdgeRouter, type RouterCloud, type RouterWorker } from '../../src/page/router';
-import type { RouteResult } from '../../src/worker/protocol';
+import { fakeWorker } from './fake-worker';
 
 const cloudModels = [{ id: 'cloud-big', cost: 0.01 }];
 
-function worker(chosen: 'llama' | 'cloud-big'): RouterWorker {
-  return {
-    async route(prompt, lambda): Promise<RouteResult> {
-      return {
-        clusterProbabilities: [1],
-        predictedErrors: { llama: 0.3, 'cloud-big': 0.1 },
-        chosenModel: chosen,
-        lambda,
-        embedMillis: 1,
-        clusterMillis: 0,
-        decideMillis: 0,
-        promptChars: prompt.length,
-        embeddedChars: prompt.length,
-        truncated: false,
-        notes: [],
-      };
-    },
-    calibrateLambda: async () => ({ lambda: 0, achieved: 0, feasible: true }),
-    async generate(request, options) {
-      void options;
-      return {
-        completion: {
-          id: 'l',
-          object: 'chat.completion',
-          created: 1,
-          model: 'engine-name',
-          choices: [{ index: 0, message: { role: 'assistant', content: `local: ${request.messages.at(-1)!.content}` }, finish_reason: 'stop', logprobs: null }],
-          usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
-        },
-        confidence: { score: -0.1, method: 'mean-logprob' },
-        millis: 1,
-      };
-    },
-    cancel() {},
-  };
-}
+const worker = (chosen: 'llama' | 'cloud-big'): RouterWorker => fakeWorker(chosen, 'engine-name');
 
 const weatherCall = { id: 'call_1', type: 'function' as const, function: { name: 'weather', arguments: '{"city":"Paris"}' } };
 
