@@ -7,6 +7,7 @@
  * abort), and a tool-calling model answered by page.route (the replay cloud has no tool
  * recordings).
  */
+import type { Page } from '@playwright/test';
 import { build } from 'esbuild';
 import { expect, recordedPrompts, test, TINY_WASM_ENGINES } from './fixtures';
 
@@ -48,12 +49,14 @@ async function openaiBundle(): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
-test('an openai-SDK app runs through createOpenAIFetch: non-streaming, streaming with usage, tools, abort, 429', async ({ page, site }) => {
-  test.setTimeout(240_000);
-  const toolRequests: { tools?: unknown; messages: { role: string }[] }[] = [];
+/**
+ * A cloud at /tool-cloud/v1 that asks for the weather tool, then answers from the tool's
+ * result; each request body it gets is pushed to `seen`.
+ */
+async function routeToolCloud(page: Page, seen: { tools?: unknown; messages: { role: string }[] }[] = []): Promise<void> {
   await page.route('**/tool-cloud/v1/chat/completions', async (route) => {
     const body = JSON.parse(route.request().postData() ?? '{}') as { tools?: unknown; messages: { role: string; content?: string }[] };
-    toolRequests.push(body);
+    seen.push(body);
     const last = body.messages.at(-1)!;
     const message =
       last.role === 'tool'
@@ -72,6 +75,12 @@ test('an openai-SDK app runs through createOpenAIFetch: non-streaming, streaming
       }),
     });
   });
+}
+
+test('an openai-SDK app runs through createOpenAIFetch: non-streaming, streaming with usage, tools, abort, 429', async ({ page, site }) => {
+  test.setTimeout(240_000);
+  const toolRequests: { tools?: unknown; messages: { role: string }[] }[] = [];
+  await routeToolCloud(page, toolRequests);
   await page.goto(`${site.url}/iife.html`);
   await page.addScriptTag({ content: await openaiBundle() });
 
@@ -234,24 +243,7 @@ test('an openai-SDK app runs through createOpenAIFetch: non-streaming, streaming
 
 test('a Vercel AI SDK app runs through @ai-sdk/openai-compatible with fetch: createOpenAIFetch(router)', async ({ page, site }) => {
   test.setTimeout(240_000);
-  await page.route('**/tool-cloud/v1/chat/completions', async (route) => {
-    const body = JSON.parse(route.request().postData() ?? '{}') as { messages: { role: string; content?: string }[] };
-    const last = body.messages.at(-1)!;
-    const message =
-      last.role === 'tool' ? { role: 'assistant', content: `Paris: ${last.content}.` } : { role: 'assistant', content: null, tool_calls: [TOOL_CALL] };
-    await route.fulfill({
-      status: 200,
-      contentType: 'application/json',
-      body: JSON.stringify({
-        id: 'chatcmpl-tool',
-        object: 'chat.completion',
-        created: 1_700_000_000,
-        model: 'tool-model',
-        choices: [{ index: 0, message, finish_reason: last.role === 'tool' ? 'stop' : 'tool_calls', logprobs: null }],
-        usage: { prompt_tokens: 50, completion_tokens: 12, total_tokens: 62 },
-      }),
-    });
-  });
+  await routeToolCloud(page);
   const bundle = await build({
     stdin: {
       contents:
