@@ -276,6 +276,24 @@ export class EdgeRouter {
   }
 
   /**
+   * Where a decided request runs: on the local model when UniRoute (or the mode) chose it and it
+   * is ready, or whenever the browser is offline; else on the cloud. `notes` say why, where that
+   * differs from UniRoute's choice.
+   */
+  private placement(route: RouteResult, cloudChoice: string): { offline: boolean; goLocal: boolean; notes: string[] } {
+    const offline = !this.online() && this.mode !== 'cloud-only' && this.options.localModel !== undefined;
+    const chosenLocal =
+      this.mode === 'local-only'
+      || this.mode === 'cascade'
+      || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel === this.options.localModel);
+    const notReady = chosenLocal ? this.localNotReady() : undefined;
+    const notes: string[] = [];
+    if (offline) notes.push(`The browser is offline: the local model answered${chosenLocal ? '' : ` instead of ${cloudChoice}`}, without a cloud escalation.`);
+    if (notReady) notes.push(`${capitalise(notReady)}; ${cloudChoice} answered meanwhile.`);
+    return { offline, goLocal: offline || (chosenLocal && notReady === undefined), notes };
+  }
+
+  /**
    * Why the local model cannot answer now although it was chosen: still loading (progressive
    * start: the cloud answers meanwhile) or undefined when it can. Offline or in local-only mode
    * the request waits for the load instead.
@@ -444,15 +462,8 @@ export class EdgeRouter {
       }
     }
 
-    const offline = !this.online() && this.mode !== 'cloud-only' && this.options.localModel !== undefined;
-    const chosenLocal =
-      this.mode === 'local-only'
-      || this.mode === 'cascade'
-      || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel === this.options.localModel);
-    const notReady = chosenLocal ? this.localNotReady() : undefined;
-    const goLocal = offline || (chosenLocal && notReady === undefined);
-    if (offline) notes.push(`The browser is offline: the local model answered${chosenLocal ? '' : ` instead of ${cloudChoice}`}, without a cloud escalation.`);
-    if (notReady) notes.push(`${capitalise(notReady)}; ${cloudChoice} answered meanwhile.`);
+    const { offline, goLocal, notes: why } = this.placement(route, cloudChoice);
+    notes.push(...why);
     this.controller?.recordPreRouted(!goLocal);
     if (!goLocal) {
       try {
@@ -525,24 +536,17 @@ export class EdgeRouter {
       const notes = [...route.notes, `${capitalise(forced.reason)}; ${cloudChoice} answered.`];
       return this.streamCloud(cloudChoice, request, { route, lambda, started, latency: { local: 0, cloud: 0 }, notes, forced }, options.signal);
     }
-    const offline = !this.online() && this.mode !== 'cloud-only' && this.options.localModel !== undefined;
-    const chosenLocal =
-      this.mode === 'local-only'
-      || this.mode === 'cascade'
-      || ((this.mode === 'route' || this.mode === 'hybrid') && route.chosenModel === this.options.localModel);
-    const notReady = chosenLocal ? this.localNotReady() : undefined;
-    if (!offline && (!chosenLocal || notReady !== undefined)) {
+    const { offline, goLocal, notes: why } = this.placement(route, cloudChoice);
+    if (!goLocal) {
       this.controller?.recordPreRouted(true);
-      const notes = notReady ? [...route.notes, `${capitalise(notReady)}; ${cloudChoice} answered meanwhile.`] : [...route.notes];
+      const notes = [...route.notes, ...why];
       const stream = this.streamCloud(cloudChoice, request, { route, lambda, started, latency: { local: 0, cloud: 0 }, notes, forced }, options.signal);
       return this.localModelAfterFailedStream(stream, request, options, { route, lambda, started });
     }
     // Without an escalation to wait for, the local answer streams token by token.
     if (offline || this.mode === 'local-only' || this.mode === 'route') {
       this.controller?.recordPreRouted(false);
-      const notes = offline
-        ? [...route.notes, `The browser is offline: the local model answered${chosenLocal ? '' : ` instead of ${cloudChoice}`}, without a cloud escalation.`]
-        : [...route.notes];
+      const notes = [...route.notes, ...why];
       return this.streamLocal(request, options.signal, { route, lambda, started, latency: { local: 0, cloud: 0 }, notes, forced: undefined }, cloudChoice);
     }
     // The decision is made: the local path reuses it rather than embedding the prompt again.
