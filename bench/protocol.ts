@@ -53,6 +53,11 @@ import {
   type SufficiencyExample,
 } from '../research/index';
 import { splitModels, splitPrompts } from '../dev/data';
+import { oneStandardErrorChoice, validationFolds, type Fold as FoldOf } from '../src/core/cross-validation';
+
+export { oneStandardErrorChoice };
+
+type Fold = FoldOf<LabelledPrompt>;
 
 /** What the protocol needs to know about a set beyond its prompts. */
 export interface SetSpec {
@@ -171,47 +176,6 @@ function featureEvidence(train: readonly LabelledPrompt[], validation: readonly 
     scores: Object.fromEntries(seenIds.filter((id) => x.scores[id] !== undefined).map((id) => [id, x.scores[id]!])),
   }));
   return [...validation, ...seenOnly];
-}
-
-type Fold = readonly [fit: LabelledPrompt[], held: LabelledPrompt[]];
-
-/**
- * Repeated 2-fold halvings of the validation split: the folds of every cross-validated choice.
- * A held half is judged on its prompts that every model was scored on (`complete`), as test is.
- */
-function validationFolds(validation: readonly LabelledPrompt[], seed: number, repeats: number, complete: (x: LabelledPrompt) => boolean): Fold[] {
-  const folds: Fold[] = [];
-  for (let r = 0; r < repeats; r++) {
-    const { train: a, validation: b } = splitPrompts(validation, (seed ^ 0xc1) + 7919 * r, [0.5, 0.5, 0]);
-    for (const [fit, held] of [
-      [a, b],
-      [b, a],
-    ] as const) {
-      const judged = held.filter(complete);
-      if (fit.length > 0 && judged.length > 0) folds.push([fit, judged]);
-    }
-  }
-  return folds;
-}
-
-/**
- * The one-standard-error rule over candidates listed simplest first: the first whose fold-wise
- * (paired) shortfall against the best candidate is within one standard error. A few hundred
- * validation prompts cannot tell close candidates apart, and the more complex one only adds noise.
- */
-export function oneStandardErrorChoice(areas: readonly (readonly number[])[]): number {
-  const means = areas.map((a) => a.reduce((x, y) => x + y, 0) / Math.max(1, a.length));
-  let best = 0;
-  means.forEach((m, i) => {
-    if (m > means[best]! + 1e-12) best = i;
-  });
-  const chosen = areas.findIndex((a) => {
-    const d = a.map((v, i) => v - areas[best]![i]!);
-    const mean = d.reduce((x, y) => x + y, 0) / Math.max(1, d.length);
-    const se = d.length > 1 ? Math.sqrt(d.reduce((x, y) => x + (y - mean) ** 2, 0) / (d.length - 1) / d.length) : 0;
-    return mean + se >= 0;
-  });
-  return chosen === -1 ? best : chosen;
 }
 
 /**

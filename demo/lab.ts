@@ -4,7 +4,7 @@
  * page, and move λ or a target to watch the operating point travel along the deferral curves.
  */
 import type { CalibrationTarget } from '../src/core/lambda-calibration';
-import { paretoClean } from '../research/metrics';
+import { paretoClean } from '../src/core/metrics';
 import type { DeferralPoint, LabelledPrompt, ModelSpec } from '../src/core/types';
 import { textForEmbedding } from '../src/core/prompt-text';
 import { lambdaRange, LAMBDA_ROUTERS, operatingPoint, pointForTarget, runRoutingLab, type LambdaRouterName, type RoutingLab } from '../research/routing-lab';

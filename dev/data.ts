@@ -18,6 +18,9 @@ import path from 'node:path';
 import type { ModelSpec } from '../src/core/types';
 import { createRng } from '../src/core/random';
 
+// The seeded prompt split lives with the cross-validation that also uses it (the worker's).
+export { splitPrompts, type PromptSplit, type SplitOptions } from '../src/core/cross-validation';
+
 /** Common rule of thumb for English with GPT-style tokenisers. */
 export const CHARS_PER_TOKEN = 4;
 /**
@@ -298,61 +301,6 @@ export async function loadSet(dataDir: string, name: string, options: CostOption
   }
   const { models, costSource } = modelCosts(card, items, options);
   return { name, dir, card, items, models, costSource, missing, warnings };
-}
-
-export interface PromptSplit<T> {
-  readonly train: T[];
-  readonly validation: T[];
-  readonly test: T[];
-}
-
-export interface SplitOptions<T> {
-  /**
-   * Items with the same key always land in the same part, e.g. the two turns of one MT-Bench
-   * question (turn 2's prompt contains turn 1): `(it) => it.id.replace(/\/\d+$/, '')`.
-   */
-  readonly groupKey?: (item: T) => string;
-}
-
-/**
- * Seeded random split into train / validation / test by `fractions` (must sum to 1).
- * Deterministic for a seed and item order; each part keeps the input order. Counts are
- * rounded (round(n·f0), round(n·f1), rest), over groups when groupKey is given.
- */
-export function splitPrompts<T>(
-  items: readonly T[],
-  seed: number,
-  fractions: readonly [number, number, number] = [0.6, 0.1, 0.3],
-  options: SplitOptions<T> = {},
-): PromptSplit<T> {
-  if (fractions.length !== 3 || fractions.some((f) => !(f >= 0)) || Math.abs(fractions[0] + fractions[1] + fractions[2] - 1) > 1e-9) {
-    throw new RangeError(`fractions must be three numbers ≥ 0 summing to 1, got [${fractions.join(', ')}]`);
-  }
-  const groupKey = options.groupKey;
-  const groupIndex = new Map<string, number>();
-  const itemGroup = items.map((it, i) => {
-    const k = groupKey ? groupKey(it) : String(i);
-    let g = groupIndex.get(k);
-    if (g === undefined) {
-      g = groupIndex.size;
-      groupIndex.set(k, g);
-    }
-    return g;
-  });
-  const nGroups = groupIndex.size;
-  const order = createRng(seed).shuffle(Array.from({ length: nGroups }, (_, g) => g));
-  const nTrain = Math.round(nGroups * fractions[0]);
-  const nVal = Math.min(nGroups - nTrain, Math.round(nGroups * fractions[1]));
-  const part = new Uint8Array(nGroups); // 0 train, 1 validation, 2 test
-  order.forEach((g, rank) => {
-    part[g] = rank < nTrain ? 0 : rank < nTrain + nVal ? 1 : 2;
-  });
-  const out: PromptSplit<T> = { train: [], validation: [], test: [] };
-  items.forEach((it, i) => {
-    const p = part[itemGroup[i]];
-    (p === 0 ? out.train : p === 1 ? out.validation : out.test).push(it);
-  });
-  return out;
 }
 
 /**

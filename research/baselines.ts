@@ -12,7 +12,7 @@
 import type { DeferralCurve, DeferralPoint, Embedding, LabelledPrompt, ModelSpec, Router, RoutingInput } from '../src/core/types';
 import { createRng } from '../src/core/random';
 import type { ScoresOnValidation } from '../src/core/uniroute';
-import { evaluateRouter, type SweepOptions } from './evaluation';
+import { evaluateRouter, type SweepOptions } from '../src/core/evaluation';
 
 function costOf(prompt: LabelledPrompt, model: ModelSpec): number {
   return prompt.costs?.[model.id] ?? model.cost;

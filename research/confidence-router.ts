@@ -18,7 +18,7 @@
 
 import type { Embedding, LabelledPrompt, ModelSpec, Router, RoutingInput } from '../src/core/types';
 import type { ClusterAwareCalibrator, ConfidenceCalibrator } from './confidence-calibration';
-import type { ConditionalErrorModel } from './conditional-errors';
+import type { ConditionalErrorModel } from '../src/core/conditional-errors';
 import { createRng } from '../src/core/random';
 
 // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@
  */
 import type { Embedding, LabelledPrompt, ModelSpec, Router, RoutingInput } from '../src/core/types';
 import type { ClusterMap } from '../src/core/uniroute';
-import { fitLogisticNewton } from './confidence-calibration';
+import { fitLogisticNewton } from '../src/core/logistic';
 
 export interface DifficultyRouterInput {
   /** Prompts with scores: validation prompts plus the seen models' training prompts. */

@@ -11,11 +11,11 @@
 import { KnnRouter, OracleRouter, randomRouterCurve, singleModelPoints, zeroRouterCurve, type SingleModelPoint } from './baselines';
 import { kmeans } from '../src/core/kmeans';
 import { calibrateLambdaFromPredictions, type CalibrationTarget } from '../src/core/lambda-calibration';
-import { deferralArea, qnc } from './metrics';
+import { deferralArea, qnc } from '../src/core/metrics';
 import { createRng } from '../src/core/random';
 import type { DeferralCurve, DeferralPoint, LabelledPrompt, ModelSpec, Router } from '../src/core/types';
 import { buildProfile, hardClusterMap, predictAll, UniRouteRouter } from '../src/core/uniroute';
-import { evaluatePredictions } from './evaluation';
+import { evaluatePredictions } from '../src/core/evaluation';
 import { fitLearnedClusterMap } from './learned-map';
 
 /** Routers whose operating point moves with λ. */

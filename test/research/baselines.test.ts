@@ -9,7 +9,7 @@ import {
   upperConvexHull,
   zeroRouterCurve,
 } from '../../research/baselines';
-import { evaluateRouter } from '../../research/evaluation';
+import { evaluateRouter } from '../../src/core/evaluation';
 import { createRng } from '../../src/core/random';
 import type { DeferralPoint, LabelledPrompt, ModelSpec } from '../../src/core/types';
 import { unit } from '../core/uniroute-fixtures';

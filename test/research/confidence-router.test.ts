@@ -13,7 +13,7 @@ import {
   type SufficiencyExample,
 } from '../../research/confidence-router';
 import { fitClusterConfidenceCalibrator, fitPlatt } from '../../research/confidence-calibration';
-import { deferralArea } from '../../research/metrics';
+import { deferralArea } from '../../src/core/metrics';
 import { createRng, type Rng } from '../../src/core/random';
 import type { DeferralPoint, LabelledPrompt, ModelSpec, Router, RoutingInput } from '../../src/core/types';
 

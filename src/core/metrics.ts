@@ -19,7 +19,7 @@
  *   everything locally), so this is the plain area over [0, 1].
  */
 
-import type { DeferralCurve, DeferralPoint } from '../src/core/types';
+import type { DeferralCurve, DeferralPoint } from './types';
 
 /** A point of a curve in the plane: x = (normalised) cost or strong-call share, y = quality. */
 interface XY {

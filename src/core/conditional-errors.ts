@@ -17,7 +17,7 @@
  * Before the local model has answered (no confidence) every model gets σ(b'_h + logit(1 − ψ_h)).
  */
 
-import { fitLogisticNewton } from './confidence-calibration';
+import { fitLogisticNewton } from './logistic';
 
 /** One prompt on which model h was scored. */
 export interface ConditionalErrorSample {

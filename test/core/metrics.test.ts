@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apgr, costToReach, cpt, pairScoreSweep, deferralArea, normalisedFrontier, paretoClean, pgr, qnc, strongShareCurve } from '../../research/metrics';
+import { apgr, costToReach, cpt, pairScoreSweep, deferralArea, normalisedFrontier, paretoClean, pgr, qnc, strongShareCurve } from '../../src/core/metrics';
 import type { DeferralCurve } from '../../src/core/types';
 
 const pt = (cost: number, quality: number) => ({ lambda: NaN, cost, quality });

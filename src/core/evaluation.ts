@@ -1,18 +1,8 @@
 /**
  * Deferral curves of any router on labelled test prompts: the λ sweep and its evaluation.
  */
-import type { DeferralCurve, DeferralPoint, LabelledPrompt, ModelSpec, Router } from '../src/core/types';
-import {
-  checkModels,
-  decisionPath,
-  distinctBreakpoints,
-  operatingPieces,
-  predictAll,
-  promptCost,
-  promptQuality,
-  representatives,
-  route,
-} from '../src/core/uniroute';
+import type { DeferralCurve, DeferralPoint, LabelledPrompt, ModelSpec, Router } from './types';
+import { checkModels, decisionPath, distinctBreakpoints, operatingPieces, predictAll, promptCost, promptQuality, representatives, route } from './uniroute';
 export interface SweepOptions {
   /** Keep at most this many λ values (evenly spaced by index, first and last kept). Default: all. */
   readonly maxPoints?: number;
