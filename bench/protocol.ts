@@ -8,8 +8,8 @@
  * Pure: embedded prompts in, curves and metrics out. No I/O, so it is unit-tested on synthetic data.
  */
 import {
+  ConditionalErrorModel,
   ConditionalHybridRouter,
-  ConfidenceCascadeRouter,
   ConfidenceKnnRouter,
   ConfidenceMlpRouter,
   DifficultyRouter,
@@ -30,7 +30,6 @@ import {
   evaluateRouter,
   fitConditionalErrors,
   fitLearnedClusterMap,
-  fitPlatt,
   hardClusterMap,
   kmeans,
   outOfFoldClusterErrors,
@@ -43,6 +42,7 @@ import {
   validationMeanErrors,
   zeroRouterCurve,
   type ClusterMap,
+  type ConditionalErrorModelParams,
   type ConditionalErrorSample,
   type ConfidenceScale,
   type DeferralCurve,
@@ -54,6 +54,7 @@ import {
 } from '../research/index';
 import { splitModels, splitPrompts } from '../dev/data';
 import { oneStandardErrorChoice, validationFolds, type Fold as FoldOf } from '../src/core/cross-validation';
+import { chooseEscalationRule, fitEscalationCandidates, type EvidencePrompt } from '../src/core/escalation-rule';
 
 export { oneStandardErrorChoice };
 
@@ -380,51 +381,29 @@ export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, op
     fitWithoutConfidence = [...train, ...validation].filter((x) => !hasConfidence(x)).length;
     const scale = spec.confidenceScale ?? 'raw';
     const cloud = models.filter((m) => m.id !== local).map((m) => m.id);
-    /**
-     * The confidence routers fitted on train + `validationPart`: the local model ships with the app,
-     * so its confidences and correctness on training and validation prompts are known.
-     */
-    const fitCascade = (validationPart: readonly LabelledPrompt[]) => {
-      const fitEvidence = featureEvidence(train, validationPart, seen);
-      const known = (x: LabelledPrompt): boolean => hasConfidence(x) && x.scores[local] !== undefined;
-      const calibration = [...train.filter(known), ...validationPart.filter(known)];
-      const platt = fitPlatt(
-        calibration.map((x) => x.confidences![local]!),
-        calibration.map((x) => x.scores[local]!),
-      );
-      const profile = buildProfile({ validation: fitEvidence, models, clusterMap: kmeansMap });
-      const psi = Object.fromEntries(models.map((m, h) => [m.id, profile.featureVectors[h]!]));
-      const samples = conditionalSamples(fitEvidence, models, kmeansMap, local);
-      const errorModel = fitConditionalErrors(samples, { scale, groups: [cloud], fitPsi: true });
-      const meanErrors = validationMeanErrors(fitEvidence, models);
-      return {
-        'confidence-only': (pool: readonly ModelSpec[]): Router =>
-          new ConfidenceCascadeRouter({ models: pool, localModelId: local, calibrator: platt, meanErrors }),
-        'uniroute-kmeans': (pool: readonly ModelSpec[]): Router =>
-          new UniRouteRouter(buildProfile({ validation: fitEvidence, models: pool, clusterMap: kmeansMap }), 'uniroute-kmeans'),
-        'hybrid-fitted-kmeans': (pool: readonly ModelSpec[]): Router =>
-          new ConditionalHybridRouter({ name: 'hybrid-fitted-kmeans', models: pool, clusterMap: kmeansMap, psi, errorModel }),
-      };
-    };
-    const full = fitCascade(validation);
-    factories['confidence-only'] = full['confidence-only'];
-    factories['hybrid-fitted-kmeans'] = full['hybrid-fitted-kmeans'];
-    // The hybrid that ships: confidence-only, UniRoute or the fitted hybrid, whichever the folds
-    // inside train+validation prefer (simplest first under the one-standard-error rule).
-    const candidates = ['confidence-only', 'uniroute-kmeans', 'hybrid-fitted-kmeans'] as const;
-    const cvAreas: number[][] = candidates.map(() => []);
-    for (const [fit, held] of folds) {
-      const fitted = fitCascade(fit);
-      const heldScored = held.filter(scoredEverywhere);
-      if (heldScored.length === 0) continue;
-      candidates.forEach((name, j) => {
-        const curve = evaluatePredictions(predictAll(fitted[name](models), heldScored), heldScored, models, undefined, { maxPoints: Infinity });
-        cvAreas[j]!.push(deferralArea(curve, maxCost));
-      });
-    }
-    const pick = candidates[cvAreas[0]!.length > 0 ? oneStandardErrorChoice(cvAreas) : 0]!;
-    choices['hybrid-cv'] = pick;
-    factories['hybrid-cv'] = pick === 'uniroute-kmeans' ? factories['uniroute-kmeans']! : full[pick];
+    // The cascade rules are the worker's own (src/core/escalation-rule.ts): confidence-only,
+    // UniRoute and the fitted hybrid, and the CV that picks one of them for 'hybrid-cv'.
+    const ruleOptions = { models, localModelId: local, shrinkage: DEFAULT_SHRINKAGE, scale, maxCost };
+    const withProbabilities = (prompts: readonly LabelledPrompt[]): EvidencePrompt[] =>
+      prompts.map((x) => ({ ...x, probabilities: kmeansMap.probabilities(x.embedding) }));
+    const rules = fitEscalationCandidates(withProbabilities(evidence), ruleOptions);
+    const kmeansProfile = buildProfile({ validation: evidence, models, clusterMap: kmeansMap });
+    const kmeansPsi = Object.fromEntries(models.map((m, h) => [m.id, kmeansProfile.featureVectors[h]!]));
+    const ruleRouter =
+      (name: string, params: ConditionalErrorModelParams): RouterFactory =>
+      (pool) =>
+        new ConditionalHybridRouter({ name, models: pool, clusterMap: kmeansMap, psi: kmeansPsi, errorModel: new ConditionalErrorModel(params) });
+    factories['confidence-only'] = ruleRouter('confidence-only', rules['confidence-only']);
+    factories['hybrid-fitted-kmeans'] = ruleRouter('hybrid-fitted-kmeans', rules.hybrid);
+    // The hybrid that ships: whichever rule the folds inside train+validation prefer (simplest
+    // first under the one-standard-error rule), as the worker chooses it for its profile.
+    const { name: pick } = chooseEscalationRule(
+      folds.map(([fit, held]) => [withProbabilities(featureEvidence(train, fit, seen)), withProbabilities(held)] as const),
+      ruleOptions,
+    );
+    const benchName = { 'confidence-only': 'confidence-only', uniroute: 'uniroute-kmeans', hybrid: 'hybrid-fitted-kmeans' } as const;
+    choices['hybrid-cv'] = benchName[pick];
+    factories['hybrid-cv'] = factories[benchName[pick]]!;
 
     if (o.localKnnFeature) {
       // The local model is seen: its error among the nearest evidence prompts predicts its

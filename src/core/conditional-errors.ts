@@ -17,7 +17,7 @@
  * Before the local model has answered (no confidence) every model gets σ(b'_h + logit(1 − ψ_h)).
  */
 
-import { fitLogisticNewton } from './logistic';
+import { fitLogisticNewton, sigmoid } from './logistic';
 
 /** One prompt on which model h was scored. */
 export interface ConditionalErrorSample {
@@ -36,6 +36,8 @@ export interface ConditionalErrorCoefficients {
   /** 1, or 0 for a model in `confidenceOnly`. */
   readonly psi: number;
   readonly biasNoConfidence: number;
+  /** Weight of logit(1 − ψ) without a confidence (default 1; 0 for a model whose error ignores ψ). */
+  readonly psiNoConfidence?: number;
 }
 
 /**
@@ -84,12 +86,25 @@ export interface ConditionalErrorOptions {
   readonly fitPsi?: boolean;
 }
 
-const sigmoid = (s: number): number => (s >= 0 ? 1 / (1 + Math.exp(-s)) : Math.exp(s) / (1 + Math.exp(s)));
-
 /** logit of an accuracy, clamped so that a cluster without errors does not give ±∞. */
 function logitAccuracy(error: number): number {
   const q = Math.min(1 - 1e-3, Math.max(1e-3, 1 - error));
   return Math.log(q / (1 - q));
+}
+
+/**
+ * 1 − P(right) of `modelId` under `params`: σ(bias + confidence·z(c) + psi·logit(1 − ψ)), or
+ * without a confidence σ(biasNoConfidence + psiNoConfidence·logit(1 − ψ)). A plain function of
+ * plain data, so the page can apply a rule the worker fitted.
+ */
+export function predictConditionalError(params: ConditionalErrorModelParams, modelId: string, psiError: number, confidence: number): number {
+  const w = params.models[modelId];
+  if (!w) throw new Error(`no conditional error coefficients for model ${modelId}`);
+  const l = logitAccuracy(psiError);
+  const s = Number.isFinite(confidence)
+    ? w.bias + w.confidence * ((scaleConfidence(confidence, params.scale) - params.mean) / params.sd) + w.psi * l
+    : w.biasNoConfidence + (w.psiNoConfidence ?? 1) * l;
+  return 1 - sigmoid(s);
 }
 
 export class ConditionalErrorModel {
@@ -101,13 +116,7 @@ export class ConditionalErrorModel {
 
   /** Predicted error of `modelId` from UniRoute's ψ_h(x) and the local confidence (NaN = not answered yet). */
   predictError(modelId: string, psiError: number, confidence: number): number {
-    const w = this.params.models[modelId];
-    if (!w) throw new Error(`no conditional error coefficients for model ${modelId}`);
-    const l = logitAccuracy(psiError);
-    const s = Number.isFinite(confidence)
-      ? w.bias + w.confidence * ((scaleConfidence(confidence, this.params.scale) - this.params.mean) / this.params.sd) + w.psi * l
-      : w.biasNoConfidence + l;
-    return 1 - sigmoid(s);
+    return predictConditionalError(this.params, modelId, psiError, confidence);
   }
 
   toJSON(): ConditionalErrorModelParams {

@@ -190,7 +190,8 @@ export function checkScore(score: number, where: string): void {
  * Ψ(h) from cluster probabilities (flat N×K) and h's errors on those prompts (NaN = not scored,
  * skipped). Soft counts n_k = Σ_x P(k|x). With m = 0 an empty cluster falls back to the global error.
  */
-function shrunkFeatureVector(
+/** @internal shared with escalation-rule.ts */
+export function shrunkFeatureVector(
   probabilities: Float64Array,
   K: number,
   errors: Float64Array,
