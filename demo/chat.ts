@@ -65,6 +65,9 @@ export function answeredBy(
 function metaLine(r: RoutingReport, spentUsd: number): string {
   const parts: string[] = [];
   if (r.localConfidence !== undefined) parts.push(`local confidence ${r.localConfidence.toFixed(2)}`);
+  if (r.escalationRule !== undefined && r.escalationRule !== 'threshold' && r.localError !== undefined) {
+    parts.push(`${r.escalationRule} rule (chosen by cross-validation): P(local wrong) ${r.localError.toFixed(2)}`);
+  } else if (r.escalationRule === 'threshold') parts.push('confidence threshold');
   parts.push(`cost ${usd(spentUsd)}`);
   const l = r.latencyMs;
   parts.push(

@@ -95,6 +95,7 @@ export async function startDemoRouter(options: DemoRouterOptions): Promise<DemoR
   const replayedIds = new Set<string>();
   const replays = new Map<string, AbortController>();
   const localId = config.local?.profileId;
+  const recordedKind = set.models.find((m) => m.id === RECORDED_LOCAL_ID)?.confidenceKind ?? 'answer-logprob';
   let counter = 0;
   const worker: RouterWorker = {
     route: (prompt, lambda, candidates) => supervisor.route(prompt, lambda, candidates),
@@ -126,8 +127,9 @@ export async function startDemoRouter(options: DemoRouterOptions): Promise<DemoR
           model: RECORDED_LOCAL_ID,
           choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop', logprobs: null }],
         },
-        // The log-probability of the answer letter, as recorded: a one-token answer's mean token log-prob.
-        confidence: { score: item.localConfidence, method: 'mean-logprob' },
+        // The log-probability of the answer letter as the cascade sets recorded it: the kind the
+        // profile's recorded confidences are, so its escalation rule (fitted on them) applies.
+        confidence: { score: item.localConfidence, method: recordedKind },
         millis: performance.now() - started,
       };
     },

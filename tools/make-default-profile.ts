@@ -68,14 +68,23 @@ function referenceLetter(item: DataItem): string | undefined {
 /** Four significant digits: enough for a mean price, and stable text. */
 const round4 = (x: number): number => Number(x.toPrecision(4));
 
+/**
+ * What the sets' confidences are: each model's log-probability of the answer letter it chose,
+ * recorded by the source's runs (its prompts, its serving of the model). A kind of its own: the
+ * worker's 'mean-logprob' of a web-llm build answering in a page is not assumed to be the same,
+ * so the escalation rule fitted on these applies only to replays of these recordings (the demo),
+ * until a site measures its own local model (measureLocalModel).
+ */
+export const RECORDED_CONFIDENCE_KIND = 'answer-logprob';
+
 /** Mean recorded USD per call over both sets; local models cost 0. */
 function models(sets: readonly LoadedSet[], keep: readonly string[] | undefined): ValidationModel[] {
   const ids = keep ?? sets[0]!.card.models.map((m) => m.id);
   return ids.map((id) => {
-    if (LOCAL_MODELS.has(id)) return { id, cost: 0, local: true };
+    if (LOCAL_MODELS.has(id)) return { id, cost: 0, local: true, confidenceKind: RECORDED_CONFIDENCE_KIND };
     const costs = sets.flatMap((s) => s.items.map((it) => it.costs?.[id])).filter((c): c is number => c !== undefined);
     if (costs.length === 0) throw new Error(`no recorded cost for ${id}`);
-    return { id, cost: round4(costs.reduce((a, b) => a + b, 0) / costs.length) };
+    return { id, cost: round4(costs.reduce((a, b) => a + b, 0) / costs.length), confidenceKind: RECORDED_CONFIDENCE_KIND };
   });
 }
 

@@ -16,6 +16,14 @@ export interface ValidationModel {
   readonly cost: number;
   /** Runs on the user's device (web-llm, Prompt API): then its cost is 0. */
   readonly local?: boolean;
+  /**
+   * What this model's recorded `confidences` measure. The escalation rule fitted on them applies
+   * only to local answers whose confidence is of the same kind: 'mean-logprob' (the worker's mean
+   * token log-probability) or 'sample-agreement' (its share of agreeing samples) when they were
+   * measured as the worker measures them, else a name of your own (e.g. 'answer-logprob' for a
+   * log-probability recorded elsewhere). A kind ending in 'logprob' is read as a log-probability.
+   */
+  readonly confidenceKind?: string;
 }
 
 /** One validation prompt with known outcomes. */
@@ -66,6 +74,9 @@ function checkModels(raw: unknown, setName: string): ValidationModel[] {
     seen.add(m.id);
     if (typeof m.cost !== 'number' || !Number.isFinite(m.cost) || m.cost < 0) {
       throw invalid(setName, `model "${m.id}" has cost ${String(m.cost)}; expected a finite number ≥ 0 (USD per call)`);
+    }
+    if (m.confidenceKind !== undefined && (typeof m.confidenceKind !== 'string' || m.confidenceKind === '')) {
+      throw invalid(setName, `model "${m.id}": "confidenceKind" must be a non-empty string, e.g. "mean-logprob"`);
     }
     if (m.local !== undefined && typeof m.local !== 'boolean') {
       throw invalid(setName, `model "${m.id}": "local" must be true or false`);

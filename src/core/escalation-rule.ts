@@ -150,10 +150,12 @@ export function fitEscalationCandidates(evidence: readonly EvidencePrompt[], o: 
   return { 'confidence-only': confidenceOnlyParams(evidence, o), uniroute: identityParams(o), hybrid: hybrid.params };
 }
 
-/**
- * Every model's error on one prompt under a rule (models order): `psi` is UniRoute's ψ_h(x) per
- * model, `confidence` the local answer's (NaN: not answered, or of another kind).
- */
+/** One model's error under a rule, given UniRoute's ψ_h(x) and the local confidence (NaN: none, or of another kind). */
+export function ruleError(name: EscalationRuleName, params: ConditionalErrorModelParams, modelId: string, psi: number, confidence: number): number {
+  return name === 'uniroute' ? psi : predictConditionalError(params, modelId, psi, confidence);
+}
+
+/** Every model's error on one prompt under a rule (models order); `psi` is UniRoute's ψ_h(x) per model. */
 export function ruleErrors(
   name: EscalationRuleName,
   params: ConditionalErrorModelParams,
@@ -161,8 +163,7 @@ export function ruleErrors(
   psi: ArrayLike<number>,
   confidence: number,
 ): Float64Array {
-  if (name === 'uniroute') return Float64Array.from(psi);
-  return Float64Array.from(models, (m, h) => predictConditionalError(params, m.id, psi[h]!, confidence));
+  return Float64Array.from(models, (m, h) => ruleError(name, params, m.id, psi[h]!, confidence));
 }
 
 /** ψ_h(x) of every model (models order) on one prompt from Ψ. */

@@ -9,7 +9,8 @@ const CONTROLLER_GAIN = 3;
  * scale is unknown in advance (it depends on the model and the prompt mix), hence online.
  */
 export class EscalationController {
-  private readonly confidences: number[] = [];
+  /** Scores seen so far, by what they measure: a raw confidence and a P(local right) do not rank together. */
+  private readonly seen = new Map<string, number[]>();
   private total = 0;
   private preRouted = 0;
   private escalated = 0;
@@ -27,18 +28,23 @@ export class EscalationController {
     this.fallbacks++;
   }
 
-  /** Records a local answer's confidence; true when it should escalate. */
-  escalate(confidence: number): boolean {
+  /**
+   * Records a local answer's score (higher = likelier right) of `kind`; true when it should
+   * escalate. Each answer is ranked among the scores of its own kind.
+   */
+  escalate(confidence: number, kind = 'confidence'): boolean {
     // Pre-routed prompts and local failures go to the cloud whatever the threshold says.
     const pre = this.total > 0 ? (this.preRouted + this.fallbacks) / this.total : 0;
     const realised = this.total > 0 ? (this.preRouted + this.fallbacks + this.escalated) / this.total : this.target;
     // The quantile that meets the target on average, corrected by how far the realised share
     // has drifted from it (a proportional controller on top of the feed-forward term).
     const q = pre >= 1 ? 0 : Math.min(1, Math.max(0, (this.target - pre + CONTROLLER_GAIN * (this.target - realised)) / (1 - pre)));
-    this.confidences.push(confidence);
+    const confidences = this.seen.get(kind) ?? [];
+    this.seen.set(kind, confidences);
+    confidences.push(confidence);
     let escalate = !Number.isFinite(confidence);
     if (!escalate) {
-      const sorted = this.confidences.filter(Number.isFinite);
+      const sorted = confidences.filter(Number.isFinite);
       // Rank of this answer among all local answers so far: escalate the lowest q.
       const below = sorted.filter((c) => c < confidence).length + 0.5 * (sorted.filter((c) => c === confidence).length - 1);
       escalate = (below + 0.5) / sorted.length <= q;

@@ -34,7 +34,7 @@ import { isRouterMode, ROUTER_MODES, type RouterMode } from '../common/modes';
 import { EscalationController } from './escalation';
 import { raceAbort } from '../common/abort';
 import { createOpenAIFetch, type OpenAIFetch } from './openai-fetch';
-import type { GenerateResult, LambdaTarget, RouteResult } from '../worker/protocol';
+import type { EscalationRuleName, GenerateResult, LambdaTarget, RouteResult } from '../worker/protocol';
 
 export type { RouterMode };
 export { EscalationController };
@@ -120,6 +120,14 @@ export interface RoutingReport {
    */
   readonly forcedCloud?: string;
   readonly localConfidence?: number;
+  /**
+   * What judged the local answer's confidence (hybrid and cascade): the profile's escalation rule
+   * chosen by cross-validation ('confidence-only', 'uniroute', 'hybrid'), or 'threshold' where
+   * the profile has no rule for this kind of confidence.
+   */
+  readonly escalationRule?: EscalationRuleName | 'threshold';
+  /** The local answer's predicted error given its confidence, under that rule. */
+  readonly localError?: number;
   readonly escalated: boolean;
   /** The cloud failed and the local answer is returned instead. */
   readonly degraded: boolean;
@@ -171,7 +179,6 @@ export interface CreateOptions {
   readonly signal?: AbortSignal;
 }
 
-const DEFAULT_CONFIDENCE_THRESHOLD = -1.5;
 let jobCounter = 0;
 
 export class EdgeRouter {
@@ -441,10 +448,10 @@ export class EdgeRouter {
     const notes = [...route.notes];
     const ctx: ReportContext = { route, lambda, started, latency, notes, forced };
 
-    const askCloud = async (): Promise<ChatCompletion & { edgerouteCost?: { usd: number } }> => {
+    const askCloud = async (model = cloudChoice): Promise<ChatCompletion & { edgerouteCost?: { usd: number } }> => {
       const t = performance.now();
       try {
-        return await this.options.cloud.chat(cloudChoice, request, signal ? { signal } : {});
+        return await this.options.cloud.chat(model, request, signal ? { signal } : {});
       } finally {
         latency.cloud = performance.now() - t;
       }
@@ -502,17 +509,28 @@ export class EdgeRouter {
     }
 
     const confidence = local.confidence.score;
-    const threshold = this.options.confidenceThreshold ?? DEFAULT_CONFIDENCE_THRESHOLD;
-    const escalate =
-      !offline && (this.controller ? this.controller.escalate(confidence) : (this.mode === 'cascade' || this.mode === 'hybrid') && !(confidence >= threshold));
-    if (!escalate) return this.localAnswer(ctx, local, {});
+    const judged =
+      offline || (this.mode !== 'cascade' && this.mode !== 'hybrid')
+        ? undefined
+        : (await import('./local-judgement')).judgeLocal({
+            route,
+            lambda,
+            confidence: local.confidence,
+            cloudChoice,
+            cloudModels: this.options.cloudModels,
+            controller: this.controller,
+            threshold: this.options.confidenceThreshold,
+          });
+    if (judged?.note) notes.push(judged.note);
+    const judgement = judged ? { escalationRule: judged.rule, ...(judged.localError !== undefined ? { localError: judged.localError } : {}) } : {};
+    if (!judged?.escalate) return this.localAnswer(ctx, local, judgement);
     try {
-      return this.cloudAnswer(ctx, cloudChoice, await askCloud(), { localConfidence: confidence, escalated: true });
+      return this.cloudAnswer(ctx, judged.target, await askCloud(judged.target), { localConfidence: confidence, escalated: true, ...judgement });
     } catch (cloudError) {
       if (signal?.aborted || (cloudError as { code?: string }).code === 'aborted') throw asAborted(cloudError);
       // The cloud is unreachable after its retries: the local answer, marked degraded, beats nothing.
       notes.push(`The local answer was not confident enough, but the cloud failed (${describeError(cloudError)}); the local answer is returned.`);
-      return this.localAnswer(ctx, local, { escalated: true, degraded: true });
+      return this.localAnswer(ctx, local, { escalated: true, degraded: true, ...judgement });
     }
   }
 

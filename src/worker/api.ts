@@ -142,6 +142,9 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
     return engine;
   };
 
+  /** The embedder on texts, for the agreement of sampled answers. */
+  const embedTexts = async (texts: readonly string[], signal: AbortSignal) => (await loadEmbedder(state)).embedder.embed(texts, { signal });
+
   const api: EdgeWorkerApi = {
     protocolVersion: WORKER_PROTOCOL_VERSION,
 
@@ -199,8 +202,7 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
             onChunk && engine.chatStream && (request.n ?? 1) === 1
               ? await streamedCompletion(engine.chatStream({ ...scored, stream: true }, { signal }), onChunk)
               : await engine.chat({ ...scored, stream: false }, { signal });
-          const embed = async (texts: readonly string[], s: AbortSignal) => (await loadEmbedder(state)).embedder.embed(texts, { signal: s });
-          const confidence = await measureConfidence(engine, request, completion, options.samples ?? 1, signal, embed);
+          const confidence = await measureConfidence(engine, request, completion, options.samples ?? 1, signal, embedTexts);
           return { completion, confidence, millis: performance.now() - started };
         });
       } catch (error) {
@@ -267,6 +269,7 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
         embeddedChars: text.text.length,
         truncated: text.truncated,
         notes,
+        ...(decision.escalationRule ? { escalationRule: decision.escalationRule } : {}),
       };
     },
 
@@ -292,8 +295,14 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
           cost: 0,
           local: true,
           signal,
-          answer: async (prompt, answerSignal) =>
-            completionText(await engine.chat({ messages: [{ role: 'user', content: prompt }], max_tokens: 8, temperature: 0 }, { signal: answerSignal })),
+          // The confidence is measured as generate() measures it, so the escalation rule fitted
+          // on these answers applies to the answers the router gets later.
+          answer: async (prompt, answerSignal) => {
+            const request = { messages: [{ role: 'user' as const, content: prompt }], max_tokens: 8, temperature: 0 };
+            const completion = await engine.chat({ ...request, logprobs: true, top_logprobs: 1 }, { signal: answerSignal });
+            const confidence = await measureConfidence(engine, request, completion, 1, answerSignal, embedTexts);
+            return { text: completionText(completion), confidence: { score: confidence.score, kind: confidence.method } };
+          },
           ...(onProgress ? { onProgress: (p) => onProgress({ done: p.done, total: p.total, text: `${p.correct} correct` }) } : {}),
         });
         return profileSummary(profile, started);

@@ -9,6 +9,8 @@
  * A model the set does not know joins from its scores on the validation prompts (UniRoute's
  * addModel), given directly or measured here by running it on the prompts and grading answers.
  */
+import type { ConfidenceScale } from '../core/conditional-errors';
+import { MIN_ESCALATION_EVIDENCE, fitEscalationRule, type EscalationRule, type EvidencePrompt } from '../core/escalation-rule';
 import { gradeAnswer } from '../core/grading';
 import { kmeans } from '../core/kmeans';
 import { calibrateLambdaFromPredictions, type CalibrationTarget, type LambdaCalibration } from '../core/lambda-calibration';
@@ -103,6 +105,15 @@ export interface ModelSummary {
   readonly globalError: number;
 }
 
+/** The escalation rule of one local model (over it and every cloud model), or why there is none. */
+export interface EscalationSummary {
+  readonly localModelId: string;
+  /** The rule the cross-validation chose, without its coefficients. */
+  readonly rule?: Omit<EscalationRule, 'params'>;
+  /** Why there is no rule: then a fixed confidence threshold decides escalations. */
+  readonly unavailable?: string;
+}
+
 export interface UniRouteSummary {
   readonly validationSet: string;
   readonly validationHash: string;
@@ -115,6 +126,8 @@ export interface UniRouteSummary {
   readonly gradablePrompts: number;
   readonly models: readonly ModelSummary[];
   readonly cacheKey: string;
+  /** Per local model: the escalation rule chosen for it by cross-validation on the validation prompts. */
+  readonly escalation: readonly EscalationSummary[];
   /** 'hit': loaded from IndexedDB; 'computed': built now (and cached if storage worked); 'memory': no store. */
   readonly source: 'hit' | 'computed' | 'memory';
   readonly counters: UniRouteCounters;
@@ -137,12 +150,21 @@ export interface MeasureProgress {
   readonly correct: number;
 }
 
+/** One measured answer with the model's own confidence in it. */
+export interface MeasuredAnswer {
+  readonly text: string;
+  readonly confidence?: { readonly score: number; readonly kind: string };
+}
+
 export interface MeasureModelInput {
   readonly id: string;
   readonly cost: number;
   readonly local?: boolean;
-  /** Runs the model on one prompt; should stop when `signal` fires. */
-  readonly answer: (prompt: string, signal: AbortSignal) => Promise<string>;
+  /**
+   * Runs the model on one prompt; should stop when `signal` fires. With the answer's confidence
+   * (and its kind, e.g. 'mean-logprob'), the escalation rule of a local model is fitted on them.
+   */
+  readonly answer: (prompt: string, signal: AbortSignal) => Promise<string | MeasuredAnswer>;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: MeasureProgress) => void;
   /** Prompts in flight at once (default 1: a local LLM answers one at a time). */
@@ -156,6 +178,9 @@ export interface MeasureResult {
   readonly accuracy: number;
   /** Validation prompt id → 0 or 1. */
   readonly scores: Readonly<Record<string, number>>;
+  /** The kind of the confidences recorded with the answers, and on how many prompts. */
+  readonly confidenceKind?: string;
+  readonly confidences: number;
 }
 
 /** A decision with its two steps timed apart (performance.now, milliseconds). */
@@ -168,6 +193,8 @@ export interface TimedDecision extends Decision {
   readonly decideMillis: number;
   /** The candidates, best first (see rankModels); ranking[0] is the decision. */
   readonly ranking: readonly RankedModel[];
+  /** The escalation rule of the pool's one local model, when it has one. */
+  readonly escalationRule?: EscalationRule;
 }
 
 /**
@@ -198,6 +225,13 @@ export function rankModels(
   }
   return ranking;
 }
+
+/** How a confidence kind is read: one ending in 'logprob' is a log-probability, any other as it is. */
+export function confidenceScaleOf(kind: string): ConfidenceScale {
+  return kind.endsWith('logprob') ? 'log-probability' : 'raw';
+}
+
+const NO_EMBEDDING = new Float32Array(0);
 
 /** Everything a UniRouteState is made of, whether loaded or computed. */
 interface StateParts {
@@ -325,6 +359,8 @@ export class UniRouteState {
   private source: UniRouteSummary['source'] = 'memory';
   private lastStorageError: string | undefined;
   private readonly store: KvStore | undefined;
+  /** Escalation rules by local model and pool (or why there is none); cleared when a model joins. */
+  private readonly rules = new Map<string, EscalationRule | string>();
 
   private constructor(parts: StateParts, store: KvStore | undefined) {
     this.parts = parts;
@@ -552,7 +588,81 @@ export class UniRouteState {
     );
     const ranking = rankModels(predictedErrors, this.profile.models, lambda, pool);
     const t2 = performance.now();
-    return { ...sub, modelIndex: pool[sub.modelIndex]!, predictedErrors, clusterProbabilities, clusterMillis: t1 - t0, decideMillis: t2 - t1, ranking };
+    const locals = pool.filter((h) => this.parts.models[h]!.local);
+    const rule = locals.length === 1 && pool.length > 1 ? this.escalationRule(locals[0]!, pool) : undefined;
+    return {
+      ...sub,
+      modelIndex: pool[sub.modelIndex]!,
+      predictedErrors,
+      clusterProbabilities,
+      clusterMillis: t1 - t0,
+      decideMillis: t2 - t1,
+      ranking,
+      ...(typeof rule === 'object' ? { escalationRule: rule } : {}),
+    };
+  }
+
+  /** The local model's own confidences on the validation prompts (prompt order, NaN = none) and their kind, or why there are none. */
+  private localConfidences(h: number): { values: Float64Array; kind: string } | string {
+    const m = this.parts.models[h]!;
+    if (m.origin === 'added') {
+      return m.confidences && m.confidenceKind
+        ? { values: m.confidences, kind: m.confidenceKind }
+        : `${m.id} joined without its confidences on the validation prompts (measureLocalModel records them)`;
+    }
+    const values = Float64Array.from(this.parts.set.prompts, (p) => p.confidences?.[m.id] ?? NaN);
+    if (values.every(Number.isNaN)) return `the validation set records no confidence of ${m.id}`;
+    const kind = this.parts.set.models.find((x) => x.id === m.id)?.confidenceKind;
+    if (kind === undefined) return `the validation set records confidences of ${m.id} but not what they measure (its model's "confidenceKind")`;
+    return { values, kind };
+  }
+
+  /**
+   * The escalation rule of local model `h` over `pool` (it and the cloud models), chosen by the
+   * benchmark's cross-validation on the validation prompts and fitted once per pool; or why
+   * there is none. Uses the cached cluster of each prompt: no embedding.
+   */
+  escalationRule(h: number, pool: readonly number[]): EscalationRule | string {
+    const models = pool.filter((i) => i === h || !this.parts.models[i]!.local);
+    const key = `${h}:${models.join(',')}`;
+    const known = this.rules.get(key);
+    if (known !== undefined) return known;
+    const local = this.parts.models[h]!;
+    const confidences = this.localConfidences(h);
+    let rule: EscalationRule | string;
+    if (typeof confidences === 'string') rule = confidences;
+    else if (models.length < 2) rule = 'there is no cloud model to escalate to';
+    else {
+      const K = this.profile.clusterMap.numClusters;
+      const evidence: EvidencePrompt[] = this.parts.set.prompts.map((x, i) => {
+        const probabilities = new Float64Array(K);
+        probabilities[this.parts.assignments[i]!] = 1;
+        const c = confidences.values[i]!;
+        return { id: x.id, embedding: NO_EMBEDDING, probabilities, scores: this.scoresOf(x, i), confidences: Number.isNaN(c) ? {} : { [local.id]: c } };
+      });
+      rule =
+        fitEscalationRule(evidence, {
+          models: models.map((i) => this.profile.models[i]!),
+          localModelId: local.id,
+          shrinkage: this.parts.shrinkage,
+          confidenceKind: confidences.kind,
+          scale: confidenceScaleOf(confidences.kind),
+        }) ?? `fewer than ${MIN_ESCALATION_EVIDENCE} validation prompts carry both a score and a confidence of ${local.id}`;
+    }
+    this.rules.set(key, rule);
+    return rule;
+  }
+
+  /** Each local model's rule over it and every cloud model. */
+  private escalationSummaries(): EscalationSummary[] {
+    const all = this.parts.models.map((_, h) => h);
+    return this.parts.models.flatMap((m, h): EscalationSummary[] => {
+      if (!m.local) return [];
+      const rule = this.escalationRule(h, all);
+      if (typeof rule === 'string') return [{ localModelId: m.id, unavailable: rule }];
+      const { params: _params, ...shown } = rule;
+      return [{ localModelId: m.id, rule: shown }];
+    });
   }
 
   /** Per-model values (in `models` order) keyed by model id. */
@@ -605,7 +715,7 @@ export class UniRouteState {
    * Adds a model from its scores on the validation prompts (UniRoute's addModel: no retraining,
    * no embedding) and persists the state. Returns the new model's summary.
    */
-  async addModel(input: AddModelInput): Promise<ModelSummary> {
+  async addModel(input: AddModelInput, measured?: { readonly confidences: Float64Array; readonly confidenceKind: string }): Promise<ModelSummary> {
     const { id, cost, local } = input;
     this.checkNewModel(id, cost, local);
     const prompts = this.parts.set.prompts;
@@ -623,12 +733,13 @@ export class UniRouteState {
     const h = profile.models.length - 1;
     this.parts = {
       ...this.parts,
-      models: [...this.parts.models, { id, cost, local: local === true, origin: 'added', scores }],
+      models: [...this.parts.models, { id, cost, local: local === true, origin: 'added', scores, ...(measured ?? {}) }],
       featureVectors: [...this.parts.featureVectors, profile.featureVectors[h]!],
       globalErrors: [...this.parts.globalErrors, profile.globalErrors[h]!],
     };
     this.profile = profile;
     this.router = new UniRouteRouter(profile, 'uniroute-kmeans');
+    this.rules.clear();
     await this.persist();
     return this.models[h]!;
   }
@@ -657,6 +768,7 @@ export class UniRouteState {
     });
     stopped.catch(() => undefined); // handled by the race below; avoid an unhandled rejection
     const scores: Record<string, number> = {};
+    const confidences = new Map<string, { score: number; kind: string }>();
     let next = 0;
     let done = 0;
     let correct = 0;
@@ -664,9 +776,9 @@ export class UniRouteState {
     const worker = async (): Promise<void> => {
       while (next < prompts.length && !inner.signal.aborted) {
         const p = prompts[next++]!;
-        let text: string;
+        let reply: string | MeasuredAnswer;
         try {
-          text = await Promise.race([answer(p.prompt, inner.signal), stopped]);
+          reply = await Promise.race([answer(p.prompt, inner.signal), stopped]);
         } catch (error) {
           if (inner.signal.aborted) return;
           failure = new EdgeRouteError(
@@ -678,6 +790,8 @@ export class UniRouteState {
           return;
         }
         if (inner.signal.aborted) return;
+        const text = typeof reply === 'string' ? reply : reply.text;
+        if (typeof reply !== 'string' && reply.confidence && Number.isFinite(reply.confidence.score)) confidences.set(p.id, reply.confidence);
         const s = gradeAnswer(p.grading!, text, p.reference!);
         scores[p.id] = s;
         done++;
@@ -692,8 +806,27 @@ export class UniRouteState {
     }
     if (failure) throw failure;
     if (signal?.aborted || inner.signal.aborted) throw abortError(signal, `measuring ${id}`);
-    await this.addModel({ id, cost, ...(local !== undefined ? { local } : {}), scores });
-    return { id, total: prompts.length, correct, accuracy: correct / prompts.length, scores };
+    // One kind per model: the most common (an engine gives log-probabilities for every answer or none).
+    const counts = new Map<string, number>();
+    for (const c of confidences.values()) counts.set(c.kind, (counts.get(c.kind) ?? 0) + 1);
+    const confidenceKind = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+    const values = Float64Array.from(this.parts.set.prompts, (p) => {
+      const c = confidences.get(p.id);
+      return c && c.kind === confidenceKind ? c.score : NaN;
+    });
+    await this.addModel(
+      { id, cost, ...(local !== undefined ? { local } : {}), scores },
+      confidenceKind !== undefined ? { confidences: values, confidenceKind } : undefined,
+    );
+    return {
+      id,
+      total: prompts.length,
+      correct,
+      accuracy: correct / prompts.length,
+      scores,
+      ...(confidenceKind !== undefined ? { confidenceKind } : {}),
+      confidences: confidenceKind !== undefined ? counts.get(confidenceKind)! : 0,
+    };
   }
 
   /** A plain, structured-clone-safe summary for the page. */
@@ -710,6 +843,7 @@ export class UniRouteState {
       gradablePrompts: gradablePrompts(p.set).length,
       models: this.models,
       cacheKey: p.key,
+      escalation: this.escalationSummaries(),
       source: this.source,
       counters: structuredClone(this.counters),
       ...(this.lastStorageError !== undefined ? { lastStorageError: this.lastStorageError } : {}),

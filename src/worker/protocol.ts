@@ -11,6 +11,8 @@ export type { LoadProgress, LocalEngineStatus };
 import type { ChatCompletion, ChatCompletionChunk, LocalChatRequest } from '../common/openai';
 import type { UniRouteSummary } from './profile-state';
 import type { ValidationSet } from '../common/validation-set';
+import type { EscalationRule, EscalationRuleName } from '../core/escalation-rule';
+export type { EscalationRule, EscalationRuleName };
 
 /**
  * Bump on every change to this file's types (see src/worker/README.md): a page and a stale
@@ -18,8 +20,10 @@ import type { ValidationSet } from '../common/validation-set';
  * 3: RouteResult gained clusterMillis, truncated and notes; errors cross with their codes.
  * 4: RouteResult gained `ranking` (every candidate, best first); prepareProfile's progress counts
  *    validation prompts; LocalEngineStatus may carry the backend and why WebGPU was not used.
+ * 5: RouteResult gained `escalationRule`; ProfileSummary `escalation`; LocalConfidence.method
+ *    may name a recorded kind.
  */
-export const WORKER_PROTOCOL_VERSION = 4;
+export const WORKER_PROTOCOL_VERSION = 5;
 
 /** Where the worker's transformers.js finds models and ONNX Runtime's WASM files. */
 export interface TransformersSource {
@@ -114,7 +118,12 @@ export interface EmbedResult {
 export interface LocalConfidence {
   /** Higher = surer. Mean token log-probability, or the share of agreeing samples. */
   readonly score: number;
-  readonly method: 'mean-logprob' | 'sample-agreement';
+  /**
+   * What the score measures: the worker's 'mean-logprob' or 'sample-agreement', or (for an
+   * answer replayed from a recording) the recorded kind. The profile's escalation rule applies
+   * only to confidences of the kind it was fitted on.
+   */
+  readonly method: 'mean-logprob' | 'sample-agreement' | (string & {});
   /** For 'sample-agreement': semantic entropy (nats) over the sampled answers. */
   readonly semanticEntropy?: number;
   readonly samples?: number;
@@ -180,6 +189,13 @@ export interface RouteResult {
   readonly truncated: boolean;
   /** What the caller should know about this decision, in words (truncation, a restarted worker). */
   readonly notes: readonly string[];
+  /**
+   * How a local answer's confidence decides escalation for this pool: the rule the profile's
+   * cross-validation chose (confidence-only, UniRoute or the fitted hybrid) with its
+   * coefficients. Absent when the profile has none for the pool's local model (no recorded
+   * confidences, or no cloud model): a fixed threshold decides then.
+   */
+  readonly escalationRule?: EscalationRule;
 }
 
 /** A λ target the page can send across the worker boundary (no functions). */

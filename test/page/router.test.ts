@@ -10,7 +10,7 @@ import {
   type RouterCloud,
   type RouterWorker,
 } from '../../src/page/router';
-import type { GenerateResult, RouteResult } from '../../src/worker/protocol';
+import type { EscalationRule, GenerateResult, RouteResult } from '../../src/worker/protocol';
 
 const cloudModels = [
   { id: 'cloud-small', cost: 0.001 },
@@ -35,6 +35,10 @@ function fakeWorker(script: {
   routeFails?: EdgeRouteError;
   /** Progressive start: where the local model's load stands (absent: the worker has no such report). */
   readiness?: () => LocalReadiness;
+  /** The profile's escalation rule, sent with every decision. */
+  escalationRule?: EscalationRule;
+  /** What the local confidences measure (default 'mean-logprob'). */
+  confidenceKind?: string;
 }) {
   const log: string[] = [];
   const cancelled: string[] = [];
@@ -60,6 +64,7 @@ function fakeWorker(script: {
         embeddedChars: Math.min(prompt.length, 450),
         truncated: prompt.length > 450,
         notes: prompt.length > 450 ? ['cut for routing'] : [],
+        ...(script.escalationRule ? { escalationRule: script.escalationRule } : {}),
       };
     },
     calibrateLambda: vi.fn(async () => ({ lambda: 0.25, achieved: 0.3, feasible: true })),
@@ -71,7 +76,7 @@ function fakeWorker(script: {
       if (script.localFails) throw new EdgeRouteError('local-engine-failed', 'no WebGPU and no WASM');
       return {
         completion: completion('local', `local says ${prompt}`),
-        confidence: { score: script.confidence?.(prompt) ?? -0.5, method: 'mean-logprob' },
+        confidence: { score: script.confidence?.(prompt) ?? -0.5, method: script.confidenceKind ?? 'mean-logprob' },
         millis: 1,
       };
     },
@@ -973,5 +978,92 @@ describe('EdgeRouter: local answers streamed token by token', () => {
     const hybrid = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels });
     const whole = await readStream(await hybrid.chat.completions.create({ ...ask('q'), stream: true }));
     expect(whole.pieces).toEqual(['local says q']);
+  });
+});
+
+describe("EdgeRouter with the profile's escalation rule", () => {
+  const logit = (q: number): number => Math.log(q / (1 - q));
+  const constant = (error: number) => ({ bias: logit(1 - error), confidence: 0, psi: 0, biasNoConfidence: logit(1 - error), psiNoConfidence: 0 });
+  /** Confidence-only: P(local right) = σ(2 + 2c); the cloud models at errors 0.2 and 0.1. */
+  const rule: EscalationRule = {
+    name: 'confidence-only',
+    localModelId: 'local',
+    confidenceKind: 'mean-logprob',
+    params: {
+      scale: 'raw',
+      mean: 0,
+      sd: 1,
+      models: { local: { ...constant(0.5), bias: 2, confidence: 2 }, 'cloud-small': constant(0.2), 'cloud-big': constant(0.1) },
+    },
+    cvAreas: { 'confidence-only': 0.8, uniroute: 0.7, hybrid: 0.79 },
+    folds: 6,
+    prompts: 400,
+  };
+  const sigma = (s: number): number => 1 / (1 + Math.exp(-s));
+
+  it("decides by the rule: the confidence-conditioned errors and UniRoute's argmin, where a threshold would not", async () => {
+    const { worker } = fakeWorker({ chosen: () => 'local', confidence: (p) => (p === 'sure' ? 0.5 : -0.5), escalationRule: rule });
+    const { cloud, calls } = fakeCloud();
+    const router = new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels });
+    // −0.5 is above the default threshold (−1.5), but P(local wrong) = 1 − σ(1) ≈ 0.27 > cloud-big's 0.1.
+    const unsure = await router.chat.completions.create(ask('unsure'));
+    expect(unsure.edgeroute).toMatchObject({ model: 'cloud-big', escalated: true, escalationRule: 'confidence-only', localConfidence: -0.5 });
+    expect(unsure.edgeroute.localError).toBeCloseTo(1 - sigma(1), 12);
+    const sure = await router.chat.completions.create(ask('sure'));
+    expect(sure.edgeroute).toMatchObject({ model: 'local', escalated: false, escalationRule: 'confidence-only' });
+    expect(sure.edgeroute.localError).toBeCloseTo(1 - sigma(3), 12);
+    expect(calls).toEqual(['cloud-big']);
+  });
+
+  it('escalates to the cloud model with the least conditioned error + λ·cost', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'local', escalationRule: rule });
+    const { cloud, calls } = fakeCloud();
+    // λ = 20: cloud-small 0.2 + 0.02 beats cloud-big 0.1 + 0.2, and both beat the local 0.27 + 0.
+    const router = new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels, lambda: 20 });
+    const answer = await router.chat.completions.create(ask('q'));
+    expect(answer.edgeroute).toMatchObject({ model: 'cloud-small', escalated: true });
+    expect(calls).toEqual(['cloud-small']);
+    // At λ = 100 no cloud model is worth its price: the local answer stays.
+    const cheap = new EdgeRouter({ worker, cloud, localModel: 'local', cloudModels, lambda: 100 });
+    expect((await cheap.chat.completions.create(ask('q'))).edgeroute).toMatchObject({ model: 'local', escalated: false });
+  });
+
+  it('a rule fitted on another kind of confidence is not applied: the threshold decides, with a note', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'local', confidence: () => -0.5, escalationRule: { ...rule, confidenceKind: 'answer-logprob' } });
+    const router = new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels });
+    const answer = await router.chat.completions.create(ask('q'));
+    expect(answer.edgeroute).toMatchObject({ model: 'local', escalated: false, escalationRule: 'threshold' });
+    expect(answer.edgeroute).not.toHaveProperty('localError');
+    expect(answer.edgeroute.notes).toContain(
+      'The profile\'s escalation rule was fitted on "answer-logprob" confidences and this answer\'s is "mean-logprob": the confidence threshold decided instead.',
+    );
+    const { worker: noRule } = fakeWorker({ chosen: () => 'local', confidence: () => -0.5 });
+    const plain = await new EdgeRouter({ worker: noRule, cloud: fakeCloud().cloud, localModel: 'local', cloudModels }).chat.completions.create(ask('q'));
+    expect(plain.edgeroute).toMatchObject({ escalationRule: 'threshold', notes: [] });
+  });
+
+  it('route mode and local-only never judge a local answer', async () => {
+    const { worker } = fakeWorker({ chosen: () => 'local', escalationRule: rule });
+    for (const mode of ['route', 'local-only'] as const) {
+      const answer = await new EdgeRouter({ worker, cloud: fakeCloud().cloud, localModel: 'local', cloudModels, mode }).chat.completions.create(ask('q'));
+      expect(answer.edgeroute).toMatchObject({ model: 'local', escalated: false });
+      expect(answer.edgeroute).not.toHaveProperty('escalationRule');
+    }
+  });
+
+  it('under a cloud-share target the controller ranks P(local right), apart from raw confidences', () => {
+    const controller = new EscalationController(0.5);
+    // Raw log-probs near −3 and P(right) near 0.5–0.95 alternate. Ranked together, every raw
+    // score would escalate and no P(right) would; each ranked among its own kind, the lower
+    // P(right) escalate too.
+    const byRule: boolean[] = [];
+    for (let i = 0; i < 12; i++) {
+      controller.recordPreRouted(false);
+      controller.escalate(-3 + 0.1 * (i % 3), 'confidence');
+      controller.recordPreRouted(false);
+      byRule.push(controller.escalate([0.9, 0.5, 0.95, 0.55, 0.85, 0.6][i % 6]!, 'P(right) by hybrid'));
+    }
+    expect(byRule.filter(Boolean).length).toBeGreaterThanOrEqual(4);
+    expect(byRule.filter((d, i) => d && [0.5, 0.55, 0.6].includes([0.9, 0.5, 0.95, 0.55, 0.85, 0.6][i % 6]!)).length).toBeGreaterThanOrEqual(4);
   });
 });

@@ -186,4 +186,45 @@ describe('worker API over one state object', () => {
     expect(errorCode(await running.catch((e: unknown) => e))).toBe('aborted');
     expect(state.jobs.size).toBe(0);
   });
+
+  it('measureLocalModel grades the local model, records its confidences, and the route then carries its escalation rule', async () => {
+    // The tiny set twice over (80 prompts, enough for the rule's cross-validation), without Llama.
+    const set = validateValidationSet({
+      ...tiny,
+      models: tiny.models.filter((m) => m.id !== 'llama3.2-1b'),
+      prompts: [...tiny.prompts, ...tiny.prompts.map((p) => ({ ...p, id: `${p.id}#2` }))].map(({ confidences: _c, ...p }) => {
+        const { 'llama3.2-1b': _s, ...scores } = p.scores;
+        return { ...p, scores };
+      }),
+    });
+    const references = new Map(set.prompts.map((p, i) => [p.prompt, { reference: p.reference, right: i % 3 !== 0 }]));
+    // Right on two prompts in three, and surer when right.
+    const engine: LocalEngine & { chats: number } = {
+      ...fakeEngine(),
+      async chat(request) {
+        engine.chats++;
+        const { reference, right } = references.get(String(request.messages.at(-1)!.content))!;
+        const letter = right ? reference! : 'ABCD'.replace(reference ?? 'A', '')[0]!;
+        const token = { token: letter, logprob: right ? -0.05 : -1.8, bytes: null, top_logprobs: [] };
+        return {
+          id: 'c',
+          object: 'chat.completion',
+          created: 0,
+          model: 'lm',
+          choices: [{ index: 0, message: { role: 'assistant', content: letter }, finish_reason: 'stop', logprobs: { content: [token] } }],
+        };
+      },
+    };
+    const { state } = setUp(engine);
+    const api = createWorkerApi(state);
+    await api.configure(config);
+    expect((await api.prepareProfile(set)).escalation).toEqual([]);
+    const summary = await api.measureLocalModel({ id: 'on-device' });
+    expect(summary.models.find((m) => m.id === 'on-device')).toMatchObject({ local: true, origin: 'added' });
+    const [escalation] = summary.escalation;
+    expect(escalation).toMatchObject({ localModelId: 'on-device', rule: { confidenceKind: 'mean-logprob', prompts: 78 } });
+    // The pool of the summary's rule (the local model and every cloud model); another pool gets its own fit.
+    const route = await api.route(tiny.prompts[0]!.prompt, 0, ['on-device', 'gpt-4o-mini', 'gpt-4o']);
+    expect(route.escalationRule).toMatchObject({ localModelId: 'on-device', confidenceKind: 'mean-logprob', name: escalation!.rule!.name });
+  });
 });

@@ -362,3 +362,60 @@ describe('adding a model the set did not score', () => {
     expect(state.models.map((m) => m.id)).not.toContain('flaky');
   });
 });
+
+describe('the escalation rule of a local model', () => {
+  /** The tiny set twice over (new ids): 80 prompts, enough for the rule's cross-validation. */
+  const doubled: ValidationSet = { ...tiny, prompts: [...tiny.prompts, ...tiny.prompts.map((p) => ({ ...p, id: `${p.id}#2` }))] };
+  const local = 'llama3.2-1b';
+  const pool = ['llama3.2-1b', 'gpt-4o-mini', 'gpt-4o'];
+
+  it("is fitted on the set's recorded confidences of their declared kind, and sent with each decision", async () => {
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: doubled });
+    const [summary] = state.summary().escalation;
+    expect(summary).toMatchObject({ localModelId: local, rule: { confidenceKind: 'answer-logprob', prompts: 80, folds: 6 } });
+    expect(['confidence-only', 'uniroute', 'hybrid']).toContain(summary!.rule!.name);
+    expect(summary!.rule).not.toHaveProperty('params');
+    const decision = state.decideTimed(await embed('Which drug is a soft steroid?'), 0, pool);
+    expect(decision.escalationRule).toMatchObject({ localModelId: local, confidenceKind: 'answer-logprob', name: summary!.rule!.name });
+    expect(Object.keys(decision.escalationRule!.params.models).sort()).toEqual([...pool].sort());
+    // Without a cloud model there is nothing to escalate to; without the local one, nothing to judge.
+    expect(state.decideTimed(await embed('x'), 0, [local]).escalationRule).toBeUndefined();
+    expect(state.decideTimed(await embed('x'), 0, ['gpt-4o']).escalationRule).toBeUndefined();
+  });
+
+  it('says why there is none: confidences of unknown kind, too few of them', async () => {
+    const unnamed = { ...doubled, models: doubled.models.map(({ confidenceKind: _k, ...m }) => m) };
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: unnamed });
+    expect(state.summary().escalation).toEqual([
+      { localModelId: local, unavailable: expect.stringMatching(/not what they measure \(its model's "confidenceKind"\)/) },
+    ]);
+    expect(state.decideTimed(await embed('x'), 0, pool).escalationRule).toBeUndefined();
+    const few = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny });
+    expect(few.summary().escalation).toEqual([{ localModelId: local, rule: expect.objectContaining({ prompts: 40 }) }]);
+    const sparse = { ...tiny, prompts: tiny.prompts.map((p, i) => (i < 30 ? p : { ...p, confidences: {} })) };
+    const state2 = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: sparse });
+    expect(state2.summary().escalation[0]!.unavailable).toMatch(/fewer than 40 validation prompts carry both a score and a confidence of llama3.2-1b/);
+  });
+
+  it('of a measured local model is fitted on the confidences measured with its answers, and survives the cache', async () => {
+    const store = freshStore();
+    const set = without(doubled, local);
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: set, store });
+    expect(state.summary().escalation).toEqual([]);
+    // Right on two prompts in three (both copies of a prompt alike), sure when right and unsure
+    // when wrong: the confidence carries the signal.
+    const byPrompt = new Map(tiny.prompts.filter((p) => p.reference !== undefined).map((p, i) => [p.prompt, { p, right: i % 3 !== 0 }]));
+    const answer = async (prompt: string) => {
+      const { p, right } = byPrompt.get(prompt)!;
+      const letter = right ? p.reference! : 'ABCD'.replace(p.reference!, '')[0]!;
+      return { text: letter, confidence: { score: right ? -0.1 : -2, kind: 'mean-logprob' } };
+    };
+    const result = await state.measureModel({ id: 'phi-3.5-mini', cost: 0, local: true, answer });
+    expect(result).toMatchObject({ confidenceKind: 'mean-logprob', confidences: result.total });
+    const [summary] = state.summary().escalation;
+    expect(summary).toMatchObject({ localModelId: 'phi-3.5-mini', rule: { confidenceKind: 'mean-logprob', prompts: result.total } });
+    expect(summary!.rule!.name).not.toBe('uniroute');
+    const reloaded = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: set, store });
+    expect(reloaded.summary().escalation).toEqual(state.summary().escalation);
+  });
+});

@@ -31,6 +31,12 @@ export interface CachedModel {
   readonly origin: 'validation-set' | 'added';
   /** Added models only: scores on the validation prompts, in prompt order (NaN = not scored). */
   readonly scores?: Float64Array;
+  /**
+   * Added models measured here: the model's own confidence on each validation prompt, in prompt
+   * order (NaN = none), of `confidenceKind` (e.g. 'mean-logprob'); the escalation rule's evidence.
+   */
+  readonly confidences?: Float64Array;
+  readonly confidenceKind?: string;
 }
 
 export interface ProfileEntry {
@@ -203,6 +209,12 @@ function checkModels(v: Record<string, unknown>, expect: ProfileExpectation): Ca
     (s as Float64Array).forEach((x, j) => {
       if (!Number.isNaN(x) && !(x >= 0 && x <= 1)) corrupt(`added model "${m.id}" has score ${x} on prompt ${j}`);
     });
+    if (m.confidences !== undefined || m.confidenceKind !== undefined) {
+      const c = m.confidences;
+      if (!isTyped(c, 'Float64Array') || (c as Float64Array).length !== expect.promptCount || typeof m.confidenceKind !== 'string' || m.confidenceKind === '') {
+        corrupt(`added model "${m.id}" has confidences without ${expect.promptCount} of them in a Float64Array and their kind`);
+      }
+    }
   });
   return models as CachedModel[];
 }
