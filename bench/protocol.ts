@@ -27,11 +27,9 @@ import {
   DEFAULT_SHRINKAGE,
   deferralArea,
   evaluatePredictions,
-  evaluateRouter,
   fitConditionalErrors,
   fitLearnedClusterMap,
   hardClusterMap,
-  kmeans,
   outOfFoldClusterErrors,
   pairScoreSweep,
   predictAll,
@@ -54,6 +52,7 @@ import {
 } from '../research/index';
 import { splitModels, splitPrompts } from '../dev/data';
 import { oneStandardErrorChoice, validationFolds, type Fold as FoldOf } from '../src/core/cross-validation';
+import { chooseClusterCount } from '../src/core/cluster-count';
 import { chooseEscalationRule, fitEscalationCandidates, type EvidencePrompt } from '../src/core/escalation-rule';
 
 export { oneStandardErrorChoice };
@@ -179,37 +178,6 @@ function featureEvidence(train: readonly LabelledPrompt[], validation: readonly 
   return [...validation, ...seenOnly];
 }
 
-/**
- * K by repeated 2-fold cross-validation inside the validation split: feature vectors from the
- * training evidence plus one half, the deferral area of hard-assignment UniRoute on the other
- * half. Test prompts are never looked at. Smallest K first for the one-standard-error rule.
- */
-function chooseClusters(
-  train: readonly LabelledPrompt[],
-  folds: readonly Fold[],
-  models: readonly ModelSpec[],
-  seen: readonly ModelSpec[],
-  candidates: readonly number[],
-  seed: number,
-): { k: number; centroids: Float32Array[]; scores: Record<string, number> } {
-  const maxCost = maxCostOf(models);
-  // A cluster should hold ~10 training prompts on average, else its centroid is noise.
-  const usable = [...new Set(candidates.filter((k) => k === 1 || k * 10 <= train.length))].sort((a, b) => a - b);
-  const tried = (usable.length > 0 ? usable : [1]).map((k) => {
-    const { centroids } = kmeans(
-      train.map((x) => x.embedding),
-      { k, seed },
-    );
-    const map = hardClusterMap(centroids);
-    const areas = folds.map(([fit, held]) =>
-      deferralArea(evaluateRouter(new UniRouteRouter(buildProfile({ validation: featureEvidence(train, fit, seen), models, clusterMap: map })), held), maxCost),
-    );
-    return { k, centroids, areas, mean: areas.reduce((a, b) => a + b, 0) / Math.max(1, areas.length) };
-  });
-  const chosen = tried[oneStandardErrorChoice(tried.map((t) => t.areas))]!;
-  return { k: chosen.k, centroids: chosen.centroids, scores: Object.fromEntries(tried.map((t) => [String(t.k), t.mean])) };
-}
-
 /** A router that predicts at several k from one neighbour search. */
 interface MultiKRouter {
   readonly models: readonly ModelSpec[];
@@ -303,7 +271,15 @@ export function runSeed(allPrompts: readonly LabelledPrompt[], spec: SetSpec, op
   const known = evidence.filter(scoredEverywhere);
   const selection = known.length > 0 ? known : validation.filter(scoredEverywhere);
 
-  const { k, centroids, scores } = chooseClusters(train, folds, models, seen, o.clusterCandidates, seed);
+  // K by the same folds: k-means on the training prompts, Ψ from the training evidence plus one
+  // half of the validation split, UniRoute's deferral area on the other half.
+  const { k, centroids, scores } = chooseClusterCount({
+    points: train.map((x) => x.embedding),
+    folds: folds.map(([fit, held]) => [featureEvidence(train, fit, seen), held] as const),
+    models,
+    candidates: o.clusterCandidates,
+    seed,
+  });
   const kmeansMap = hardClusterMap(centroids);
   const learned: ClusterMap = fitLearnedClusterMap({
     centroids,

@@ -205,6 +205,10 @@ export interface CalibratedModel {
   readonly local?: boolean;
   /** Prompt id → quality in [0, 1]; prompts left out stay unscored for this model. */
   readonly scores: Readonly<Record<string, number>>;
+  /** Prompt id → the model's own confidence in its answer, of `confidenceKind` (measureLocalModel records them). */
+  readonly confidences?: Readonly<Record<string, number>>;
+  /** What `confidences` measure, e.g. 'mean-logprob': the escalation rule fitted on them applies to answers of this kind. */
+  readonly confidenceKind?: string;
 }
 
 /**
@@ -226,9 +230,29 @@ export function withCalibratedModel(set: ValidationSet, model: CalibratedModel):
       `model "${model.id}" has scores for ${unknown.length} prompt(s) not in this set (e.g. "${unknown[0]}"); calibrate it on this set's prompts (npm run calibrate -- --set <this set's JSON>)`,
     );
   }
+  if ((model.confidences === undefined) !== (model.confidenceKind === undefined)) {
+    throw invalid(set.name, `model "${model.id}": give its "confidences" together with their "confidenceKind", or neither`);
+  }
+  const confidence = (id: string): Record<string, number> => {
+    const c = model.confidences?.[id];
+    return c === undefined ? {} : { [model.id]: c };
+  };
   return validateValidationSet({
     ...set,
-    models: [...set.models, { id: model.id, cost: model.cost, ...(model.local ? { local: true } : {}) }],
-    prompts: set.prompts.map((p) => (model.scores[p.id] === undefined ? p : { ...p, scores: { ...p.scores, [model.id]: model.scores[p.id] } })),
+    models: [
+      ...set.models,
+      {
+        id: model.id,
+        cost: model.cost,
+        ...(model.local ? { local: true } : {}),
+        ...(model.confidenceKind !== undefined ? { confidenceKind: model.confidenceKind } : {}),
+      },
+    ],
+    prompts: set.prompts.map((p) => {
+      if (model.scores[p.id] === undefined && model.confidences?.[p.id] === undefined) return p;
+      const scores = model.scores[p.id] === undefined ? p.scores : { ...p.scores, [model.id]: model.scores[p.id] };
+      const confidences = model.confidences?.[p.id] === undefined ? p.confidences : { ...p.confidences, ...confidence(p.id) };
+      return { ...p, scores, ...(confidences ? { confidences } : {}) };
+    }),
   });
 }

@@ -22,6 +22,7 @@ import type {
   LocalEngineConfig,
   LocalEngineStatus,
   ProfileSummary,
+  MeasuredProfileSummary,
 } from '../worker/protocol';
 import { EdgeRouter, type LocalReadiness, type RouterMode } from './router';
 import { validateValidationSet, type ValidationSet } from '../common/validation-set';
@@ -102,8 +103,11 @@ export interface Router {
   loadLocal(onProgress?: (progress: LoadProgress) => void): Promise<LocalEngineStatus>;
   /** Embeds texts with the router's embedder, the vectors routing uses. */
   embed(texts: readonly string[]): Promise<EmbedResult>;
-  /** Runs the local model on the validation prompts, grades it, and adds it to the profile under `id`. */
-  measureLocalModel(model: { id: string }, onProgress?: (progress: JobProgress) => void): Promise<ProfileSummary>;
+  /**
+   * Runs the local model on the validation prompts, grades it, records its confidences, and adds
+   * it to the profile under `id`; `measured` is what to ship with the profile (withCalibratedModel).
+   */
+  measureLocalModel(model: { id: string }, onProgress?: (progress: JobProgress) => void): Promise<MeasuredProfileSummary>;
   /** WebGPU as the worker sees it (adapter, features, one checked compute pass). */
   probeGpu(): Promise<GpuProbe>;
   /** The embedder as loaded: its id, dimension, backend, and why not WebGPU when it is not. */

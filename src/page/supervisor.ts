@@ -28,6 +28,7 @@ import type {
   LocalEngineStatus,
   ProfileSummary,
   RouteResult,
+  MeasuredProfileSummary,
 } from '../worker/protocol';
 import type { LocalReadiness, RouterWorker } from './router';
 
@@ -142,7 +143,7 @@ export class WorkerSupervisor implements RouterWorker {
   }
 
   /** Runs the local model on the validation prompts, grades it, and adds it to the profile under `id`. */
-  async measureLocalModel(model: { id: string }, options?: { jobId?: string }, onProgress?: (progress: JobProgress) => void): Promise<ProfileSummary> {
+  async measureLocalModel(model: { id: string }, options?: { jobId?: string }, onProgress?: (progress: JobProgress) => void): Promise<MeasuredProfileSummary> {
     const summary = (await this.run((w) => w.call((api) => api.measureLocalModel(model, options, onProgress ? proxy(onProgress) : undefined)), false)).value;
     this.summary = summary;
     return summary;

@@ -290,7 +290,7 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
       const engine = await ensureLocal();
       return jobs.run(options.jobId, async (signal) => {
         const started = performance.now();
-        await profile.measureModel({
+        const result = await profile.measureModel({
           id: model.id,
           cost: 0,
           local: true,
@@ -305,7 +305,9 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
           },
           ...(onProgress ? { onProgress: (p) => onProgress({ done: p.done, total: p.total, text: `${p.correct} correct` }) } : {}),
         });
-        return profileSummary(profile, started);
+        const { scores, confidences, confidenceKind } = result;
+        const measured = { id: model.id, cost: 0, local: true, scores, ...(confidenceKind !== undefined ? { confidences, confidenceKind } : {}) };
+        return { ...profileSummary(profile, started), measured };
       });
     },
 

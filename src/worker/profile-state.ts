@@ -178,9 +178,9 @@ export interface MeasureResult {
   readonly accuracy: number;
   /** Validation prompt id → 0 or 1. */
   readonly scores: Readonly<Record<string, number>>;
-  /** The kind of the confidences recorded with the answers, and on how many prompts. */
+  /** Validation prompt id → the model's confidence in its answer, of `confidenceKind` (empty when none came with the answers). */
+  readonly confidences: Readonly<Record<string, number>>;
   readonly confidenceKind?: string;
-  readonly confidences: number;
 }
 
 /** A decision with its two steps timed apart (performance.now, milliseconds). */
@@ -824,8 +824,8 @@ export class UniRouteState {
       correct,
       accuracy: correct / prompts.length,
       scores,
+      confidences: Object.fromEntries([...confidences].filter(([, c]) => c.kind === confidenceKind).map(([promptId, c]) => [promptId, c.score])),
       ...(confidenceKind !== undefined ? { confidenceKind } : {}),
-      confidences: confidenceKind !== undefined ? counts.get(confidenceKind)! : 0,
     };
   }
 

@@ -10,7 +10,7 @@ import type { LoadProgress, LocalEngineStatus } from './engines/local-engine';
 export type { LoadProgress, LocalEngineStatus };
 import type { ChatCompletion, ChatCompletionChunk, LocalChatRequest } from '../common/openai';
 import type { UniRouteSummary } from './profile-state';
-import type { ValidationSet } from '../common/validation-set';
+import type { CalibratedModel, ValidationSet } from '../common/validation-set';
 import type { EscalationRule, EscalationRuleName } from '../core/escalation-rule';
 export type { EscalationRule, EscalationRuleName };
 
@@ -151,6 +151,11 @@ export interface ProfileSummary extends UniRouteSummary {
   readonly millis: number;
 }
 
+/** The profile after measureLocalModel, with the measurement itself. */
+export interface MeasuredProfileSummary extends ProfileSummary {
+  readonly measured: CalibratedModel;
+}
+
 /** One model in a routing decision's ranking. */
 export interface RankedModel {
   readonly id: string;
@@ -232,8 +237,12 @@ export interface EdgeWorkerApi {
   /** λ meeting a target on the validation prompts (cloud share, budget, or quality floor). */
   calibrateLambda(target: LambdaTarget, candidates?: readonly string[]): Promise<{ lambda: number; achieved: number; feasible: boolean }>;
   addModel(model: { id: string; cost: number; scores: Record<string, number> }): Promise<ProfileSummary>;
-  /** Runs the configured local model on the validation prompts, grades it, and adds it under `id`. */
-  measureLocalModel(model: { id: string }, options?: { jobId?: string }, onProgress?: (p: JobProgress) => void): Promise<ProfileSummary>;
+  /**
+   * Runs the configured local model on the validation prompts, grades it, records its confidence
+   * in each answer, and adds it under `id`. `measured` is that measurement, to ship with the
+   * profile (withCalibratedModel) so the model routes as `id` on later visits.
+   */
+  measureLocalModel(model: { id: string }, options?: { jobId?: string }, onProgress?: (p: JobProgress) => void): Promise<MeasuredProfileSummary>;
   /** Aborts the job started with this id (embed, generate, prepareProfile, measureLocalModel). */
   cancel(jobId: string): void;
   /**

@@ -236,4 +236,21 @@ describe('withCalibratedModel', () => {
     expect(() => withCalibratedModel(base, { id: 'b', cost: 1, scores: {} })).toThrow(/no score on any prompt/);
     expect(() => withCalibratedModel(base, { id: 'b', cost: -1, scores: { p1: 1 } })).toThrow(/cost/);
   });
+
+  it("carries a measured local model's confidences and their kind, for its escalation rule", () => {
+    const next = withCalibratedModel(base, {
+      id: 'mine',
+      cost: 0,
+      local: true,
+      scores: { p1: 0, p2: 1 },
+      confidences: { p1: -2.5, p2: -0.1 },
+      confidenceKind: 'mean-logprob',
+    });
+    expect(next.models.at(-1)).toEqual({ id: 'mine', cost: 0, local: true, confidenceKind: 'mean-logprob' });
+    expect(next.prompts.map((p) => p.confidences)).toEqual([{ mine: -2.5 }, { mine: -0.1 }]);
+    expect(() => withCalibratedModel(base, { id: 'b', cost: 0, scores: { p1: 1 }, confidences: { p1: -1 } })).toThrow(/together with their "confidenceKind"/);
+    expect(() => withCalibratedModel(base, { id: 'b', cost: 0, scores: { p1: 1 }, confidences: { p1: Number.NaN }, confidenceKind: 'k' })).toThrow(
+      /confidences\["b"\] = null; expected a finite number/,
+    );
+  });
 });

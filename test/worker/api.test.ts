@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { errorCode } from '../../src/common/errors';
 import type { ChatCompletion, LocalChatRequest as ChatCompletionRequest } from '../../src/common/openai';
-import { validateValidationSet } from '../../src/common/validation-set';
+import { validateValidationSet, withCalibratedModel } from '../../src/common/validation-set';
 import { createWorkerApi, createWorkerHostState, type WorkerHostState } from '../../src/worker/api';
 import type { LoadedEmbedder } from '../../src/worker/engine-factory';
 import type { LocalEngine, LocalEngineStatus } from '../../src/worker/engines/local-engine';
@@ -223,6 +223,15 @@ describe('worker API over one state object', () => {
     expect(summary.models.find((m) => m.id === 'on-device')).toMatchObject({ local: true, origin: 'added' });
     const [escalation] = summary.escalation;
     expect(escalation).toMatchObject({ localModelId: 'on-device', rule: { confidenceKind: 'mean-logprob', prompts: 78 } });
+    // What to ship with the profile: the same scores and confidences, so the rule comes back on a later visit.
+    expect(summary.measured).toMatchObject({ id: 'on-device', cost: 0, local: true, confidenceKind: 'mean-logprob' });
+    expect(Object.keys(summary.measured.scores)).toHaveLength(78);
+    expect(Object.values(summary.measured.confidences!).every((c) => c === -0.05 || c === -1.8)).toBe(true);
+    const shipped = withCalibratedModel(set, summary.measured);
+    const { state: later } = setUp(fakeEngine());
+    const api2 = createWorkerApi(later);
+    await api2.configure(config);
+    expect((await api2.prepareProfile(shipped)).escalation).toEqual([escalation]);
     // The pool of the summary's rule (the local model and every cloud model); another pool gets its own fit.
     const route = await api.route(tiny.prompts[0]!.prompt, 0, ['on-device', 'gpt-4o-mini', 'gpt-4o']);
     expect(route.escalationRule).toMatchObject({ localModelId: 'on-device', confidenceKind: 'mean-logprob', name: escalation!.rule!.name });

@@ -1,0 +1,92 @@
+/**
+ * What the cross-validation chooses for the profile edgeroute ships, with the worker's own code:
+ * each local model's escalation rule (confidence-only, UniRoute or the fitted hybrid; the
+ * benchmark's 'hybrid-cv') and, for comparison, the number of clusters the benchmark's CV would
+ * pick against the worker's K rule. Uses USE lite's embeddings of the validation prompts from the
+ * demo's precomputed profile cache (public/demo/profile-cache/, made by make-demo-assets.ts), so
+ * it runs in seconds without a model.
+ *
+ *   npx tsx tools/profile-choices.ts [--profile public/profiles/default-validation.json] [--out reports/profile-choices.json]
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { validateValidationSet } from '../src/common/validation-set';
+import { chooseClusterCount } from '../src/core/cluster-count';
+import { validationFolds } from '../src/core/cross-validation';
+import { textForEmbedding } from '../src/core/prompt-text';
+import type { LabelledPrompt } from '../src/core/types';
+import type { Embedder } from '../src/worker/embedders/embedder';
+import { UniRouteState } from '../src/worker/profile-state';
+import { decodeProfileEntry, type SeedMeta } from '../demo/profile-seed';
+
+const { values } = parseArgs({
+  options: {
+    profile: { type: 'string', default: 'public/profiles/default-validation.json' },
+    cache: { type: 'string', default: 'public/demo/profile-cache/use-lite' },
+    out: { type: 'string', default: 'reports/profile-choices.json' },
+  },
+});
+
+const set = validateValidationSet(JSON.parse(await readFile(values.profile!, 'utf8')));
+const meta = JSON.parse(await readFile(`${values.cache}.json`, 'utf8')) as SeedMeta;
+const bin = await readFile(`${values.cache}.bin`);
+const entry = decodeProfileEntry(meta, bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
+if (!entry.validationEmbeddings || entry.validationEmbeddings.length !== set.prompts.length * entry.dimension) {
+  throw new Error(`${values.cache}: no validation embeddings for the ${set.prompts.length} prompts of ${values.profile}; rerun tools/make-demo-assets.ts`);
+}
+const d = entry.dimension;
+const byText = new Map(set.prompts.map((p, i) => [textForEmbedding(p.prompt), entry.validationEmbeddings!.slice(i * d, (i + 1) * d)]));
+// The worker's embedder, answered from the cache: the same vectors USE lite gave these prompts.
+const embedder: Embedder = {
+  id: entry.embedderId,
+  dimension: d,
+  async embed(texts) {
+    return texts.map((t) => {
+      const v = byText.get(t);
+      if (!v) throw new Error(`no cached embedding for "${t.slice(0, 60)}…"`);
+      return v;
+    });
+  },
+};
+
+const started = performance.now();
+const state = await UniRouteState.prepare({ embedder, validationSet: set });
+const summary = state.summary();
+const workerMillis = performance.now() - started;
+
+const prompts: LabelledPrompt[] = set.prompts.map((p, i) => ({
+  id: p.id,
+  embedding: entry.validationEmbeddings!.subarray(i * d, (i + 1) * d),
+  scores: p.scores,
+}));
+const complete = (x: LabelledPrompt): boolean => set.models.every((m) => x.scores[m.id] !== undefined);
+const clusterCv = chooseClusterCount({ points: prompts.map((x) => x.embedding), folds: validationFolds(prompts, 0, 3, complete), models: set.models, seed: 0 });
+
+const fmt = (x: number): string => x.toFixed(4);
+console.log(`${set.name}: ${set.prompts.length} prompts, ${set.models.length} models, embedder ${embedder.id}`);
+console.log(`worker: K = ${summary.clusters} (its rule round(√(n/2)), capped), prepared in ${Math.round(workerMillis)} ms`);
+for (const e of summary.escalation) {
+  if (!e.rule) {
+    console.log(`escalation rule of ${e.localModelId}: none (${e.unavailable})`);
+    continue;
+  }
+  const areas = Object.entries(e.rule.cvAreas)
+    .map(([name, area]) => `${name} ${fmt(area)}`)
+    .join(', ');
+  console.log(
+    `escalation rule of ${e.localModelId} (${e.rule.confidenceKind} confidences, ${e.rule.prompts} prompts, ${e.rule.folds} folds): ${e.rule.name}; mean held-out area ${areas}`,
+  );
+}
+console.log(
+  `the benchmark's K by the same CV: ${clusterCv.k}; mean held-out area ${Object.entries(clusterCv.scores)
+    .map(([k, a]) => `K=${k} ${fmt(a)}`)
+    .join(', ')}`,
+);
+
+await mkdir(path.dirname(values.out!), { recursive: true });
+await writeFile(
+  values.out!,
+  `${JSON.stringify({ profile: set.name, embedder: embedder.id, workerK: summary.clusters, escalation: summary.escalation, clusterCv: { k: clusterCv.k, scores: clusterCv.scores } }, null, 2)}\n`,
+);
+console.log(`JSON: ${values.out}`);
