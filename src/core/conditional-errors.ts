@@ -149,19 +149,20 @@ export function fitConditionalErrors(
   const fit = (ids: readonly string[], psi: number, pen: number, prior: readonly [number, number, number], psiPrior = 1): ConditionalErrorCoefficients => {
     const usable = ids.flatMap((id) => samples[id] ?? []).filter((s) => Number.isFinite(s.psiError) && Number.isFinite(s.correct));
     const withConfidence = usable.filter((s) => Number.isFinite(s.confidence));
+    // Before the local model answers: σ(b' + logit(1 − ψ)), whatever is fitted with the confidence.
+    const [biasNoConfidence] = fitLogisticNewton(
+      usable.map(() => [1]),
+      usable.map((s) => s.correct),
+      pen,
+      [prior[2]],
+      usable.map((s) => logitAccuracy(s.psiError)),
+    );
     if (fitPsi && psi !== 0) {
       const [bias, confidence, psiWeight] = fitLogisticNewton(
         withConfidence.map((s) => [1, (t(s.confidence) - mean) / sd, logitAccuracy(s.psiError)]),
         withConfidence.map((s) => s.correct),
         pen,
         [prior[0], prior[1], psiPrior],
-      );
-      const [biasNoConfidence] = fitLogisticNewton(
-        usable.map(() => [1]),
-        usable.map((s) => s.correct),
-        pen,
-        [prior[2]],
-        usable.map((s) => logitAccuracy(s.psiError)),
       );
       return { bias: bias!, confidence: confidence!, psi: psiWeight!, biasNoConfidence: biasNoConfidence! };
     }
@@ -171,13 +172,6 @@ export function fitConditionalErrors(
       pen,
       [prior[0], prior[1]],
       withConfidence.map((s) => psi * logitAccuracy(s.psiError)),
-    );
-    const [biasNoConfidence] = fitLogisticNewton(
-      usable.map(() => [1]),
-      usable.map((s) => s.correct),
-      pen,
-      [prior[2]],
-      usable.map((s) => logitAccuracy(s.psiError)),
     );
     return { bias: bias!, confidence: confidence!, psi, biasNoConfidence: biasNoConfidence! };
   };

@@ -411,7 +411,8 @@ describe('the escalation rule of a local model', () => {
       return { text: letter, confidence: { score: right ? -0.1 : -2, kind: 'mean-logprob' } };
     };
     const result = await state.measureModel({ id: 'phi-3.5-mini', cost: 0, local: true, answer });
-    expect(result).toMatchObject({ confidenceKind: 'mean-logprob', confidences: result.total });
+    expect(result.confidenceKind).toBe('mean-logprob');
+    expect(Object.keys(result.confidences)).toHaveLength(result.total);
     const [summary] = state.summary().escalation;
     expect(summary).toMatchObject({ localModelId: 'phi-3.5-mini', rule: { confidenceKind: 'mean-logprob', prompts: result.total } });
     expect(summary!.rule!.name).not.toBe('uniroute');
