@@ -233,26 +233,17 @@ export function withCalibratedModel(set: ValidationSet, model: CalibratedModel):
   if ((model.confidences === undefined) !== (model.confidenceKind === undefined)) {
     throw invalid(set.name, `model "${model.id}": give its "confidences" together with their "confidenceKind", or neither`);
   }
-  const confidence = (id: string): Record<string, number> => {
-    const c = model.confidences?.[id];
-    return c === undefined ? {} : { [model.id]: c };
-  };
+  const { id, scores, confidences = {} } = model;
   return validateValidationSet({
     ...set,
     models: [
       ...set.models,
-      {
-        id: model.id,
-        cost: model.cost,
-        ...(model.local ? { local: true } : {}),
-        ...(model.confidenceKind !== undefined ? { confidenceKind: model.confidenceKind } : {}),
-      },
+      { id, cost: model.cost, ...(model.local ? { local: true } : {}), ...(model.confidenceKind ? { confidenceKind: model.confidenceKind } : {}) },
     ],
-    prompts: set.prompts.map((p) => {
-      if (model.scores[p.id] === undefined && model.confidences?.[p.id] === undefined) return p;
-      const scores = model.scores[p.id] === undefined ? p.scores : { ...p.scores, [model.id]: model.scores[p.id] };
-      const confidences = model.confidences?.[p.id] === undefined ? p.confidences : { ...p.confidences, ...confidence(p.id) };
-      return { ...p, scores, ...(confidences ? { confidences } : {}) };
-    }),
+    prompts: set.prompts.map((p) => ({
+      ...p,
+      scores: scores[p.id] === undefined ? p.scores : { ...p.scores, [id]: scores[p.id] },
+      ...(confidences[p.id] === undefined ? {} : { confidences: { ...p.confidences, [id]: confidences[p.id] } }),
+    })),
   });
 }

@@ -509,18 +509,27 @@ export class EdgeRouter {
     }
 
     const confidence = local.confidence.score;
-    const judged =
+    // A lazy chunk: an app that never answers locally does not download it; one that fails to load leaves the answer unjudged.
+    const judging =
       offline || (this.mode !== 'cascade' && this.mode !== 'hybrid')
         ? undefined
-        : (await import('./local-judgement')).judgeLocal({
-            route,
-            lambda,
-            confidence: local.confidence,
-            cloudChoice,
-            cloudModels: this.options.cloudModels,
-            controller: this.controller,
-            threshold: this.options.confidenceThreshold,
-          });
+        : await import('./local-judgement').catch(
+            (error: unknown) => `Could not load the judgement of local answers (${describeError(error)}); the local answer is kept.`,
+          );
+    const judged =
+      judging === undefined
+        ? undefined
+        : typeof judging === 'string'
+          ? { escalate: false, target: cloudChoice, rule: 'threshold' as const, note: judging }
+          : judging.judgeLocal({
+              route,
+              lambda,
+              confidence: local.confidence,
+              cloudChoice,
+              cloudModels: this.options.cloudModels,
+              controller: this.controller,
+              threshold: this.options.confidenceThreshold,
+            });
     if (judged?.note) notes.push(judged.note);
     const judgement = judged ? { escalationRule: judged.rule, ...(judged.localError !== undefined ? { localError: judged.localError } : {}) } : {};
     if (!judged?.escalate) return this.localAnswer(ctx, local, judgement);
