@@ -74,14 +74,18 @@ function recordFetches(page: Page): string[] {
   return fetched;
 }
 
-test('importing edgeroute loads at most 15 KiB gzip; the cloud transport and the OpenAI fetch adapter load on demand', () => {
+test('importing edgeroute loads at most 15 KiB gzip; the cloud transport, the OpenAI fetch adapter and the local-answer judgement load on demand', () => {
   const closure = staticImportClosure(resolve(root, 'dist'), 'index.js');
   console.log(
     `import 'edgeroute': ${closure.files.map((f) => `${f.file} ${f.gzipBytes} B`).join(' + ')} = ${closure.gzipBytes} B gzip; lazy: ${closure.lazy.join(', ')}`,
   );
   expect(closure.files.map((f) => f.file)).toContain('index.js');
   expect(closure.gzipBytes).toBeLessThanOrEqual(15 * 1024);
-  expect(closure.lazy).toEqual([expect.stringMatching(/^openai-fetch-handler-[\w-]+\.js$/), expect.stringMatching(/^transport-[\w-]+\.js$/)]);
+  expect(closure.lazy).toEqual([
+    expect.stringMatching(/^local-judgement-[\w-]+\.js$/),
+    expect.stringMatching(/^openai-fetch-handler-[\w-]+\.js$/),
+    expect.stringMatching(/^transport-[\w-]+\.js$/),
+  ]);
 });
 
 test.describe
