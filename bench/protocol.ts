@@ -89,7 +89,7 @@ export interface ProtocolOptions {
   readonly knnCandidates?: readonly number[];
   /** Random halvings of the validation split used by every cross-validated choice. */
   readonly cvRepeats?: number;
-  /** Also run the universal-difficulty (IRT-like) router, a candidate not yet shown to win. */
+  /** Run the universal-difficulty (IRT-like) router (default true: it won paired against UniRoute k-means). */
   readonly difficultyRouter?: boolean;
   /**
    * Also run 'hybrid-fitted-knn-local': hybrid-fitted-kmeans with the local model's ψ replaced by
@@ -149,7 +149,7 @@ const DEFAULTS = {
   maxPredictiveTraining: 5000,
   knnCandidates: [5, 10, 20, 50, 100, 200],
   cvRepeats: 3,
-  difficultyRouter: false,
+  difficultyRouter: true,
   localKnnFeature: false,
 };
 

@@ -3,7 +3,7 @@
  * (see protocol.ts), mean ± std over seeds. Prints one table per set, writes a JSON report and
  * an SVG of the deferral curves, and prints the JSON path last.
  *
- *   npm run bench:quality -- [--data ../shared/data] [--sets a,b] [--seeds 10] [--out reports] [--irt] [--local-knn]
+ *   npm run bench:quality -- [--data ../shared/data] [--sets a,b] [--seeds 10] [--out reports] [--no-irt] [--local-knn]
  *
  * Cascade sets give one block per local model ("<set>@<local model>"): that model is on the
  * user's device, so it costs 0 per call whatever API price was recorded for it.
@@ -27,8 +27,9 @@ async function main(): Promise<void> {
       seeds: { type: 'string', default: '10' },
       out: { type: 'string', default: 'reports' },
       cache: { type: 'string', default: DEFAULT_CACHE_DIR },
-      // The universal-difficulty (IRT-like) router: a candidate, off until it wins paired.
-      irt: { type: 'boolean', default: false },
+      // Leave out the universal-difficulty (IRT-like) router, which runs by default since it won
+      // paired against UniRoute k-means (README, Results).
+      'no-irt': { type: 'boolean', default: false },
       // The hybrid with an embedding-based (k-NN) predictor of the local model's correctness.
       'local-knn': { type: 'boolean', default: false },
     },
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
     for (const block of blocksOf(set, prompts)) {
       const results: SeedResult[] = [];
       for (let seed = 0; seed < seeds; seed++)
-        results.push(runSeed(block.prompts, block.spec, { seed, difficultyRouter: values.irt, localKnnFeature: values['local-knn'] }));
+        results.push(runSeed(block.prompts, block.spec, { seed, difficultyRouter: !values['no-irt'], localKnnFeature: values['local-knn'] }));
       const summary = summariseSet(results, {
         prompts: block.prompts.length,
         models: block.spec.models.map((m) => m.id),

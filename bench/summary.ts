@@ -61,7 +61,7 @@ if (cascade.length > 0) {
 }
 const irt = blocks.filter((b) => find(b.set.deltas, 'irt-difficulty', 'uniroute-kmeans', 'area'));
 if (irt.length > 0) {
-  console.log('\nThe universal-difficulty candidate (--irt) against UniRoute k-means, paired Δ:\n');
+  console.log('\nThe universal-difficulty router (irt-difficulty) against UniRoute k-means, paired Δ:\n');
   console.log('| block | seeds | area | APGR |');
   console.log('| --- | --- | --- | --- |');
   for (const { name, set, seeds } of irt) {

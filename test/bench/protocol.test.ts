@@ -94,12 +94,12 @@ describe('quality benchmark protocol', () => {
     expect(typeof clean.choices['knnK']).toBe('number');
   });
 
-  it('runs the universal-difficulty candidate when asked, and only then', () => {
+  it('runs the universal-difficulty router by default, and not when turned off', () => {
     const spec = { name: 'synthetic', models, pair: { weak: 'small', strong: 'large' } };
-    const withIrt = runSeed(twoTaskSet(600, 1), spec, { seed: 0, difficultyRouter: true });
+    const withIrt = runSeed(twoTaskSet(600, 1), spec, { seed: 0 });
     expect(withIrt.routers['irt-difficulty']!.area).toBeGreaterThan(withIrt.routers['zero-router']!.area + 0.05);
     expect(withIrt.routers['irt-difficulty']!.area).toBeLessThanOrEqual(withIrt.routers['oracle']!.area + 1e-9);
-    expect(runSeed(twoTaskSet(600, 1), spec, { seed: 0 }).routers['irt-difficulty']).toBeUndefined();
+    expect(runSeed(twoTaskSet(600, 1), spec, { seed: 0, difficultyRouter: false }).routers['irt-difficulty']).toBeUndefined();
   });
 
   it("adds the hybrid with a k-NN predictor of the local model's correctness when asked", () => {
