@@ -28,37 +28,40 @@ interface XY {
 }
 
 /**
- * Pareto frontier of a deferral curve, cost ascending: drop every point dominated by a point at
- * no greater cost with at least the same quality. Quality is then strictly increasing with cost.
- * Points with a non-finite cost or quality are dropped.
+ * The Pareto frontier of points in the plane, x ascending: every point dominated by one at no
+ * greater x with at least the same y is dropped, so y is strictly increasing with x. Points with
+ * a non-finite x or y are dropped.
  */
-export function paretoClean(curve: DeferralCurve): DeferralPoint[] {
-  const finite = curve.filter((p) => Number.isFinite(p.cost) && Number.isFinite(p.quality));
-  // Cost ascending; at equal cost the best quality first, so the others are dropped as dominated.
-  const sorted = [...finite].sort((a, b) => a.cost - b.cost || b.quality - a.quality);
-  const out: DeferralPoint[] = [];
+function paretoFrontier<T>(points: readonly T[], x: (p: T) => number, y: (p: T) => number): T[] {
+  // x ascending; at equal x the best y first, so the others are dropped as dominated.
+  const sorted = points.filter((p) => Number.isFinite(x(p)) && Number.isFinite(y(p))).sort((a, b) => x(a) - x(b) || y(b) - y(a));
+  const out: T[] = [];
   let best = -Infinity;
   for (const p of sorted) {
-    if (p.quality > best) {
+    if (y(p) > best) {
       out.push(p);
-      best = p.quality;
+      best = y(p);
     }
   }
   return out;
 }
 
+/** Pareto frontier of a deferral curve, cost ascending (paretoFrontier on cost and quality). */
+export function paretoClean(curve: DeferralCurve): DeferralPoint[] {
+  return paretoFrontier(
+    curve,
+    (p) => p.cost,
+    (p) => p.quality,
+  );
+}
+
 /** Same cleaning on plain (x, y) points. */
 function paretoCleanXY(points: readonly XY[]): XY[] {
-  const sorted = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).sort((a, b) => a.x - b.x || b.y - a.y);
-  const out: XY[] = [];
-  let best = -Infinity;
-  for (const p of sorted) {
-    if (p.y > best) {
-      out.push(p);
-      best = p.y;
-    }
-  }
-  return out;
+  return paretoFrontier(
+    points,
+    (p) => p.x,
+    (p) => p.y,
+  );
 }
 
 /**
