@@ -28,7 +28,7 @@ import { evaluatePredictions } from './evaluation';
 import { fitLogisticNewton } from './logistic';
 import { deferralArea } from './metrics';
 import type { LabelledPrompt, ModelSpec } from './types';
-import { shrunkFeatureVector } from './uniroute';
+import { expectedErrors, shrunkFeatureVector } from './uniroute';
 
 /** The candidates, simplest first (the one-standard-error rule prefers the earlier). */
 export const ESCALATION_RULES = ['confidence-only', 'uniroute', 'hybrid'] as const;
@@ -143,11 +143,17 @@ function identityParams(o: EscalationFitOptions): ConditionalErrorModelParams {
   return { scale: 'raw', mean: 0, sd: 1, models };
 }
 
+/** One candidate's error model, fitted on `evidence`. */
+function fitCandidate(name: EscalationRuleName, evidence: readonly EvidencePrompt[], o: EscalationFitOptions): ConditionalErrorModelParams {
+  if (name === 'confidence-only') return confidenceOnlyParams(evidence, o);
+  if (name === 'uniroute') return identityParams(o);
+  const cloud = o.models.filter((m) => m.id !== o.localModelId).map((m) => m.id);
+  return fitConditionalErrors(conditionalSamples(evidence, o), { scale: o.scale ?? 'raw', groups: [cloud], fitPsi: true }).params;
+}
+
 /** The three candidates' error models, fitted on `evidence`. */
 export function fitEscalationCandidates(evidence: readonly EvidencePrompt[], o: EscalationFitOptions): Record<EscalationRuleName, ConditionalErrorModelParams> {
-  const cloud = o.models.filter((m) => m.id !== o.localModelId).map((m) => m.id);
-  const hybrid = fitConditionalErrors(conditionalSamples(evidence, o), { scale: o.scale ?? 'raw', groups: [cloud], fitPsi: true });
-  return { 'confidence-only': confidenceOnlyParams(evidence, o), uniroute: identityParams(o), hybrid: hybrid.params };
+  return Object.fromEntries(ESCALATION_RULES.map((name) => [name, fitCandidate(name, evidence, o)])) as Record<EscalationRuleName, ConditionalErrorModelParams>;
 }
 
 /** One model's error under a rule, given UniRoute's ψ_h(x) and the local confidence (NaN: none, or of another kind). */
@@ -166,15 +172,6 @@ export function ruleErrors(
   return Float64Array.from(models, (m, h) => ruleError(name, params, m.id, psi[h]!, confidence));
 }
 
-/** ψ_h(x) of every model (models order) on one prompt from Ψ. */
-function psiOf(featureVectors: readonly Float64Array[], probabilities: Float64Array): Float64Array {
-  return Float64Array.from(featureVectors, (v) => {
-    let e = 0;
-    for (let k = 0; k < probabilities.length; k++) e += probabilities[k]! * v[k]!;
-    return e;
-  });
-}
-
 /**
  * The candidate the folds prefer: each fitted on a fold's fit part, its deferral area measured on
  * the held part (prompts every model was scored on), the one-standard-error rule over the folds.
@@ -190,7 +187,7 @@ export function chooseEscalationRule(
     if (fit.length === 0 || held.length === 0) continue;
     const candidates = fitEscalationCandidates(fit, o);
     const featureVectors = featureVectorsOf(fit, o);
-    const psi = held.map((x) => psiOf(featureVectors, x.probabilities));
+    const psi = held.map((x) => expectedErrors(x.probabilities, featureVectors));
     ESCALATION_RULES.forEach((name, j) => {
       const predictions = held.map((x, i) => ruleErrors(name, candidates[name], o.models, psi[i]!, confidenceOf(x, o.localModelId)));
       areas[j]!.push(deferralArea(evaluatePredictions(predictions, held, o.models, undefined, { maxPoints: Infinity }), maxCost));
@@ -228,7 +225,7 @@ export function fitEscalationRule(evidence: readonly EvidencePrompt[], o: FitEsc
     name,
     localModelId: local,
     confidenceKind: o.confidenceKind,
-    params: fitEscalationCandidates(evidence, o)[name],
+    params: fitCandidate(name, evidence, o),
     cvAreas: Object.fromEntries(ESCALATION_RULES.map((r, j) => [r, mean(areas[j]!)])) as Record<EscalationRuleName, number>,
     folds: areas[0]!.length,
     prompts: usable,
