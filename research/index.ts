@@ -14,4 +14,4 @@ export * from './confidence-calibration';
 export * from '../src/core/conditional-errors';
 export * from './confidence-router';
 export * from '../src/core/grading';
-export * from './difficulty-router';
+export * from '../src/core/difficulty-router';
