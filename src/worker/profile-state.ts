@@ -3,17 +3,23 @@
  * every model's feature vector Ψ(h), cached in IndexedDB so a returning page computes nothing.
  *
  * prepare(): cache hit → use it as is. Otherwise embed the validation prompts (textForEmbedding,
- * in batches), run k-means, build Ψ (buildProfile with the hard cluster map), and write the cache.
+ * in batches), run k-means, build Ψ (buildProfile with the hard cluster map), fit the
+ * universal-difficulty router's easiness (core/difficulty-router.ts), and write the cache.
+ * Before generating, each pool of candidates is routed by UniRoute or the universal-difficulty
+ * router, whichever the benchmark's cross-validation prefers on the validation prompts
+ * (core/router-choice.ts); the escalation rule keeps UniRoute's ψ as its feature.
  * Storage failures never stop routing: the state then lives in memory only.
  *
  * A model the set does not know joins from its scores on the validation prompts (UniRoute's
  * addModel), given directly or measured here by running it on the prompts and grading answers.
  */
 import type { ConfidenceScale } from '../core/conditional-errors';
+import { difficultyError, easinessOf, fitDifficultyCoefficients, fitDifficultyState, meanSeenScore, type DifficultyState } from '../core/difficulty-router';
 import { MIN_ESCALATION_EVIDENCE, fitEscalationRule, type EscalationRule, type EvidencePrompt } from '../core/escalation-rule';
 import { gradeAnswer } from '../core/grading';
 import { kmeans } from '../core/kmeans';
 import { calibrateLambdaFromPredictions, type CalibrationTarget, type LambdaCalibration } from '../core/lambda-calibration';
+import { MIN_PRE_ROUTER_EVIDENCE, PRE_ROUTER_CV, choosePreRouter, type PreRouterChoice, type PreRouterName } from '../core/router-choice';
 import type { Embedding, LabelledPrompt, ModelSpec } from '../core/types';
 import {
   DEFAULT_SHRINKAGE,
@@ -114,6 +120,18 @@ export interface EscalationSummary {
   readonly unavailable?: string;
 }
 
+/** The pre-generation router of one pool (a local model and every cloud model), chosen by cross-validation. */
+export interface PreRoutingSummary {
+  /** The pool's local model (absent for a profile without one: the pool is then every model). */
+  readonly localModelId?: string;
+  readonly router: PreRouterName;
+  /** Mean held-out deferral area of each candidate, and the folds; absent when too few prompts to choose (then UniRoute). */
+  readonly cvAreas?: Readonly<Record<PreRouterName, number>>;
+  readonly folds?: number;
+  /** Why UniRoute was kept without a choice. */
+  readonly note?: string;
+}
+
 export interface UniRouteSummary {
   readonly validationSet: string;
   readonly validationHash: string;
@@ -128,6 +146,8 @@ export interface UniRouteSummary {
   readonly cacheKey: string;
   /** Per local model: the escalation rule chosen for it by cross-validation on the validation prompts. */
   readonly escalation: readonly EscalationSummary[];
+  /** Per local model's pool: the router that predicts errors before generating. */
+  readonly preRouting: readonly PreRoutingSummary[];
   /** 'hit': loaded from IndexedDB; 'computed': built now (and cached if storage worked); 'memory': no store. */
   readonly source: 'hit' | 'computed' | 'memory';
   readonly counters: UniRouteCounters;
@@ -187,9 +207,13 @@ export interface MeasureResult {
 export interface TimedDecision extends Decision {
   /** P(k|x) of the prompt. */
   readonly clusterProbabilities: Float64Array;
+  /** The router whose predictions `predictedErrors` are (chosen for this pool by cross-validation). */
+  readonly preRouter: PreRouterName;
+  /** UniRoute's Σ_k P(k|x)·Ψ_k(h) for every model: the escalation rule's feature (= predictedErrors under UniRoute). */
+  readonly clusterErrors: Float64Array;
   /** Cluster assignment: P(k|x) from the embedding (nearest centroid). */
   readonly clusterMillis: number;
-  /** Σ_k P(k|x)·Ψ_k(h) for every model, the argmin over the candidates and their ranking. */
+  /** Every model's predicted error, the argmin over the candidates and their ranking. */
   readonly decideMillis: number;
   /** The candidates, best first (see rankModels); ranking[0] is the decision. */
   readonly ranking: readonly RankedModel[];
@@ -249,6 +273,7 @@ interface StateParts {
   readonly featureVectors: Float64Array[];
   readonly globalErrors: number[];
   readonly shrinkage: number;
+  readonly difficulty: DifficultyState;
 }
 
 function abortError(signal: AbortSignal | undefined, what: string): EdgeRouteError {
@@ -361,12 +386,69 @@ export class UniRouteState {
   private readonly store: KvStore | undefined;
   /** Escalation rules by local model and pool (or why there is none); cleared when a model joins. */
   private readonly rules = new Map<string, EscalationRule | string>();
+  /** The universal-difficulty router's [a, b, c_1 … c_K] per model (models order), fitted on the prompts' out-of-fold easiness. */
+  private difficultyCoefficients: number[][];
+  /** Pre-generation router by pool (or why UniRoute was kept without a choice); cleared when a model joins. */
+  private readonly preRouters = new Map<string, PreRouterChoice | string>();
 
   private constructor(parts: StateParts, store: KvStore | undefined) {
     this.parts = parts;
     this.store = store;
     this.profile = profileFromParts(parts);
     this.router = new UniRouteRouter(this.profile, 'uniroute-kmeans');
+    this.difficultyCoefficients = parts.models.map((_, h) => this.fitDifficultyCoefficients(h));
+  }
+
+  /** One-hot P(k|x) of each validation prompt. */
+  private validationProbabilities(): Float64Array[] {
+    const K = this.profile.clusterMap.numClusters;
+    return Array.from(this.parts.assignments, (c) => {
+      const p = new Float64Array(K);
+      p[c] = 1;
+      return p;
+    });
+  }
+
+  /** Model h's scores in prompt order (NaN: not scored). */
+  private scoreRow(h: number): Float64Array {
+    const m = this.parts.models[h]!;
+    if (m.origin === 'added') return m.scores ?? new Float64Array(this.parts.set.prompts.length).fill(NaN);
+    return Float64Array.from(this.parts.set.prompts, (x) => x.scores[m.id] ?? NaN);
+  }
+
+  private fitDifficultyCoefficients(h: number): number[] {
+    return fitDifficultyCoefficients(this.parts.difficulty.easiness, this.validationProbabilities(), this.scoreRow(h));
+  }
+
+  /**
+   * The router that predicts errors for `pool` before generating: UniRoute unless the
+   * cross-validation on the validation prompts prefers the universal-difficulty router beyond one
+   * standard error (core/router-choice.ts). Chosen once per pool.
+   */
+  preRouter(pool: readonly number[]): PreRouterChoice | string {
+    const key = pool.join(',');
+    const known = this.preRouters.get(key);
+    if (known !== undefined) return known;
+    let choice: PreRouterChoice | string;
+    if (pool.length < 2) choice = 'a single candidate needs no router';
+    else {
+      choice =
+        choosePreRouter({
+          assignments: this.parts.assignments,
+          clusters: this.profile.clusterMap.numClusters,
+          models: pool.map((h) => this.profile.models[h]!),
+          scores: pool.map((h) => this.scoreRow(h)),
+          shrinkage: this.parts.shrinkage,
+          difficulty: this.parts.difficulty,
+        }) ?? `fewer than ${MIN_PRE_ROUTER_EVIDENCE} validation prompts in a held half carry a score of every candidate`;
+    }
+    this.preRouters.set(key, choice);
+    return choice;
+  }
+
+  private preRouterName(pool: readonly number[]): PreRouterName {
+    const choice = this.preRouter(pool);
+    return typeof choice === 'string' ? 'uniroute-kmeans' : choice.name;
   }
 
   /** Loads the cached state for this embedder and validation set, or computes and caches it. */
@@ -423,6 +505,8 @@ export class UniRouteState {
     const validation: LabelledPrompt[] = set.prompts.map((p, i) => ({ id: p.id, embedding: vectors[i]!, scores: p.scores }));
     const profile = buildProfile({ validation, models: set.models, clusterMap: hardClusterMap(centroids), shrinkage });
     const map = profile.clusterMap as ReturnType<typeof hardClusterMap>;
+    // e(x)'s target: the set's own models' mean score on each prompt (models added later are the unseen ones).
+    const difficulty = fitDifficultyState(vectors, meanSeenScore(validation, set.models), PRE_ROUTER_CV);
 
     const state = new UniRouteState(
       {
@@ -440,6 +524,7 @@ export class UniRouteState {
         featureVectors: [...profile.featureVectors],
         globalErrors: [...profile.globalErrors],
         shrinkage,
+        difficulty,
       },
       store,
     );
@@ -470,6 +555,7 @@ export class UniRouteState {
       featureVectors: e.featureVectors,
       globalErrors: e.globalErrors,
       shrinkage: e.shrinkage,
+      difficulty: e.difficulty,
     };
   }
 
@@ -489,6 +575,7 @@ export class UniRouteState {
       featureVectors: p.featureVectors,
       globalErrors: p.globalErrors,
       shrinkage: p.shrinkage,
+      difficulty: p.difficulty,
       createdAt: Date.now(),
     };
   }
@@ -565,7 +652,15 @@ export class UniRouteState {
    * `modelIndex` and `predictedErrors` refer to `models` (all of them).
    */
   decide(embedding: Embedding, lambda: number, candidates?: readonly string[]): Decision {
-    const { clusterProbabilities: _p, clusterMillis: _c, decideMillis: _d, ranking: _r, ...decision } = this.decideTimed(embedding, lambda, candidates);
+    const {
+      clusterProbabilities: _p,
+      clusterMillis: _c,
+      decideMillis: _d,
+      ranking: _r,
+      preRouter: _n,
+      clusterErrors: _e,
+      ...decision
+    } = this.decideTimed(embedding, lambda, candidates);
     return decision;
   }
 
@@ -580,7 +675,13 @@ export class UniRouteState {
     const t0 = performance.now();
     const clusterProbabilities = this.profile.clusterMap.probabilities(embedding);
     const t1 = performance.now();
-    const predictedErrors = expectedErrors(clusterProbabilities, this.profile.featureVectors);
+    const preRouter = this.preRouterName(pool);
+    const clusterErrors = expectedErrors(clusterProbabilities, this.profile.featureVectors);
+    let predictedErrors = clusterErrors;
+    if (preRouter === 'irt-difficulty') {
+      const e = easinessOf(this.parts.difficulty.weights, embedding);
+      predictedErrors = Float64Array.from(this.difficultyCoefficients, (c) => difficultyError(c, e, clusterProbabilities));
+    }
     const sub = decideRoute(
       Float64Array.from(pool, (h) => predictedErrors[h]!),
       pool.map((h) => this.profile.models[h]!),
@@ -595,6 +696,8 @@ export class UniRouteState {
       modelIndex: pool[sub.modelIndex]!,
       predictedErrors,
       clusterProbabilities,
+      preRouter,
+      clusterErrors,
       clusterMillis: t1 - t0,
       decideMillis: t2 - t1,
       ranking,
@@ -665,6 +768,19 @@ export class UniRouteState {
     });
   }
 
+  /** The pre-generation router of each local model's pool (it and every cloud model); of all models without a local one. */
+  private preRoutingSummaries(): PreRoutingSummary[] {
+    const models = this.parts.models;
+    const locals = models.flatMap((m, h) => (m.local ? [h] : []));
+    const pools = locals.length > 0 ? locals.map((l) => models.flatMap((m, h) => (h === l || !m.local ? [h] : []))) : [models.map((_, h) => h)];
+    return pools.map((pool, j) => {
+      const choice = this.preRouter(pool);
+      const local = locals[j] !== undefined ? { localModelId: models[locals[j]!]!.id } : {};
+      if (typeof choice === 'string') return { ...local, router: 'uniroute-kmeans' as const, note: choice };
+      return { ...local, router: choice.name, cvAreas: choice.cvAreas, folds: choice.folds };
+    });
+  }
+
   /** Per-model values (in `models` order) keyed by model id. */
   byModelId(values: ArrayLike<number>): Record<string, number> {
     return Object.fromEntries(this.parts.models.map((m, h) => [m.id, values[h]!]));
@@ -672,13 +788,19 @@ export class UniRouteState {
 
   /**
    * λ meeting `target` on the validation prompts (cloud share, budget or quality floor), over
-   * `candidates` (default: every model). Uses the cached cluster of each prompt: no embedding.
+   * `candidates` (default: every model), with the predictions of the pool's pre-generation router
+   * (the universal-difficulty router's from each prompt's out-of-fold easiness: what a prompt it
+   * was not fitted on gets). Uses the cached cluster of each prompt: no embedding.
    */
   calibrateLambda(target: CalibrationTarget, candidates?: readonly string[]): LambdaCalibration {
     const pool = this.candidateIndices(candidates);
     const p = this.parts;
     const models: ModelSpec[] = pool.map((h) => this.profile.models[h]!);
-    const predicted = Array.from(p.assignments, (c) => Float64Array.from(pool, (h) => p.featureVectors[h]![c]!));
+    const probabilities = this.validationProbabilities();
+    const predicted =
+      this.preRouterName(pool) === 'irt-difficulty'
+        ? probabilities.map((q, i) => Float64Array.from(pool, (h) => difficultyError(this.difficultyCoefficients[h]!, p.difficulty.easiness[i]!, q)))
+        : Array.from(p.assignments, (c) => Float64Array.from(pool, (h) => p.featureVectors[h]![c]!));
     const validation: LabelledPrompt[] = p.set.prompts.map((x, i) => ({
       id: x.id,
       // Not read by the calibration: predictions are given; kept only to fit LabelledPrompt.
@@ -739,7 +861,9 @@ export class UniRouteState {
     };
     this.profile = profile;
     this.router = new UniRouteRouter(profile, 'uniroute-kmeans');
+    this.difficultyCoefficients = [...this.difficultyCoefficients, this.fitDifficultyCoefficients(h)];
     this.rules.clear();
+    this.preRouters.clear();
     await this.persist();
     return this.models[h]!;
   }
@@ -844,6 +968,7 @@ export class UniRouteState {
       models: this.models,
       cacheKey: p.key,
       escalation: this.escalationSummaries(),
+      preRouting: this.preRoutingSummaries(),
       source: this.source,
       counters: structuredClone(this.counters),
       ...(this.lastStorageError !== undefined ? { lastStorageError: this.lastStorageError } : {}),

@@ -12,7 +12,8 @@ import type { ChatCompletion, ChatCompletionChunk, LocalChatRequest } from '../c
 import type { UniRouteSummary } from './profile-state';
 import type { CalibratedModel, ValidationSet } from '../common/validation-set';
 import type { EscalationRule, EscalationRuleName } from '../core/escalation-rule';
-export type { EscalationRule, EscalationRuleName };
+import type { PreRouterName } from '../core/router-choice';
+export type { EscalationRule, EscalationRuleName, PreRouterName };
 
 /**
  * Bump on every change to this file's types (see src/worker/README.md): a page and a stale
@@ -20,10 +21,12 @@ export type { EscalationRule, EscalationRuleName };
  * 3: RouteResult gained clusterMillis, truncated and notes; errors cross with their codes.
  * 4: RouteResult gained `ranking` (every candidate, best first); prepareProfile's progress counts
  *    validation prompts; LocalEngineStatus may carry the backend and why WebGPU was not used.
+ * 6: RouteResult gained `preRouter` and `clusterErrors` (predictedErrors may come from the
+ *    universal-difficulty router); ProfileSummary `preRouting`.
  * 5: RouteResult gained `escalationRule`; ProfileSummary `escalation`; LocalConfidence.method
  *    may name a recorded kind.
  */
-export const WORKER_PROTOCOL_VERSION = 5;
+export const WORKER_PROTOCOL_VERSION = 6;
 
 /** Where the worker's transformers.js finds models and ONNX Runtime's WASM files. */
 export interface TransformersSource {
@@ -159,7 +162,7 @@ export interface MeasuredProfileSummary extends ProfileSummary {
 /** One model in a routing decision's ranking. */
 export interface RankedModel {
   readonly id: string;
-  /** Σ_k P(k|x)·Ψ_k(model). */
+  /** The pre-generation router's predicted error (RouteResult.preRouter). */
   readonly predictedError: number;
   /** USD per call. */
   readonly cost: number;
@@ -170,8 +173,16 @@ export interface RankedModel {
 export interface RouteResult {
   /** P(k | x) for each cluster. */
   readonly clusterProbabilities: number[];
-  /** model id → Σ_k P(k|x)·Ψ_k(model). */
+  /**
+   * model id → the predicted error the decision used: Σ_k P(k|x)·Ψ_k(model) under UniRoute, or
+   * the universal-difficulty router's, whichever the profile's cross-validation chose for this
+   * pool (`preRouter`).
+   */
   readonly predictedErrors: Record<string, number>;
+  /** Which router predicted `predictedErrors`; absent on a route the page built without a decision. */
+  readonly preRouter?: PreRouterName;
+  /** model id → UniRoute's Σ_k P(k|x)·Ψ_k(model), the escalation rule's feature (equal to predictedErrors under UniRoute). */
+  readonly clusterErrors?: Record<string, number>;
   readonly chosenModel: string;
   /**
    * Every candidate model, best first, ordered as the decision orders them (objective, then the
@@ -185,7 +196,7 @@ export interface RouteResult {
   readonly embedMillis: number;
   /** Cluster assignment: P(k|x) from the embedding. */
   readonly clusterMillis: number;
-  /** Σ_k P(k|x)·Ψ_k(h) for every model, the argmin over the candidates and their ranking. */
+  /** Every model's predicted error, the argmin over the candidates and their ranking. */
   readonly decideMillis: number;
   /** Characters of the prompt, and of the text embedded for the decision (see textForEmbedding). */
   readonly promptChars: number;

@@ -5,7 +5,7 @@ import { EdgeRouteError } from '../../src/common/errors';
 import { kvGet, kvKeys, kvSet, openKvStore, type KvStore } from '../../src/worker/storage/kv';
 import { UniRouteState, autoClusterCount, rankModels, type PrepareProgress } from '../../src/worker/profile-state';
 import { validateValidationSet, type ValidationSet } from '../../src/common/validation-set';
-import type { ProfileEntry } from '../../src/worker/storage/profile-cache';
+import { PROFILE_SCHEMA_VERSION, type ProfileEntry } from '../../src/worker/storage/profile-cache';
 import { createFakeEmbedder } from '../helpers/fake-embedder';
 
 const tiny = validateValidationSet(JSON.parse(readFileSync('test/fixtures/tiny-validation.json', 'utf8')));
@@ -52,7 +52,7 @@ describe('UniRouteState.prepare and the IndexedDB cache', () => {
     expect(summary).toMatchObject({ k: 4, prompts: 40, source: 'computed', embedderId: 'fake-hash-64', validationSet: 'edgeroute-tiny' });
     expect(summary.models.map((m) => m.id)).toEqual(['llama3.2-1b', 'gpt-4o-mini', 'gpt-4o']);
     expect(await kvKeys(store)).toEqual([summary.cacheKey]);
-    expect(summary.cacheKey).toMatch(/^uniroute:v1:fake-hash-64:[0-9a-f]{64}:k4$/);
+    expect(summary.cacheKey).toMatch(new RegExp(`^uniroute:v${PROFILE_SCHEMA_VERSION}:fake-hash-64:[0-9a-f]{64}:k4$`));
 
     const embedder2 = createFakeEmbedder();
     const second = await UniRouteState.prepare({ embedder: embedder2, validationSet: tiny, store });
@@ -418,5 +418,104 @@ describe('the escalation rule of a local model', () => {
     expect(summary!.rule!.name).not.toBe('uniroute');
     const reloaded = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: set, store });
     expect(reloaded.summary().escalation).toEqual(state.summary().escalation);
+  });
+});
+
+describe('the pre-generation router', () => {
+  /**
+   * 240 prompts in 4 topics, each topic word said ten times so k-means (K = 4) clusters by
+   * topic; a prompt's easiness shows only in how many of its five marker words are "plain"
+   * rather than "tricky". The models' scores follow that easiness, so UniRoute's clusters
+   * cannot see it and the universal-difficulty router can.
+   */
+  const topics = ['algebra', 'biology', 'history', 'law'];
+  const models = [
+    { id: 'local', cost: 0, local: true },
+    { id: 'mini', cost: 0.001 },
+    { id: 'large', cost: 0.01 },
+  ];
+  const text = (topic: string, plain: number, i: number): string => `${`${topic} `.repeat(10)}${'plain '.repeat(plain)}${'tricky '.repeat(5 - plain)}item${i}`;
+  const synthetic: ValidationSet = validateValidationSet({
+    name: 'synthetic-difficulty',
+    source: 'generated in this test',
+    licence: 'none needed',
+    models,
+    prompts: Array.from({ length: 240 }, (_, i) => {
+      const plain = (i * 7) % 6;
+      return {
+        id: `s${i}`,
+        prompt: text(topics[i % 4]!, plain, i),
+        scores: { local: plain >= 4 ? 1 : 0, mini: plain >= 2 ? 1 : 0, large: plain >= 1 ? 1 : 0 },
+      };
+    }),
+  });
+
+  it('is chosen per pool by cross-validation and predicts the errors the decision and λ calibration use', async () => {
+    const store = freshStore();
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: synthetic, k: 4, store });
+    const [summary] = state.summary().preRouting;
+    expect(summary).toMatchObject({ localModelId: 'local', router: 'irt-difficulty', folds: 6 });
+    expect(summary!.cvAreas!['irt-difficulty']).toBeGreaterThan(summary!.cvAreas!['uniroute-kmeans']);
+
+    const easyPrompt = await embed(text('law', 5, 999));
+    // One plain marker: only 'large' gets it right.
+    const hardPrompt = await embed(text('law', 1, 998));
+    const easy = state.decideTimed(easyPrompt, 20);
+    const hard = state.decideTimed(hardPrompt, 20);
+    for (const [d, x] of [
+      [easy, easyPrompt],
+      [hard, hardPrompt],
+    ] as const) {
+      expect(d.preRouter).toBe('irt-difficulty');
+      // UniRoute's ψ, the escalation rule's feature, comes with it.
+      expect(state.byModelId(d.clusterErrors)).toEqual(state.predictErrors(x));
+      expect(d.ranking.map((r) => r.predictedError)).toEqual(d.ranking.map((r) => d.predictedErrors[state.models.findIndex((m) => m.id === r.id)]));
+    }
+    // One topic, so UniRoute predicts the same for both; the difficulty router tells them apart.
+    expect(Array.from(easy.clusterErrors)).toEqual(Array.from(hard.clusterErrors));
+    expect(easy.predictedErrors[0]!).toBeLessThan(0.3);
+    expect(hard.predictedErrors[0]!).toBeGreaterThan(0.7);
+    expect(state.decideTimed(easyPrompt, 200).modelId).toBe('local');
+    // Same cluster, same λ, different decisions: only the difficulty tells these two apart.
+    expect(easy.modelId).toBe('mini');
+    expect(hard.modelId).toBe('large');
+
+    // A cloud-share target is met from the difficulty router's out-of-fold predictions.
+    const half = state.calibrateLambda({ kind: 'cloudShare', share: 0.5 });
+    expect(half.feasible).toBe(true);
+    expect(half.achieved).toBeLessThanOrEqual(0.5);
+    expect(half.achieved).toBeGreaterThan(0.3);
+
+    // A returning page reads the easiness from the cache and decides the same.
+    const again = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: synthetic, k: 4, store });
+    expect(again.counters.cacheHits).toBe(1);
+    expect(again.summary().preRouting).toEqual(state.summary().preRouting);
+    const repeat = again.decideTimed(hardPrompt, 20);
+    expect(Array.from(repeat.predictedErrors)).toEqual(Array.from(hard.predictedErrors));
+    expect(again.calibrateLambda({ kind: 'cloudShare', share: 0.5 }).lambda).toBe(half.lambda);
+  });
+
+  it('fits a model that joins later on the stored easiness, and chooses again for pools with it', async () => {
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: synthetic, k: 4 });
+    // 'mid' is right from three plain markers on: between 'local' and 'mini'.
+    const scores = Object.fromEntries(synthetic.prompts.map((p) => [p.id, (p.prompt.match(/plain/g)?.length ?? 0) >= 3 ? 1 : 0]));
+    await state.addModel({ id: 'mid', cost: 0.0005, scores });
+    const pool = ['local', 'mid', 'large'];
+    const decision = state.decideTimed(await embed(text('biology', 3, 997)), 0, pool);
+    expect(decision.preRouter).toBe('irt-difficulty');
+    const byId = state.byModelId(decision.predictedErrors);
+    expect(byId.mid!).toBeLessThan(byId.local!);
+    expect(byId.mid!).toBeGreaterThan(byId.mini!);
+    expect(state.summary().preRouting[0]!.router).toBe('irt-difficulty');
+  });
+
+  it('stays UniRoute, saying why, when the set is too small to choose', async () => {
+    const state = await UniRouteState.prepare({ embedder: createFakeEmbedder(), validationSet: tiny });
+    expect(state.summary().preRouting).toEqual([
+      { localModelId: 'llama3.2-1b', router: 'uniroute-kmeans', note: expect.stringMatching(/fewer than 40 validation prompts/) },
+    ]);
+    const d = state.decideTimed(await embed('x'), 0);
+    expect(d.preRouter).toBe('uniroute-kmeans');
+    expect(d.predictedErrors).toBe(d.clusterErrors);
   });
 });

@@ -10,13 +10,16 @@
  * (quota, blocked, disabled) come out as EdgeRouteError from kv.ts; callers keep routing in memory.
  */
 import { EdgeRouteError } from '../../common/errors';
+import { promptIndexFolds, type DifficultyState } from '../../core/difficulty-router';
+import { PRE_ROUTER_CV } from '../../core/router-choice';
 import { kvDelete, kvGet, kvKeys, kvSet, type KvStore } from './kv';
 
 /**
  * Bump when the entry's layout, the k-means / Ψ computation, or the text embedded for a prompt
  * (textForEmbedding) changes: old entries then read as 'stale' and are rebuilt.
+ * 2: `difficulty`, the universal-difficulty router's easiness.
  */
-export const PROFILE_SCHEMA_VERSION = 1;
+export const PROFILE_SCHEMA_VERSION = 2;
 
 /** |‖centroid‖ − 1| allowed: Float32 round-off is ~1e-7; anything far off is damage. */
 export const UNIT_NORM_TOLERANCE = 1e-3;
@@ -62,6 +65,11 @@ export interface ProfileEntry {
   readonly globalErrors: number[];
   /** Pseudo-count m of Ψ's shrinkage. */
   readonly shrinkage: number;
+  /**
+   * The universal-difficulty router's ridge weights (dimension + 1), each validation prompt's
+   * out-of-fold easiness, and its easiness in each cross-validation fold (core/router-choice.ts).
+   */
+  readonly difficulty: DifficultyState;
   /** ms since the epoch. */
   readonly createdAt: number;
 }
@@ -219,6 +227,22 @@ function checkModels(v: Record<string, unknown>, expect: ProfileExpectation): Ca
   return models as CachedModel[];
 }
 
+function checkFiniteArray(x: unknown, length: number, what: string): void {
+  if (!isTyped(x, 'Float64Array') || (x as Float64Array).length !== length) corrupt(`${what} is not a Float64Array of length ${length}`);
+  if (!(x as Float64Array).every(Number.isFinite)) corrupt(`${what} has a non-finite value`);
+}
+
+function checkDifficulty(v: Record<string, unknown>, expect: ProfileExpectation): void {
+  const x = v.difficulty;
+  if (!isObject(x)) corrupt('difficulty is missing');
+  const n = expect.promptCount;
+  checkFiniteArray(x.weights, expect.dimension + 1, 'difficulty.weights');
+  checkFiniteArray(x.easiness, n, 'difficulty.easiness');
+  const folds = promptIndexFolds(n, PRE_ROUTER_CV.seed, PRE_ROUTER_CV.repeats).length;
+  if (!Array.isArray(x.foldEasiness) || x.foldEasiness.length !== folds) corrupt(`difficulty.foldEasiness is not ${folds} arrays`);
+  x.foldEasiness.forEach((f: unknown, i) => checkFiniteArray(f, n, `difficulty.foldEasiness[${i}]`));
+}
+
 function checkFeatures(v: Record<string, unknown>, modelCount: number, clusters: number): void {
   const fvs = v.featureVectors;
   if (!Array.isArray(fvs) || fvs.length !== modelCount) corrupt(`expected ${modelCount} feature vectors`);
@@ -246,6 +270,7 @@ export function checkProfileEntry(value: unknown, expect: ProfileExpectation): P
     const clusters = checkClusters(value, expect);
     const models = checkModels(value, expect);
     checkFeatures(value, models.length, clusters);
+    checkDifficulty(value, expect);
     return { status: 'hit', entry: value as unknown as ProfileEntry };
   } catch (error) {
     if (error instanceof Reject) return { status: error.status, reason: error.message };

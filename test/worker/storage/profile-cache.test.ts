@@ -1,6 +1,8 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { kvGet, kvKeys, kvSet, openKvStore, type KvStore } from '../../../src/worker/storage/kv';
+import { promptIndexFolds } from '../../../src/core/difficulty-router';
+import { PRE_ROUTER_CV } from '../../../src/core/router-choice';
 import {
   PROFILE_SCHEMA_VERSION,
   deleteProfileEntry,
@@ -50,6 +52,11 @@ function entry(): ProfileEntry {
     featureVectors: [new Float64Array([0.5, 0.25]), new Float64Array([0.1, 0.2]), new Float64Array([0.3, 0.4])],
     globalErrors: [0.4, 0.15, 0.35],
     shrinkage: 5,
+    difficulty: {
+      weights: new Float64Array([0.1, 0.2, -0.3, 0.4, 0]),
+      easiness: new Float64Array([0.5, -0.5, 0]),
+      foldEasiness: Array.from({ length: promptIndexFolds(3, PRE_ROUTER_CV.seed, PRE_ROUTER_CV.repeats).length }, () => new Float64Array([0.1, 0.2, 0.3])),
+    },
     createdAt: 1_700_000_000_000,
   };
 }
@@ -141,6 +148,18 @@ describe('readProfileEntry', () => {
       ['global error NaN', { ...e, globalErrors: [NaN, 0.1, 0.2] }, /globalErrors/],
       ['shrinkage negative', { ...e, shrinkage: -1 }, /shrinkage/],
       ['createdAt missing', { ...e, createdAt: undefined }, /createdAt/],
+      ['difficulty missing', { ...e, difficulty: undefined }, /difficulty is missing/],
+      [
+        'difficulty weights of wrong length',
+        { ...e, difficulty: { ...e.difficulty, weights: new Float64Array(4) } },
+        /difficulty\.weights is not a Float64Array of length 5/,
+      ],
+      ['NaN easiness', { ...e, difficulty: { ...e.difficulty, easiness: new Float64Array([0, NaN, 0]) } }, /difficulty\.easiness has a non-finite value/],
+      [
+        'a fold easiness short',
+        { ...e, difficulty: { ...e.difficulty, foldEasiness: e.difficulty.foldEasiness.slice(1) } },
+        /difficulty\.foldEasiness is not \d+ arrays/,
+      ],
     ];
     for (const [name, value, reason] of cases) {
       const read = await readBack(value);
