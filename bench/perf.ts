@@ -33,7 +33,7 @@ import type { StartupResult } from './perf/browser/startup';
 import type { MatmulResult, WebGpuRates } from './perf/browser/probe';
 import { bundleSizes, staticImportClosure, type FileSize } from '../dev/bundle-sizes';
 import { CANDIDATES, EMBEDDER_CASES, LOCAL_MODEL, type EmbedderCase } from './perf/configs';
-import { runDecisionBench, type DecisionBenchResult } from './perf/decision';
+import { runDecisionBench, runProfileFitBench, type DecisionBenchResult, type ProfileFitBenchResult } from './perf/decision';
 import { bertFlops, readJson, tinyTokenCounter, useFlops, useTokenCounter, useWorkFromModelJson, type BertConfig, type UseWork } from './perf/flops';
 import { kb, mb, num, pp, table } from './perf/format';
 import { benchPrompts } from './perf/prompts';
@@ -87,6 +87,8 @@ const entryClosure = staticImportClosure(dist, 'index.js');
 
 log('the decision alone in Node');
 const nodeDecision = runDecisionBench();
+log("the worker's first-visit fits in Node");
+const nodeProfileFit = runProfileFitBench();
 
 log('prompts, tokens and FLOPs');
 const prompts = benchPrompts(root).slice(0, promptCount);
@@ -256,6 +258,7 @@ const gpuProbe: GpuProbe = await page.evaluate(async () => {
 const baselineMemory = await measureMemory(page);
 await closeWorker(page);
 const browserDecision: DecisionBenchResult = await page.evaluate(() => window.__perfProbe!.decision());
+const browserProfileFit: ProfileFitBenchResult = await page.evaluate(() => window.__perfProbe!.profileFit());
 const webgpuRates: WebGpuRates = await page.evaluate(() => window.__perfProbe!.webgpuMatmul(512, 1500));
 const wasmRate = await page.evaluate(() => window.__perfProbe!.wasmMatmul(512, 1500));
 const jsRate: MatmulResult = await page.evaluate(() => window.__perfProbe!.jsMatmul(256, 1000));
@@ -425,6 +428,7 @@ const report = {
   },
   routing,
   decision: { node: nodeDecision, browser: browserDecision },
+  profileFit: { node: nodeProfileFit, browser: browserProfileFit },
   startup: Object.fromEntries(runs.map((r) => [r.case.key, r.startup])),
   memory: { baselineWorkerNoEmbedder: baselineMemory, byEmbedder: Object.fromEntries(runs.map((r) => [r.case.key, r.memory])) },
   bundle,
@@ -495,6 +499,23 @@ out.push(
         num(m.routesPerSecond),
       ]),
     ],
+  ),
+);
+
+out.push(
+  `\n### 2b. The worker's first-visit fits after embedding (${nodeProfileFit.prompts} prompts, ${nodeProfileFit.models} models, ${nodeProfileFit.dim}-d, ${nodeProfileFit.clusters} clusters), ms`,
+);
+out.push(
+  table(
+    ['where', 'k-means', 'Ψ', 'easiness (ridge + 6 CV halves)', 'pre-router choice', 'chosen'],
+    [[`Node ${process.version}`, nodeProfileFit] as const, ['Chromium page', browserProfileFit] as const].map(([where, f]) => [
+      where,
+      num(f.millis.kmeans),
+      num(f.millis.psi),
+      num(f.millis.easiness),
+      num(f.millis.preRouterChoice),
+      f.preRouter,
+    ]),
   ),
 );
 

@@ -7,9 +7,12 @@
  * Environment-neutral (performance.now only): Node runs it directly, the browser runs the same
  * code bundled (bench/perf/browser/probe.ts).
  */
+import { fitDifficultyState, meanSeenScore } from '../../src/core/difficulty-router';
+import { PRE_ROUTER_CV, choosePreRouter } from '../../src/core/router-choice';
 import {
   buildProfile,
   createRng,
+  DEFAULT_SHRINKAGE,
   decide,
   expectedErrors,
   fitLearnedClusterMap,
@@ -231,5 +234,77 @@ export function runDecisionBench(options: DecisionBenchOptions = {}): DecisionBe
     setupMillis: { kmeans: t1 - t0, profile: t2 - t1, learnedFit: t3 - t2 },
     timerResolutionMicros: timerResolutionMillis() * 1000,
     maps,
+  };
+}
+
+export interface ProfileFitBenchResult {
+  readonly prompts: number;
+  readonly models: number;
+  readonly dim: number;
+  readonly clusters: number;
+  /** What a first visit without a cached profile computes after embedding, in ms. */
+  readonly millis: { readonly kmeans: number; readonly psi: number; readonly easiness: number; readonly preRouterChoice: number };
+  /** What the choice picked (synthetic data: easiness shows in the embedding, so the difficulty router should win). */
+  readonly preRouter: string;
+}
+
+/**
+ * The worker's first-visit fits at the shipped profile's size (400 validation prompts, 9 models,
+ * 512-d, 14 clusters): k-means, Ψ, the universal-difficulty router's easiness (the ridge and its
+ * six cross-validation halves) and the choice of pre-generation router for one pool. Synthetic
+ * prompts: topics as clusters, and an easiness along one embedding direction that every model's
+ * correctness follows.
+ */
+export function runProfileFitBench(seed = 11): ProfileFitBenchResult {
+  const n = 400;
+  const H = 9;
+  const d = 512;
+  const K = 14;
+  const rng = createRng(seed);
+  const topics = Array.from({ length: K }, () => randomUnit(d, rng));
+  const direction = randomUnit(d, rng);
+  const models: ModelSpec[] = Array.from({ length: H }, (_, h) => ({ id: `m${h}`, cost: h < 2 ? 0 : h * 1e-4 }));
+  const bars = models.map((_, h) => 0.85 - (0.7 * h) / (H - 1));
+  const prompts: LabelledPrompt[] = Array.from({ length: n }, (_, i) => {
+    const t = rng.next();
+    const e = unitNear(topics[i % K]!, 0.7, rng);
+    for (let j = 0; j < d; j++) e[j] = e[j]! + 0.5 * (2 * t - 1) * direction[j]!;
+    const scores = Object.fromEntries(models.map((m, h) => [m.id, t > bars[h]! !== rng.next() < 0.1 ? 1 : 0]));
+    return { id: `p${i}`, embedding: e, scores };
+  });
+  const t0 = performance.now();
+  const km = kmeans(
+    prompts.map((x) => x.embedding),
+    { k: K, seed: 0 },
+  );
+  const t1 = performance.now();
+  const profile = buildProfile({ validation: prompts, models, clusterMap: hardClusterMap(km.centroids) });
+  const t2 = performance.now();
+  const difficulty = fitDifficultyState(
+    prompts.map((x) => x.embedding),
+    meanSeenScore(prompts, models),
+    PRE_ROUTER_CV,
+  );
+  const t3 = performance.now();
+  const map = hardClusterMap(km.centroids);
+  const assignments = Int32Array.from(prompts, (x) => map.probabilities(x.embedding).indexOf(1));
+  const pool = [models[0]!, ...models.slice(2)];
+  const choice = choosePreRouter({
+    assignments,
+    clusters: km.centroids.length,
+    models: pool,
+    scores: pool.map((m) => Float64Array.from(prompts, (x) => x.scores[m.id]!)),
+    shrinkage: DEFAULT_SHRINKAGE,
+    difficulty,
+  });
+  const t4 = performance.now();
+  if (profile.featureVectors.length !== H) throw new Error('profile fit benchmark: wrong number of feature vectors');
+  return {
+    prompts: n,
+    models: H,
+    dim: d,
+    clusters: km.centroids.length,
+    millis: { kmeans: t1 - t0, psi: t2 - t1, easiness: t3 - t2, preRouterChoice: t4 - t3 },
+    preRouter: choice?.name ?? 'none (too few prompts)',
   };
 }

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { runDecisionBench, type DecisionBenchOptions, type DecisionBenchResult } from '../decision';
+import { runDecisionBench, runProfileFitBench, type DecisionBenchOptions, type DecisionBenchResult, type ProfileFitBenchResult } from '../decision';
 import { exposeMeasureMemory } from './memory';
 
 export interface MatmulResult {
@@ -32,6 +32,7 @@ export interface WebGpuRates {
 
 export interface PerfProbe {
   decision(options?: DecisionBenchOptions): DecisionBenchResult;
+  profileFit(): ProfileFitBenchResult;
   webgpuMatmul(size: number, budgetMillis: number): Promise<WebGpuRates>;
   wasmMatmul(size: number, budgetMillis: number): Promise<MatmulResult & { readonly backend: string; readonly simd: boolean; readonly threads: boolean }>;
   jsMatmul(size: number, budgetMillis: number): MatmulResult;
@@ -272,4 +273,4 @@ function jsMatmul(size: number, budgetMillis: number): MatmulResult {
 }
 
 exposeMeasureMemory();
-window.__perfProbe = { decision: runDecisionBench, webgpuMatmul, wasmMatmul, jsMatmul };
+window.__perfProbe = { decision: runDecisionBench, profileFit: runProfileFitBench, webgpuMatmul, wasmMatmul, jsMatmul };
