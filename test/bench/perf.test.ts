@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runDecisionBench } from '../../bench/perf/decision';
+import { runDecisionBench, runProfileFitBench } from '../../bench/perf/decision';
 import { bertFlops, useFlops, useWorkFromModelJson } from '../../bench/perf/flops';
 import { distribution, percentileOfSorted } from '../../bench/perf/stats';
 
@@ -38,5 +38,11 @@ describe('perf benchmark helpers', () => {
       expect(m.blockMicros.total.n).toBe(4);
       expect(m.routesPerSecond).toBeGreaterThan(0);
     }
+  });
+
+  it("times the worker's first-visit fits, and its synthetic easiness is one the difficulty router wins on", () => {
+    const r = runProfileFitBench();
+    expect(r).toMatchObject({ prompts: 400, models: 9, dim: 512, clusters: 14, preRouter: 'irt-difficulty' });
+    for (const ms of Object.values(r.millis)) expect(ms).toBeGreaterThan(0);
   });
 });
