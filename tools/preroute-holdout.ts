@@ -12,7 +12,7 @@ import 'fake-indexeddb/auto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { decodeProfileEntry, type SeedMeta } from '../demo/profile-seed';
+import { readShippedSeed } from './shipped-seed';
 import { DEFAULT_DATA_DIR, loadSet, type DataItem } from '../dev/data';
 import { createNodeUseEmbedder } from '../dev/node-use';
 import { validateValidationSet } from '../src/common/validation-set';
@@ -33,9 +33,7 @@ const { values } = parseArgs({
 });
 
 const set = validateValidationSet(JSON.parse(await readFile(values.profile!, 'utf8')));
-const meta = JSON.parse(await readFile(`${values.cache}.json`, 'utf8')) as SeedMeta;
-const bin = await readFile(`${values.cache}.bin`);
-const entry = decodeProfileEntry(meta, bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
+const { meta, entry } = await readShippedSeed(values.cache!);
 const store = openKvStore('preroute-holdout', 'cache');
 await kvSet(store, meta.key, entry);
 const embedder = await createNodeUseEmbedder();

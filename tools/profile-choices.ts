@@ -13,6 +13,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { readShippedSeed } from './shipped-seed';
 import { validateValidationSet } from '../src/common/validation-set';
 import { chooseClusterCount } from '../src/core/cluster-count';
 import { validationFolds } from '../src/core/cross-validation';
@@ -21,7 +22,6 @@ import type { LabelledPrompt } from '../src/core/types';
 import type { Embedder } from '../src/worker/embedders/embedder';
 import { UniRouteState } from '../src/worker/profile-state';
 import { DEFAULT_SHRINKAGE, deferralArea, evaluateRouter, KnnRouter } from '../research/index';
-import { decodeProfileEntry, type SeedMeta } from '../demo/profile-seed';
 
 const { values } = parseArgs({
   options: {
@@ -32,9 +32,7 @@ const { values } = parseArgs({
 });
 
 const set = validateValidationSet(JSON.parse(await readFile(values.profile!, 'utf8')));
-const meta = JSON.parse(await readFile(`${values.cache}.json`, 'utf8')) as SeedMeta;
-const bin = await readFile(`${values.cache}.bin`);
-const entry = decodeProfileEntry(meta, bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
+const { entry } = await readShippedSeed(values.cache!);
 if (!entry.validationEmbeddings || entry.validationEmbeddings.length !== set.prompts.length * entry.dimension) {
   throw new Error(`${values.cache}: no validation embeddings for the ${set.prompts.length} prompts of ${values.profile}; rerun tools/make-demo-assets.ts`);
 }

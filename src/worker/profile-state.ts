@@ -386,6 +386,8 @@ export class UniRouteState {
   private readonly store: KvStore | undefined;
   /** Escalation rules by local model and pool (or why there is none); cleared when a model joins. */
   private readonly rules = new Map<string, EscalationRule | string>();
+  /** One-hot P(k|x) of each validation prompt, from its cached cluster. */
+  private readonly validationProbabilities: readonly Float64Array[];
   /** The universal-difficulty router's [a, b, c_1 … c_K] per model (models order), fitted on the prompts' out-of-fold easiness. */
   private difficultyCoefficients: number[][];
   /** Pre-generation router by pool (or why UniRoute was kept without a choice); cleared when a model joins. */
@@ -396,17 +398,13 @@ export class UniRouteState {
     this.store = store;
     this.profile = profileFromParts(parts);
     this.router = new UniRouteRouter(this.profile, 'uniroute-kmeans');
-    this.difficultyCoefficients = parts.models.map((_, h) => this.fitDifficultyCoefficients(h));
-  }
-
-  /** One-hot P(k|x) of each validation prompt. */
-  private validationProbabilities(): Float64Array[] {
     const K = this.profile.clusterMap.numClusters;
-    return Array.from(this.parts.assignments, (c) => {
+    this.validationProbabilities = Array.from(parts.assignments, (c) => {
       const p = new Float64Array(K);
       p[c] = 1;
       return p;
     });
+    this.difficultyCoefficients = parts.models.map((_, h) => this.fitDifficultyCoefficients(h));
   }
 
   /** Model h's scores in prompt order (NaN: not scored). */
@@ -417,7 +415,7 @@ export class UniRouteState {
   }
 
   private fitDifficultyCoefficients(h: number): number[] {
-    return fitDifficultyCoefficients(this.parts.difficulty.easiness, this.validationProbabilities(), this.scoreRow(h));
+    return fitDifficultyCoefficients(this.parts.difficulty.easiness, this.validationProbabilities, this.scoreRow(h));
   }
 
   /**
@@ -737,12 +735,15 @@ export class UniRouteState {
     if (typeof confidences === 'string') rule = confidences;
     else if (models.length < 2) rule = 'there is no cloud model to escalate to';
     else {
-      const K = this.profile.clusterMap.numClusters;
       const evidence: EvidencePrompt[] = this.parts.set.prompts.map((x, i) => {
-        const probabilities = new Float64Array(K);
-        probabilities[this.parts.assignments[i]!] = 1;
         const c = confidences.values[i]!;
-        return { id: x.id, embedding: NO_EMBEDDING, probabilities, scores: this.scoresOf(x, i), confidences: Number.isNaN(c) ? {} : { [local.id]: c } };
+        return {
+          id: x.id,
+          embedding: NO_EMBEDDING,
+          probabilities: this.validationProbabilities[i]!,
+          scores: this.scoresOf(x, i),
+          confidences: Number.isNaN(c) ? {} : { [local.id]: c },
+        };
       });
       rule =
         fitEscalationRule(evidence, {
@@ -797,10 +798,11 @@ export class UniRouteState {
     const pool = this.candidateIndices(candidates);
     const p = this.parts;
     const models: ModelSpec[] = pool.map((h) => this.profile.models[h]!);
-    const probabilities = this.validationProbabilities();
     const predicted =
       this.preRouterName(pool) === 'irt-difficulty'
-        ? probabilities.map((q, i) => Float64Array.from(pool, (h) => difficultyError(this.difficultyCoefficients[h]!, p.difficulty.easiness[i]!, q)))
+        ? this.validationProbabilities.map((q, i) =>
+            Float64Array.from(pool, (h) => difficultyError(this.difficultyCoefficients[h]!, p.difficulty.easiness[i]!, q)),
+          )
         : Array.from(p.assignments, (c) => Float64Array.from(pool, (h) => p.featureVectors[h]![c]!));
     const validation: LabelledPrompt[] = p.set.prompts.map((x, i) => ({
       id: x.id,
