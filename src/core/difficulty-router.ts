@@ -14,7 +14,7 @@
  * Pure, no DOM or I/O: the benchmark's `irt-difficulty` router and the worker's (which keeps only
  * the ridge weights and the prompts' easiness, see DifficultyState) are this code.
  */
-import { validationFolds } from './cross-validation';
+import { validationFolds, type Fold } from './cross-validation';
 import { fitLogisticNewton, sigmoid } from './logistic';
 import type { Embedding, LabelledPrompt, ModelSpec, Router, RoutingInput } from './types';
 import type { ClusterMap } from './uniroute';
@@ -342,12 +342,12 @@ export interface DifficultyState {
 }
 
 /** The cross-validation halves over prompt indices 0…n−1 (validationFolds; every prompt judged). */
-export function promptIndexFolds(n: number, seed: number, repeats: number): (readonly [number[], number[]])[] {
+export function promptIndexFolds(n: number, seed: number, repeats: number): Fold<number>[] {
   return validationFolds(
     Array.from({ length: n }, (_, i) => i),
     seed,
     repeats,
-  ).map(([fit, held]) => [fit, held] as const);
+  );
 }
 
 /** Fits DifficultyState on the validation prompts' embeddings and their seen models' mean score. */
